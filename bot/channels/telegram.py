@@ -1,0 +1,205 @@
+"""Telegram channel: translates PTB updates into neutral messages and neutral replies into Bot API calls."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+
+from telegram import (
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    KeyboardButton,
+    Message,
+    ReplyKeyboardMarkup,
+    ReplyKeyboardRemove,
+    Update,
+)
+from telegram.error import TelegramError
+from telegram.ext import (
+    Application,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
+from telegram.request import BaseRequest
+
+from bot.channels.processor import PerUserUpdateProcessor
+from handlers import texts
+from handlers.engine import Engine
+from handlers.messages import Inbound, Kind, Reply
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "telegram"
+MAX_TEXT = 4096  # Telegram's limit for one message
+
+Markup = InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove | None
+
+
+def to_inbound(update: Update) -> Inbound | None:
+    """The neutral form of a Telegram update, or None for updates the bot ignores."""
+    user = update.effective_user
+    chat = update.effective_chat
+    if user is None or chat is None:
+        return None
+    user_id, chat_id = str(user.id), str(chat.id)
+    if update.callback_query is not None:
+        return Inbound(CHANNEL, user_id, chat_id, Kind.BUTTON, data=update.callback_query.data or "")
+    message = update.message
+    if message is None:
+        return None
+    if message.contact is not None:
+        contact = message.contact
+        return Inbound(
+            CHANNEL,
+            user_id,
+            chat_id,
+            Kind.CONTACT,
+            contact_phone=contact.phone_number,
+            contact_user_id=str(contact.user_id) if contact.user_id else None,
+        )
+    if message.text is not None:
+        return Inbound.from_text(channel=CHANNEL, user_id=user_id, chat_id=chat_id, text=message.text)
+    return Inbound(CHANNEL, user_id, chat_id, Kind.OTHER)
+
+
+def merge(replies: Sequence[Reply]) -> list[Reply]:
+    """Join plain texts into the message that follows them: fewer round trips on a weak connection."""
+    merged: list[Reply] = []
+    for reply in replies:
+        previous = merged[-1] if merged else None
+        plain = (
+            previous is not None and not (previous.buttons or previous.ask_contact) and previous.menu is None
+        )
+        if previous is not None and plain and len(previous.text) + len(reply.text) + 2 <= MAX_TEXT:
+            merged[-1] = Reply(
+                f"{previous.text}\n\n{reply.text}",
+                buttons=reply.buttons,
+                menu=reply.menu,
+                ask_contact=reply.ask_contact,
+            )
+        else:
+            merged.append(reply)
+    return merged
+
+
+def markup(reply: Reply) -> Markup:
+    """Buttons as an inline keyboard; the menu and the contact request as a reply keyboard."""
+    if reply.buttons:
+        return InlineKeyboardMarkup(
+            [[InlineKeyboardButton(b.label, callback_data=b.data) for b in row] for row in reply.buttons]
+        )
+    if reply.ask_contact:
+        button = KeyboardButton(texts.SHARE_CONTACT_BUTTON, request_contact=True)
+        return ReplyKeyboardMarkup([[button]], resize_keyboard=True, one_time_keyboard=True)
+    if reply.menu is not None:
+        if not reply.menu:
+            return ReplyKeyboardRemove()
+        return ReplyKeyboardMarkup(
+            [list(row) for row in reply.menu], resize_keyboard=True, is_persistent=True
+        )
+    return None
+
+
+def split_text(text: str, limit: int = MAX_TEXT) -> list[str]:
+    """Split a long text at line breaks so each part fits one Telegram message."""
+    parts: list[str] = []
+    while len(text) > limit:
+        cut = text.rfind("\n", 0, limit)
+        cut = cut if cut > 0 else limit
+        parts.append(text[:cut])
+        text = text[cut:].lstrip("\n")
+    parts.append(text)
+    return parts
+
+
+class TelegramChannel:
+    """The PTB callbacks: one for messages, one for button presses, one for errors."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    async def send(self, context: ContextTypes.DEFAULT_TYPE, chat_id: int, replies: Sequence[Reply]) -> None:
+        """Send replies in order; only the last part of a long text carries the keyboard."""
+        for reply in merge(replies):
+            parts = split_text(reply.text)
+            for i, part in enumerate(parts):
+                last = i == len(parts) - 1
+                await context.bot.send_message(chat_id, part, reply_markup=markup(reply) if last else None)
+
+    async def on_message(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Answer a message (text, command, contact or anything else) from a private chat."""
+        inbound = to_inbound(update)
+        if inbound is None or update.effective_chat is None:
+            return
+        replies = await self.engine.handle(inbound)
+        await self.send(context, update.effective_chat.id, replies)
+
+    async def on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Answer a button press: acknowledge it, retire its keyboard, and reply, all at once."""
+        query = update.callback_query
+        inbound = to_inbound(update)
+        if query is None or inbound is None or update.effective_chat is None:
+            return
+        chat_id = update.effective_chat.id
+        # Three independent calls in parallel: one round trip instead of three on a slow network.
+        await asyncio.gather(
+            _quietly(query.answer()),
+            _quietly(_retire_keyboard(query.message)),
+            self._handle_and_send(context, chat_id, inbound),
+        )
+
+    async def _handle_and_send(
+        self, context: ContextTypes.DEFAULT_TYPE, chat_id: int, inbound: Inbound
+    ) -> None:
+        await self.send(context, chat_id, await self.engine.handle(inbound))
+
+    async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Log an error by type only: messages and tracebacks may carry a NIK."""
+        error = context.error
+        log.error("telegram update failed: %s", type(error).__name__)
+
+
+async def _retire_keyboard(message: object) -> None:
+    if isinstance(message, Message) and message.reply_markup is not None:
+        await message.edit_reply_markup(reply_markup=None)
+
+
+async def _quietly(call: object) -> None:
+    """Await a courtesy call (answer a press, remove old buttons) whose failure must not stop the reply."""
+    try:
+        await call  # type: ignore[misc]
+    except TelegramError as error:
+        log.warning("telegram courtesy call failed: %s", type(error).__name__)
+
+
+def build_application(
+    engine: Engine,
+    *,
+    token: str,
+    base_url: str,
+    max_concurrent_updates: int = 256,
+    request: BaseRequest | None = None,
+    get_updates_request: BaseRequest | None = None,
+) -> Application:  # type: ignore[type-arg]
+    """The PTB application with our channel's callbacks and the per-user ordered processor."""
+    builder = (
+        ApplicationBuilder()
+        .token(token)
+        .base_url(base_url)
+        .concurrent_updates(PerUserUpdateProcessor(max_concurrent_updates))
+    )
+    if request is not None:
+        builder = builder.request(request)
+    if get_updates_request is not None:
+        builder = builder.get_updates_request(get_updates_request)
+    application = builder.build()
+    channel = TelegramChannel(engine)
+    private = filters.ChatType.PRIVATE
+    application.add_handler(CallbackQueryHandler(channel.on_button))
+    application.add_handler(MessageHandler(private & ~filters.UpdateType.EDITED, channel.on_message))
+    application.add_error_handler(channel.on_error)
+    return application

@@ -1,0 +1,193 @@
+"""`lanjutkan` command line: run the bot, the terminal demo, migrations and roster imports."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import sys
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+
+from bot.services import ConfigError, build_services
+from bot.settings import Settings
+
+app = typer.Typer(help="LANJUTKAN: usulan peserta BPJS Ketenagakerjaan pekerja rentan.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+officers_app = typer.Typer(help="The officer roster.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(officers_app, name="officers")
+
+err = Console(stderr=True, highlight=False)
+out = Console(highlight=False)
+
+DEMO_DIR = Path("data")
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    """One line on stderr and a non-zero exit: no traceback for a configuration mistake."""
+    err.print(f"[bold red]error:[/] {message}")
+    raise typer.Exit(code)
+
+
+def load_settings(**overrides: object) -> Settings:
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = ".".join(str(p) for p in first["loc"]) or "settings"
+        fail(f"{name}: {first['msg']}")
+    return settings.model_copy(update={k: v for k, v in overrides.items() if v is not None})
+
+
+def setup_logging(level: str) -> None:
+    """Log to stderr through lokal-id's PII filter, a second guard behind never logging NIKs at all."""
+    from lokal.samaran.logging import SamaranFilter
+
+    handler = logging.StreamHandler()
+    handler.addFilter(SamaranFilter(types=["NIK", "KK", "PHONE"]))
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=level.upper(), handlers=[handler], force=True)
+    # httpx logs every request URL at INFO, and Bot API URLs contain the bot token.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("httpcore").setLevel(logging.WARNING)
+
+
+def upgrade_database(url: str) -> None:
+    from models.migrate import upgrade
+
+    try:
+        upgrade(url)
+    except Exception as exc:  # a wrong URL, an unreachable server: one line, not a traceback
+        fail(f"cannot upgrade the database: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}")
+
+
+@app.command()
+def run() -> None:
+    """Run the Telegram bot (long polling)."""
+    settings = load_settings()
+    setup_logging(settings.log_level)
+    if settings.telegram_bot_token is None or not settings.telegram_bot_token.get_secret_value().strip():
+        fail("TELEGRAM_BOT_TOKEN is not set: get one from @BotFather and put it in .env (see .env.example)")
+    try:
+        services = build_services(settings)
+    except ConfigError as exc:
+        fail(str(exc))
+    from models.db import is_sqlite
+
+    if is_sqlite(settings.database_url):
+        upgrade_database(settings.database_url)
+
+    from bot.channels.telegram import build_application
+    from handlers.engine import Engine
+
+    application = build_application(
+        Engine(services),
+        token=settings.telegram_bot_token.get_secret_value().strip(),
+        base_url=settings.telegram_api_url,
+        max_concurrent_updates=settings.max_concurrent_updates,
+    )
+    logging.getLogger(__name__).info("bot starting for %s", services.kabupaten.name)
+    application.run_polling(allowed_updates=["message", "callback_query"])
+
+
+@app.command()
+def demo(
+    database: Annotated[Path, typer.Option(help="SQLite file for the demo.")] = DEMO_DIR / "demo.db",
+) -> None:
+    """Talk to the bot in this terminal as a demo operator, camat or dinas officer (no token, no network)."""
+    from bot.demo import run_demo
+
+    settings = load_settings()
+    setup_logging("WARNING")
+    url = f"sqlite+aiosqlite:///{database}"
+    secret_file = database.with_name(database.stem + "-secret")
+    if not secret_file.exists():  # the demo's own secret, made locally on first run, never committed
+        secret_file.parent.mkdir(parents=True, exist_ok=True)
+        secret_file.write_text(secrets.token_urlsafe(32))
+    upgrade_database(url)
+    try:
+        services = build_services(
+            settings.model_copy(update={"database_url": url}), secret=secret_file.read_text().strip()
+        )
+    except ConfigError as exc:
+        fail(str(exc))
+    asyncio.run(run_demo(services))
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Bring the database (DATABASE_URL) up to the latest schema."""
+    settings = load_settings()
+    upgrade_database(settings.database_url)
+    out.print("database is up to date")
+
+
+@officers_app.command("import")
+def officers_import(
+    file: Annotated[Path, typer.Argument(help="CSV or XLSX with header nama,peran,kode_wilayah,no_hp")],
+) -> None:
+    """Import or update officers; bad rows are reported by line while good rows import."""
+    from models.regions import UnknownKabupaten, load_kabupaten
+    from models.roster import RosterFileError, read_roster
+
+    settings = load_settings()
+    try:
+        kabupaten = load_kabupaten(settings.kabupaten)
+    except UnknownKabupaten:
+        fail(f"LANJUTKAN_KABUPATEN={settings.kabupaten} is not a kabupaten/kota code")
+    try:
+        rows, problems = read_roster(file, kabupaten)
+    except RosterFileError as exc:
+        fail(str(exc))
+    from models.db import is_sqlite
+
+    if is_sqlite(settings.database_url):
+        upgrade_database(settings.database_url)
+    created, updated = asyncio.run(_save_roster(settings.database_url, rows))
+    for problem in problems:
+        err.print(f"[yellow]line {problem.line}:[/] {problem.reason}")
+    out.print(
+        f"officers: {created} added, {updated} updated, {len(problems)} rejected "
+        f"({len(rows) + len(problems)} rows in {file.name})"
+    )
+    if problems:
+        raise typer.Exit(1)
+
+
+async def _save_roster(database_url: str, rows: list) -> tuple[int, int]:  # type: ignore[type-arg]
+    from models import store
+    from models.db import create_engine, session_maker
+    from models.tables import OfficerCreate
+
+    engine = create_engine(database_url)
+    created = updated = 0
+    try:
+        async with session_maker(engine)() as session:
+            for row in rows:
+                data = OfficerCreate(
+                    name=row.name, role=row.role, region_code=row.region_code, phone=row.phone
+                )
+                _, is_new = await store.upsert_officer(session, data=data)
+                created += is_new
+                updated += not is_new
+            await session.commit()
+    finally:
+        await engine.dispose()
+    return created, updated
+
+
+def main() -> None:
+    """Console script entry point."""
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

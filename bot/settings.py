@@ -1,0 +1,54 @@
+"""All configuration, from the environment and `.env` (documented in `.env.example`)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_API_URL = "https://api.telegram.org/bot"
+
+
+class Settings(BaseSettings):
+    """One place for every setting; names match the environment variables."""
+
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    telegram_bot_token: SecretStr | None = Field(default=None, validation_alias="TELEGRAM_BOT_TOKEN")
+    telegram_api_url: str = Field(default=DEFAULT_API_URL, validation_alias="TELEGRAM_API_URL")
+    database_url: str = Field(
+        default="sqlite+aiosqlite:///data/lanjutkan.db", validation_alias="DATABASE_URL"
+    )
+    kabupaten: str = Field(default="12.17", validation_alias="LANJUTKAN_KABUPATEN")
+    timezone: str = Field(default="Asia/Jakarta", validation_alias=AliasChoices("LANJUTKAN_TIMEZONE", "TZ"))
+    secret: SecretStr | None = Field(default=None, validation_alias="LANJUTKAN_SECRET")
+    admin_contact: str = Field(
+        default="admin Diskopnaker Kabupaten Samosir", validation_alias="LANJUTKAN_ADMIN_CONTACT"
+    )
+    age_min: int = Field(default=15, ge=0, le=120, validation_alias="LANJUTKAN_AGE_MIN")
+    age_max: int = Field(default=65, ge=0, le=120, validation_alias="LANJUTKAN_AGE_MAX")
+    coverage_start: dt.date | None = Field(default=None, validation_alias="LANJUTKAN_COVERAGE_START")
+    max_concurrent_updates: int = Field(
+        default=256, ge=1, validation_alias="LANJUTKAN_MAX_CONCURRENT_UPDATES"
+    )
+    log_level: str = Field(default="INFO", validation_alias="LANJUTKAN_LOG_LEVEL")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown timezone {value!r}") from exc
+        return value
+
+    @field_validator("coverage_start", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)

@@ -1,0 +1,61 @@
+"""What a handler needs: the services of the deployment and the turn being handled."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from handlers.messages import Inbound, Reply
+from models.crypto import NikVault
+from models.db import SessionMaker
+from models.regions import Kabupaten
+from models.rules.candidate import AgeLimits
+from models.tables import ChatAccount, Officer
+
+
+def first_of_next_month(day: dt.date) -> dt.date:
+    return dt.date(day.year + day.month // 12, day.month % 12 + 1, 1)
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    """The deployment: database, NIK vault, regions and program rules. Built once by ``bot``."""
+
+    sessions: SessionMaker
+    vault: NikVault
+    kabupaten: Kabupaten
+    timezone: ZoneInfo
+    ages: AgeLimits = field(default_factory=AgeLimits)
+    coverage_start: dt.date | None = None  # None: the first day of next month
+    admin_contact: str = "Diskopnaker"
+    clock: Callable[[], dt.datetime] = field(default=lambda: dt.datetime.now(dt.UTC))
+
+    def today(self) -> dt.date:
+        """Today in the kabupaten's timezone."""
+        return self.clock().astimezone(self.timezone).date()
+
+    def effective_coverage_start(self) -> dt.date:
+        return self.coverage_start or first_of_next_month(self.today())
+
+    def local_time(self, moment: dt.datetime) -> str:
+        local = moment.astimezone(self.timezone)
+        return local.strftime("%d-%m-%Y %H:%M")
+
+
+@dataclass(slots=True)
+class Turn:
+    """One inbound message being handled: its transaction, who sent it and what we answer."""
+
+    services: Services
+    session: AsyncSession
+    inbound: Inbound
+    account: ChatAccount | None
+    officer: Officer | None
+    replies: list[Reply] = field(default_factory=list)
+
+    def say(self, reply: Reply | str) -> None:
+        self.replies.append(reply if isinstance(reply, Reply) else Reply(reply))

@@ -1,0 +1,121 @@
+"""The conversation engine: one inbound message in, replies out, state committed in between.
+
+Channel adapters call :meth:`Engine.handle` and render the replies; nothing here knows which chat app
+carries the conversation.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from handlers import intake, onboarding, queries, texts
+from handlers.context import Services, Turn
+from handlers.messages import Inbound, Kind, Reply
+from models import store
+
+log = logging.getLogger(__name__)
+
+MENU_COMMANDS = {
+    texts.MENU_DAFTAR: "daftar",
+    texts.MENU_DAFTARKU: "daftarku",
+    texts.MENU_BANTUAN: "bantuan",
+}
+
+
+class Engine:
+    """Handles one inbound message at a time per user; safe to call concurrently for different users."""
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
+
+    async def handle(self, inbound: Inbound) -> list[Reply]:
+        """Answer one message; the state change and the replies' decision commit together."""
+        try:
+            return await self._turn(inbound)
+        except intake.DuplicateNikRace:
+            return await self._turn(inbound, after_race=True)
+        except Exception as error:
+            # Never log the message itself: it may hold a NIK. The type and place are enough to debug.
+            log.error(
+                "handling a %s message failed: %s",
+                inbound.kind.value,
+                type(error).__name__,
+                exc_info=log.isEnabledFor(logging.DEBUG),
+            )
+            return [Reply(texts.TRY_AGAIN_LATER)]
+
+    async def _turn(self, inbound: Inbound, *, after_race: bool = False) -> list[Reply]:
+        async with self.services.sessions() as session:
+            account, officer = await store.account_with_officer(
+                session, channel=inbound.channel, external_id=inbound.user_id
+            )
+            turn = Turn(self.services, session, inbound, account, officer)
+            if after_race:
+                # The rolled-back Kirim left the draft at its summary: say why and offer to change it.
+                turn.say(texts.DUPLICATE_RACE)
+                await intake.remind(turn)
+            elif officer is None:
+                await onboarding.handle_unbound(turn)
+            else:
+                await route(turn)
+            await session.commit()
+            return turn.replies
+
+
+async def route(turn: Turn) -> None:
+    """Dispatch a bound officer's message: commands first, then the open conversation, then help."""
+    inbound = turn.inbound
+    officer = turn.officer
+    assert officer is not None
+    command = inbound.command if inbound.kind is Kind.COMMAND else None
+    if inbound.kind is Kind.TEXT and inbound.text.strip() in MENU_COMMANDS:
+        command = MENU_COMMANDS[inbound.text.strip()]
+    if command is not None:
+        await run_command(turn, command)
+        return
+    if inbound.kind is Kind.CONTACT:
+        turn.say(
+            texts.bound_welcome(
+                officer.name, officer.role, onboarding.region_label(turn.services.kabupaten, officer)
+            )
+        )
+        await intake.remind(turn)
+        return
+    state = await intake.open_conversation(turn)
+    if state is not None:
+        await intake.answer(turn, *state)
+        return
+    if inbound.kind is Kind.BUTTON:
+        turn.say(texts.STALE_BUTTON)
+    elif inbound.kind is Kind.OTHER:
+        turn.say(texts.CANNOT_READ + "\n" + texts.NOT_UNDERSTOOD)
+    else:
+        turn.say(texts.NOT_UNDERSTOOD)
+
+
+async def run_command(turn: Turn, command: str) -> None:
+    officer = turn.officer
+    assert officer is not None
+    match command:
+        case "daftar":
+            await intake.start(turn)
+        case "batal":
+            await intake.cancel(turn)
+        case "start" | "bantuan" | "help":
+            label = onboarding.region_label(turn.services.kabupaten, officer)
+            text = (
+                texts.bound_welcome(officer.name, officer.role, label)
+                if command == "start"
+                else texts.help_text(officer.role)
+            )
+            turn.say(Reply(text, menu=onboarding.menu_for(officer.role)))
+            await intake.remind(turn)
+        case "daftarku":
+            await queries.my_proposals(turn)
+            await intake.remind(turn)
+        case "status":
+            await queries.status(turn)
+            await intake.remind(turn)
+        case _:
+            turn.say(texts.UNKNOWN_COMMAND)
+            await intake.remind(turn)

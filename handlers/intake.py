@@ -1,0 +1,565 @@
+"""The intake conversation: an operator proposes one candidate worker, one answer at a time.
+
+Every answer is written to the draft proposal and the conversation row in the same transaction as the
+reply is decided, so a restart (or a switch of channel) continues exactly where the officer was.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from enum import StrEnum
+
+from sqlalchemy.exc import IntegrityError
+
+from handlers import texts
+from handlers.context import Turn
+from handlers.messages import Button, Kind, Reply
+from models import store
+from models.regions import Desa
+from models.rules.candidate import (
+    ExistingProposal,
+    Finding,
+    blocks,
+    nik_findings,
+    stated_findings,
+    warnings,
+)
+from models.rules.categories import CATEGORIES, Category, category_label
+from models.rules.fields import (
+    FieldError,
+    clean_address,
+    clean_description,
+    clean_mobile,
+    clean_name,
+    parse_birth_date,
+)
+from models.rules.nik import Gender, NikReading, mask_nik, read_nik
+from models.rules.status import Action, Role, Status, transition
+from models.tables import Conversation, Proposal, format_number, utcnow
+
+FLOW = "intake"
+MAX_ANSWER = 500  # longer than any answer we ask for; a pasted essay gets one short reply
+
+
+class Step(StrEnum):
+    NIK = "nik"
+    NAME = "name"
+    BIRTH = "birth"  # confirm the NIK's birth date and gender
+    BIRTH_DATE = "birth_date"
+    GENDER = "gender"
+    CATEGORY = "category"
+    CATEGORY_OTHER = "category_other"
+    ADDRESS = "address"
+    PHONE = "phone"
+    SUMMARY = "summary"
+    EDIT = "edit"  # choose the field to change
+
+
+# The main path; sub-steps (birth date, gender, "lainnya") return into it.
+ORDER = (Step.NIK, Step.NAME, Step.BIRTH, Step.CATEGORY, Step.ADDRESS, Step.PHONE, Step.SUMMARY)
+EDITABLE = {
+    "nik": Step.NIK,
+    "name": Step.NAME,
+    "birth": Step.BIRTH,
+    "category": Step.CATEGORY,
+    "address": Step.ADDRESS,
+    "phone": Step.PHONE,
+}
+
+
+class DuplicateNikRace(Exception):
+    """Another officer sent the same NIK a moment earlier; the database's unique key refused ours."""
+
+
+# ------------------------------------------------------------------------------------------ entry points
+
+
+async def start(turn: Turn) -> None:
+    """/daftar: open a draft for the operator's own desa, or resume the one in progress."""
+    officer = turn.officer
+    assert officer is not None and officer.id is not None
+    if officer.role is not Role.OPERATOR:
+        turn.say(texts.ONLY_OPERATORS_PROPOSE)
+        return
+    conversation = await store.conversation_of(turn.session, officer_id=officer.id)
+    if conversation is not None:
+        proposal = await _draft(turn, conversation)
+        if proposal is not None:
+            turn.say(texts.RESUMING)
+            turn.say(prompt(turn, conversation, proposal))
+            return
+    desa = turn.services.kabupaten.desa_by_code(officer.region_code)
+    if desa is None:  # the roster import refuses this; a later change of kabupaten could cause it
+        turn.say(texts.ONLY_OPERATORS_PROPOSE)
+        return
+    proposal = Proposal(officer_id=officer.id, desa_code=desa.code, kecamatan_code=desa.kecamatan_code)
+    turn.session.add(proposal)
+    await turn.session.flush()
+    assert proposal.id is not None
+    conversation = Conversation(officer_id=officer.id, flow=FLOW, step=Step.NIK, proposal_id=proposal.id)
+    await turn.session.merge(conversation)
+    turn.say(texts.intake_start(desa.label))
+    turn.say(prompt(turn, conversation, proposal))
+
+
+async def cancel(turn: Turn) -> None:
+    """/batal or the Batal button: drop the draft; nothing was sent, so nothing else changes."""
+    assert turn.officer is not None and turn.officer.id is not None
+    conversation = await store.conversation_of(turn.session, officer_id=turn.officer.id)
+    if conversation is None:
+        turn.say(texts.NOTHING_TO_CANCEL)
+        return
+    proposal = await _draft(turn, conversation)
+    await turn.session.delete(conversation)
+    await turn.session.flush()
+    if proposal is not None:
+        await turn.session.delete(proposal)
+    turn.say(texts.CANCELLED)
+
+
+async def open_conversation(turn: Turn) -> tuple[Conversation, Proposal] | None:
+    """The officer's intake in progress, if any."""
+    if turn.officer is None or turn.officer.id is None:
+        return None
+    conversation = await store.conversation_of(turn.session, officer_id=turn.officer.id)
+    if conversation is None:
+        return None
+    proposal = await _draft(turn, conversation)
+    if proposal is None:
+        await turn.session.delete(conversation)
+        return None
+    return conversation, proposal
+
+
+async def remind(turn: Turn) -> None:
+    """After a side command, show where the open intake stands."""
+    state = await open_conversation(turn)
+    if state is not None:
+        turn.say(texts.STILL_OPEN)
+        turn.say(prompt(turn, *state))
+
+
+async def answer(turn: Turn, conversation: Conversation, proposal: Proposal) -> None:
+    """Handle a typed answer, a button press or anything else while the intake is open."""
+    inbound = turn.inbound
+    step = Step(conversation.step)
+    if inbound.kind is Kind.BUTTON:
+        value = _button_value(inbound.data or "", proposal, step)
+        if value is None:
+            turn.say(texts.STALE_BUTTON)
+            turn.say(prompt(turn, conversation, proposal))
+            return
+        await BUTTONS[step](turn, conversation, proposal, value)
+        return
+    if inbound.kind is not Kind.TEXT:
+        turn.say(texts.CANNOT_READ)
+        turn.say(prompt(turn, conversation, proposal))
+        return
+    if len(inbound.text) > MAX_ANSWER:
+        turn.say(texts.TOO_LONG)
+        turn.say(prompt(turn, conversation, proposal))
+        return
+    await TYPED[step](turn, conversation, proposal, inbound.text)
+
+
+# ----------------------------------------------------------------------------------------------- prompts
+
+
+def _button(proposal: Proposal, step: Step, value: str, label: str) -> Button:
+    # "i:<draft id>:<step>:<value>": a press is only honoured for the draft and step it was shown for.
+    return Button(label, f"i:{proposal.id}:{step.value}:{value}")
+
+
+def _button_value(data: str, proposal: Proposal, step: Step) -> str | None:
+    parts = data.split(":")
+    if len(parts) != 4 or parts[0] != "i" or parts[1] != str(proposal.id) or parts[2] != step.value:
+        return None
+    return parts[3]
+
+
+def prompt(turn: Turn, conversation: Conversation, proposal: Proposal) -> Reply:
+    """The question of the current step, with its buttons."""
+    step = Step(conversation.step)
+    b = lambda value, label: _button(proposal, step, value, label)  # noqa: E731
+    match step:
+        case Step.NIK:
+            return Reply(texts.ASK_NIK)
+        case Step.NAME:
+            return Reply(texts.ASK_NAME)
+        case Step.BIRTH:
+            assert proposal.birth_date and proposal.gender
+            return Reply(
+                texts.ask_birth(proposal.birth_date, proposal.gender),
+                buttons=(
+                    (b("ok", texts.BIRTH_OK),),
+                    (b("date", texts.BIRTH_EDIT_DATE), b("gender", texts.BIRTH_EDIT_GENDER)),
+                ),
+            )
+        case Step.BIRTH_DATE:
+            return Reply(texts.ASK_BIRTH_DATE)
+        case Step.GENDER:
+            return Reply(texts.ASK_GENDER, buttons=((b("L", texts.GENDER_L), b("P", texts.GENDER_P)),))
+        case Step.CATEGORY:
+            buttons = [b(str(i), c.label.capitalize()) for i, c in enumerate(CATEGORIES)]
+            rows = tuple(tuple(buttons[i : i + 2]) for i in range(0, len(buttons), 2))
+            return Reply(texts.ASK_CATEGORY, buttons=rows)
+        case Step.CATEGORY_OTHER:
+            return Reply(texts.ASK_CATEGORY_OTHER)
+        case Step.ADDRESS:
+            return Reply(texts.ASK_ADDRESS)
+        case Step.PHONE:
+            return Reply(texts.ASK_PHONE, buttons=((b("skip", texts.SKIP),),))
+        case Step.SUMMARY:
+            return Reply(
+                _summary_text(turn, proposal),
+                buttons=((b("send", texts.SEND),), (b("edit", texts.EDIT), b("cancel", texts.CANCEL))),
+            )
+        case Step.EDIT:
+            fields = [b(key, label) for key, label in texts.FIELD_LABELS.items()]
+            rows = tuple(tuple(fields[i : i + 2]) for i in range(0, len(fields), 2))
+            return Reply(texts.ASK_WHICH_FIELD, buttons=(*rows, (b("back", texts.BACK_TO_SUMMARY),)))
+
+
+def _summary_text(turn: Turn, proposal: Proposal) -> str:
+    # The full NIK is shown here, right before Kirim, so the officer can compare it with the KTP.
+    assert proposal.nik_encrypted and proposal.name and proposal.birth_date and proposal.address
+    return texts.summary(
+        nik=turn.services.vault.decrypt(proposal.nik_encrypted),
+        name=proposal.name,
+        birth_date=proposal.birth_date,
+        gender=proposal.gender or "",
+        category=category_label(Category(proposal.category), proposal.category_description),
+        address=proposal.address,
+        phone=proposal.phone,
+        desa_label=_desa(turn, proposal).label,
+        warnings=[Finding.from_json(f) for f in proposal.findings],
+    )
+
+
+def _desa(turn: Turn, proposal: Proposal) -> Desa:
+    desa = turn.services.kabupaten.desa_by_code(proposal.desa_code)
+    assert desa is not None
+    return desa
+
+
+async def _goto(turn: Turn, conversation: Conversation, proposal: Proposal, step: Step) -> None:
+    conversation.step = step
+    conversation.updated_at = utcnow()
+    if step is Step.SUMMARY:
+        conversation.from_summary = False
+    proposal.updated_at = utcnow()
+    turn.session.add(conversation)
+    turn.session.add(proposal)
+    turn.say(prompt(turn, conversation, proposal))
+
+
+async def _next(turn: Turn, conversation: Conversation, proposal: Proposal, done: Step) -> None:
+    """Move on after a main step: to the summary when editing one field, else to the next step."""
+    if conversation.from_summary:
+        await _goto(turn, conversation, proposal, Step.SUMMARY)
+    else:
+        await _goto(turn, conversation, proposal, ORDER[ORDER.index(done) + 1])
+
+
+async def _again(turn: Turn, conversation: Conversation, proposal: Proposal, message: str) -> None:
+    turn.say(message)
+    turn.say(prompt(turn, conversation, proposal))
+
+
+# ------------------------------------------------------------------------------------------------- rules
+
+
+async def _assess(turn: Turn, proposal: Proposal, reading: NikReading) -> list[Finding]:
+    """Every block and warning for this draft as it stands (the stated birth date/gender included)."""
+    services = turn.services
+    nik_hash = services.vault.hash(reading.nik)
+    other = await store.live_proposal_with_nik(turn.session, nik_hash=nik_hash, exclude_id=proposal.id)
+    existing = None
+    if other is not None:
+        other_desa = services.kabupaten.desa_by_code(other.desa_code)
+        existing = ExistingProposal(
+            desa_name=other_desa.name if other_desa else other.desa_code,
+            kecamatan_name=other_desa.kecamatan_name if other_desa else other.kecamatan_code,
+            status=other.status.value,
+            number=other.number,
+        )
+    desa = _desa(turn, proposal)
+    found = nik_findings(
+        reading,
+        kabupaten_code=services.kabupaten.code,
+        kabupaten_name=services.kabupaten.name,
+        desa_kecamatan_code=desa.kecamatan_code,
+        desa_kecamatan_name=desa.kecamatan_name,
+        coverage_start=services.effective_coverage_start(),
+        ages=services.ages,
+        existing=existing,
+    )
+    if proposal.birth_date and proposal.gender:
+        found += stated_findings(reading, birth_date=proposal.birth_date, gender=Gender(proposal.gender))
+    return found
+
+
+def _reading(turn: Turn, proposal: Proposal) -> NikReading:
+    assert proposal.nik_encrypted is not None
+    check = read_nik(turn.services.vault.decrypt(proposal.nik_encrypted), today=turn.services.today())
+    assert check.reading is not None
+    return check.reading
+
+
+# ------------------------------------------------------------------------------------------ typed answers
+
+
+async def on_nik(turn: Turn, conversation: Conversation, proposal: Proposal, text: str) -> None:
+    check = read_nik(text, today=turn.services.today())
+    if check.reading is None:
+        await _again(turn, conversation, proposal, texts.nik_refused([e.code for e in check.errors]))
+        return
+    reading = check.reading
+    # A new NIK brings its own birth date and gender; the officer confirms them again.
+    previous = proposal.birth_date, proposal.gender
+    proposal.birth_date, proposal.gender = reading.birth_date, reading.gender.value
+    found = await _assess(turn, proposal, reading)
+    if blocks(found):
+        proposal.birth_date, proposal.gender = previous
+        turn.say(texts.blocked(blocks(found)))
+        turn.say(texts.ASK_NIK_AGAIN)
+        return
+    vault = turn.services.vault
+    proposal.nik_encrypted = vault.encrypt(reading.nik)
+    proposal.nik_hash = vault.hash(reading.nik)
+    proposal.nik_birth_date, proposal.nik_gender = reading.birth_date, reading.gender.value
+    proposal.findings = [f.to_json() for f in warnings(found)]
+    # The full NIK is read back once, right after the officer typed it, to catch a slip of the finger.
+    read_back = texts.nik_read_back(
+        reading.nik, reading.birth_date, reading.gender.value, reading.district_name, reading.regency_name
+    )
+    if warnings(found):
+        read_back += "\n\n" + texts.warnings_block(warnings(found))
+    turn.say(read_back)
+    # Editing the NIK from the summary still passes through the birth-date check it may have changed.
+    await _goto(turn, conversation, proposal, Step.NAME if not conversation.from_summary else Step.BIRTH)
+
+
+async def on_name(turn: Turn, conversation: Conversation, proposal: Proposal, text: str) -> None:
+    try:
+        proposal.name = clean_name(text)
+    except FieldError as error:
+        await _again(turn, conversation, proposal, texts.FIELD_ERRORS[error.code])
+        return
+    await _next(turn, conversation, proposal, Step.NAME)
+
+
+async def on_birth_date(turn: Turn, conversation: Conversation, proposal: Proposal, text: str) -> None:
+    try:
+        proposal.birth_date = parse_birth_date(text, today=turn.services.today())
+    except FieldError as error:
+        await _again(turn, conversation, proposal, texts.FIELD_ERRORS[error.code])
+        return
+    await _goto(turn, conversation, proposal, Step.BIRTH)
+
+
+async def on_description(turn: Turn, conversation: Conversation, proposal: Proposal, text: str) -> None:
+    try:
+        proposal.category_description = clean_description(text)
+    except FieldError as error:
+        await _again(turn, conversation, proposal, texts.FIELD_ERRORS[error.code])
+        return
+    proposal.category = Category.LAINNYA.value
+    await _next(turn, conversation, proposal, Step.CATEGORY)
+
+
+async def on_address(turn: Turn, conversation: Conversation, proposal: Proposal, text: str) -> None:
+    try:
+        proposal.address = clean_address(text)
+    except FieldError as error:
+        await _again(turn, conversation, proposal, texts.FIELD_ERRORS[error.code])
+        return
+    await _next(turn, conversation, proposal, Step.ADDRESS)
+
+
+async def on_phone(turn: Turn, conversation: Conversation, proposal: Proposal, text: str) -> None:
+    if text.strip().lower() in {"lewati", "skip", "-", "tidak ada"}:
+        await on_phone_button(turn, conversation, proposal, "skip")
+        return
+    try:
+        proposal.phone = clean_mobile(text)
+    except FieldError as error:
+        await _again(turn, conversation, proposal, texts.FIELD_ERRORS[error.code])
+        return
+    await _next(turn, conversation, proposal, Step.PHONE)
+
+
+async def on_typed_choice(turn: Turn, conversation: Conversation, proposal: Proposal, text: str) -> None:
+    """Typed text where a button is expected: accept the obvious words, else point at the buttons."""
+    word = " ".join(text.lower().split())
+    step = Step(conversation.step)
+    typed = {
+        Step.BIRTH: {"ya": "ok", "benar": "ok", "ok": "ok", "betul": "ok"},
+        Step.GENDER: {"l": "L", "laki-laki": "L", "laki laki": "L", "p": "P", "perempuan": "P"},
+        Step.CATEGORY: {c.label: str(i) for i, c in enumerate(CATEGORIES)}
+        | {str(i + 1): str(i) for i in range(len(CATEGORIES))},
+        Step.SUMMARY: {"kirim": "send", "ubah": "edit", "batal": "cancel"},
+        Step.EDIT: {label.lower(): key for key, label in texts.FIELD_LABELS.items()},
+    }.get(step, {})
+    if word in typed:
+        await BUTTONS[step](turn, conversation, proposal, typed[word])
+        return
+    await _again(turn, conversation, proposal, texts.PRESS_A_BUTTON)
+
+
+# ------------------------------------------------------------------------------------------ button steps
+
+
+async def on_birth_button(turn: Turn, conversation: Conversation, proposal: Proposal, value: str) -> None:
+    if value == "date":
+        await _goto(turn, conversation, proposal, Step.BIRTH_DATE)
+    elif value == "gender":
+        await _goto(turn, conversation, proposal, Step.GENDER)
+    elif value == "ok":
+        found = await _assess(turn, proposal, _reading(turn, proposal))
+        proposal.findings = [f.to_json() for f in warnings(found)]
+        stated = [f for f in warnings(found) if f.code in {"birth_date_differs", "gender_differs"}]
+        if stated:
+            turn.say(texts.warnings_block(stated))
+        await _next(turn, conversation, proposal, Step.BIRTH)
+    else:
+        await _again(turn, conversation, proposal, texts.STALE_BUTTON)
+
+
+async def on_gender_button(turn: Turn, conversation: Conversation, proposal: Proposal, value: str) -> None:
+    if value not in {"L", "P"}:
+        await _again(turn, conversation, proposal, texts.STALE_BUTTON)
+        return
+    proposal.gender = value
+    await _goto(turn, conversation, proposal, Step.BIRTH)
+
+
+async def on_category_button(turn: Turn, conversation: Conversation, proposal: Proposal, value: str) -> None:
+    if not value.isdigit() or int(value) >= len(CATEGORIES):
+        await _again(turn, conversation, proposal, texts.STALE_BUTTON)
+        return
+    category = CATEGORIES[int(value)]
+    if category.needs_description:
+        await _goto(turn, conversation, proposal, Step.CATEGORY_OTHER)
+        return
+    proposal.category, proposal.category_description = category.value, None
+    await _next(turn, conversation, proposal, Step.CATEGORY)
+
+
+async def on_phone_button(turn: Turn, conversation: Conversation, proposal: Proposal, value: str) -> None:
+    if value != "skip":
+        await _again(turn, conversation, proposal, texts.STALE_BUTTON)
+        return
+    proposal.phone = None
+    await _next(turn, conversation, proposal, Step.PHONE)
+
+
+async def on_summary_button(turn: Turn, conversation: Conversation, proposal: Proposal, value: str) -> None:
+    if value == "send":
+        await submit(turn, conversation, proposal)
+    elif value == "edit":
+        await _goto(turn, conversation, proposal, Step.EDIT)
+    elif value == "cancel":
+        await cancel(turn)
+    else:
+        await _again(turn, conversation, proposal, texts.STALE_BUTTON)
+
+
+async def on_edit_button(turn: Turn, conversation: Conversation, proposal: Proposal, value: str) -> None:
+    if value == "back":
+        await _goto(turn, conversation, proposal, Step.SUMMARY)
+        return
+    step = EDITABLE.get(value)
+    if step is None:
+        await _again(turn, conversation, proposal, texts.STALE_BUTTON)
+        return
+    conversation.from_summary = True
+    await _goto(turn, conversation, proposal, step)
+
+
+async def submit(turn: Turn, conversation: Conversation, proposal: Proposal) -> None:
+    """Kirim: check once more (someone may have proposed the NIK meanwhile), then send to the camat."""
+    assert turn.officer is not None and turn.officer.id is not None and proposal.id is not None
+    found = await _assess(turn, proposal, _reading(turn, proposal))
+    if blocks(found):
+        turn.say(texts.blocked(blocks(found)))
+        conversation.from_summary = True
+        await _goto(turn, conversation, proposal, Step.EDIT)
+        return
+    before = proposal.status
+    proposal.status = transition(before, Action.SUBMIT, Role.OPERATOR)
+    proposal.findings = [f.to_json() for f in warnings(found)]
+    proposal.submitted_at = proposal.updated_at = utcnow()
+    turn.session.add(proposal)
+    await store.record_audit(
+        turn.session,
+        proposal_id=proposal.id,
+        officer_id=turn.officer.id,
+        action=Action.SUBMIT.value,
+        from_status=before,
+        to_status=proposal.status,
+    )
+    await turn.session.delete(conversation)
+    try:
+        await turn.session.flush()
+    except IntegrityError as error:  # the live-NIK unique index: another officer won the race
+        raise DuplicateNikRace from error
+    desa = _desa(turn, proposal)
+    masked = mask_nik(_reading(turn, proposal).nik)
+    turn.say(
+        Reply(
+            texts.submitted(
+                format_number(proposal.id),
+                proposal.name or "",
+                masked,
+                desa.kecamatan_name,
+                len(warnings(found)),
+            ),
+            menu=texts.MENU_OPERATOR,
+        )
+    )
+
+
+async def _draft(turn: Turn, conversation: Conversation) -> Proposal | None:
+    if conversation.proposal_id is None:
+        return None
+    proposal = await turn.session.get(Proposal, conversation.proposal_id)
+    if proposal is None or proposal.status is not Status.DRAFT:
+        return None
+    return proposal
+
+
+Handler = Callable[[Turn, Conversation, Proposal, str], Awaitable[None]]
+
+TYPED: dict[Step, Handler] = {
+    Step.NIK: on_nik,
+    Step.NAME: on_name,
+    Step.BIRTH: on_typed_choice,
+    Step.BIRTH_DATE: on_birth_date,
+    Step.GENDER: on_typed_choice,
+    Step.CATEGORY: on_typed_choice,
+    Step.CATEGORY_OTHER: on_description,
+    Step.ADDRESS: on_address,
+    Step.PHONE: on_phone,
+    Step.SUMMARY: on_typed_choice,
+    Step.EDIT: on_typed_choice,
+}
+
+
+async def _no_buttons(turn: Turn, conversation: Conversation, proposal: Proposal, value: str) -> None:
+    await _again(turn, conversation, proposal, texts.STALE_BUTTON)
+
+
+BUTTONS: dict[Step, Handler] = {
+    Step.NIK: _no_buttons,
+    Step.NAME: _no_buttons,
+    Step.BIRTH: on_birth_button,
+    Step.BIRTH_DATE: _no_buttons,
+    Step.GENDER: on_gender_button,
+    Step.CATEGORY: on_category_button,
+    Step.CATEGORY_OTHER: _no_buttons,
+    Step.ADDRESS: _no_buttons,
+    Step.PHONE: on_phone_button,
+    Step.SUMMARY: on_summary_button,
+    Step.EDIT: on_edit_button,
+}

@@ -1,0 +1,60 @@
+"""Neutral messages: what comes in from any channel and what goes back out (RapidPro courier style).
+
+Channels translate their updates into :class:`Inbound` and render :class:`Reply` in their own idiom:
+Telegram inline keyboards, WhatsApp buttons or lists, numbered choices in the terminal demo.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class Kind(StrEnum):
+    TEXT = "text"
+    COMMAND = "command"
+    BUTTON = "button"
+    CONTACT = "contact"
+    OTHER = "other"  # photo, sticker, voice, location...: something we cannot read
+
+
+@dataclass(frozen=True, slots=True)
+class Inbound:
+    """One thing a person sent, whatever the channel."""
+
+    channel: str
+    user_id: str
+    chat_id: str
+    kind: Kind
+    text: str = ""  # the text, or a command's arguments
+    command: str | None = None  # "daftar" for "/daftar 123"
+    data: str | None = None  # a pressed button's payload
+    contact_phone: str | None = None
+    contact_user_id: str | None = None  # whose contact it is, when the channel knows
+
+    @classmethod
+    def from_text(cls, *, channel: str, user_id: str, chat_id: str, text: str) -> Inbound:
+        """Text or a command: "/status U-00042" becomes command "status" with text "U-00042"."""
+        stripped = text.strip()
+        if stripped.startswith("/") and len(stripped) > 1:
+            head, _, rest = stripped[1:].partition(" ")
+            command = head.split("@", 1)[0].lower()  # "/daftar@LanjutkanBot" in groups
+            return cls(channel, user_id, chat_id, Kind.COMMAND, text=rest.strip(), command=command)
+        return cls(channel, user_id, chat_id, Kind.TEXT, text=text)
+
+
+@dataclass(frozen=True, slots=True)
+class Button:
+    label: str
+    data: str  # at most 64 bytes (Telegram's limit); short ids and an action, never personal data
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """One message to show: text, optional choices, optional persistent menu or contact request."""
+
+    text: str
+    buttons: tuple[tuple[Button, ...], ...] = ()
+    menu: tuple[tuple[str, ...], ...] | None = None  # None: leave as is; (): remove
+    ask_contact: bool = False
+    meta: dict[str, str] = field(default_factory=dict, compare=False)

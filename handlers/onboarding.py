@@ -1,0 +1,60 @@
+"""Onboarding: an unknown chat account proves it is an officer on the roster by sharing its own number."""
+
+from __future__ import annotations
+
+from lokal import parse_phone
+
+from handlers import texts
+from handlers.context import Turn
+from handlers.messages import Kind, Reply
+from models import store
+from models.regions import Kabupaten
+from models.rules.status import Role
+from models.tables import Officer
+
+
+def menu_for(role: Role) -> tuple[tuple[str, ...], ...]:
+    return texts.MENU_OPERATOR if role is Role.OPERATOR else texts.MENU_APPROVER
+
+
+def region_label(kabupaten: Kabupaten, officer: Officer) -> str:
+    """Where an officer works, in words: "Desa Tomok, Kec. Simanindo"."""
+    if officer.role is Role.OPERATOR:
+        desa = kabupaten.desa_by_code(officer.region_code)
+        return desa.label if desa else officer.region_code
+    if officer.role is Role.CAMAT:
+        kecamatan = kabupaten.kecamatan_by_code(officer.region_code)
+        return f"Kec. {kecamatan.name}" if kecamatan else officer.region_code
+    return kabupaten.name
+
+
+async def handle_unbound(turn: Turn) -> None:
+    """Ask an unknown user for their phone number, and bind them when it is on the roster."""
+    inbound = turn.inbound
+    if inbound.kind is not Kind.CONTACT:
+        first_contact = inbound.kind is Kind.COMMAND and inbound.command == "start"
+        text = texts.WELCOME_UNKNOWN if first_contact else texts.UNBOUND_ONLY_CONTACT
+        turn.say(Reply(text, ask_contact=True))
+        return
+    # Only the sender's own contact proves anything: a forwarded card could be anyone's.
+    if inbound.contact_user_id is None or inbound.contact_user_id != inbound.user_id:
+        turn.say(Reply(texts.CONTACT_NOT_OWN, ask_contact=True))
+        return
+    phone = parse_phone(inbound.contact_phone or "")
+    if not phone.valid or phone.e164 is None:
+        turn.say(Reply(texts.CONTACT_BAD_NUMBER, ask_contact=True))
+        return
+    officer = await store.officer_by_phone(turn.session, phone=phone.e164)
+    if officer is None:
+        number = phone.national or phone.e164
+        turn.say(Reply(texts.contact_not_on_roster(number, turn.services.admin_contact), ask_contact=True))
+        return
+    await store.bind_account(
+        turn.session,
+        channel=inbound.channel,
+        external_id=inbound.user_id,
+        chat_id=inbound.chat_id,
+        officer=officer,
+    )
+    label = region_label(turn.services.kabupaten, officer)
+    turn.say(Reply(texts.bound_welcome(officer.name, officer.role, label), menu=menu_for(officer.role)))

@@ -1,0 +1,81 @@
+"""Queries: an officer's own proposals, and one proposal by number for whoever may see it."""
+
+from __future__ import annotations
+
+import re
+
+from handlers import texts
+from handlers.context import Turn
+from models import store
+from models.rules.candidate import Finding
+from models.rules.categories import Category, category_label
+from models.rules.nik import mask_nik
+from models.rules.status import Role, Status
+from models.tables import Officer, Proposal
+
+LIST_LIMIT = 20
+_NUMBER = re.compile(r"^\s*#?\s*(?:u\s*-?\s*)?0*(\d{1,9})\s*$", re.IGNORECASE)
+
+
+def parse_number(text: str) -> int | None:
+    """U-00042, u42, #42, 42 -> 42."""
+    match = _NUMBER.match(text)
+    return int(match.group(1)) if match else None
+
+
+async def my_proposals(turn: Turn) -> None:
+    """/daftarku: the operator's sent proposals, newest first."""
+    officer = turn.officer
+    assert officer is not None and officer.id is not None
+    if officer.role is not Role.OPERATOR:
+        turn.say(texts.ONLY_OPERATORS_LIST)
+        return
+    rows, total = await store.officer_proposals(turn.session, officer_id=officer.id, limit=LIST_LIMIT)
+    if not rows:
+        turn.say(texts.NO_PROPOSALS)
+        return
+    listed = [(p.number, p.name or "-", texts.STATUS_LABEL[p.status]) for p in rows]
+    turn.say(texts.proposals_list(listed, total))
+
+
+def may_see(officer: Officer, proposal: Proposal) -> bool:
+    """Operators see their desa's proposals, camats their kecamatan's, the dinas all."""
+    if proposal.status is Status.DRAFT:
+        return False
+    match officer.role:
+        case Role.OPERATOR:
+            return proposal.desa_code == officer.region_code
+        case Role.CAMAT:
+            return proposal.kecamatan_code == officer.region_code
+        case Role.DINAS:
+            return True
+    return False
+
+
+async def status(turn: Turn) -> None:
+    """/status NUMBER: one proposal, NIK masked."""
+    officer = turn.officer
+    assert officer is not None
+    if not turn.inbound.text.strip():
+        turn.say(texts.STATUS_USAGE)
+        return
+    number = parse_number(turn.inbound.text)
+    proposal = await turn.session.get(Proposal, number) if number else None
+    # "Not found" and "not yours" read the same: the number alone must not reveal a proposal elsewhere.
+    if proposal is None or not may_see(officer, proposal):
+        turn.say(texts.STATUS_NOT_FOUND)
+        return
+    desa = turn.services.kabupaten.desa_by_code(proposal.desa_code)
+    assert proposal.nik_encrypted is not None and proposal.submitted_at is not None
+    turn.say(
+        texts.proposal_status(
+            number=proposal.number,
+            name=proposal.name or "-",
+            masked_nik=mask_nik(turn.services.vault.decrypt(proposal.nik_encrypted)),
+            category=category_label(Category(proposal.category), proposal.category_description),
+            desa_label=desa.label if desa else proposal.desa_code,
+            status=texts.STATUS_LABEL[proposal.status],
+            submitted_at=turn.services.local_time(proposal.submitted_at),
+            warnings=[Finding.from_json(f) for f in proposal.findings],
+        )
+    )

@@ -1,0 +1,339 @@
+"""Every text the users read, in Bahasa Indonesia: short, friendly, saying what to do next.
+
+They live here (not in ``bot/``) because the handlers compose the replies and arrows point down only.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from models.rules.candidate import Finding, FindingCode
+from models.rules.status import Role, Status
+
+BULAN = (
+    "Januari", "Februari", "Maret", "April", "Mei", "Juni",
+    "Juli", "Agustus", "September", "Oktober", "November", "Desember",
+)  # fmt: skip
+
+
+def tanggal(day: dt.date) -> str:
+    """15 Agustus 1995."""
+    return f"{day.day} {BULAN[day.month - 1]} {day.year}"
+
+
+def kelamin(gender: str | None) -> str:
+    return {"L": "laki-laki", "P": "perempuan"}.get(gender or "", "-")
+
+
+ROLE_LABEL = {Role.OPERATOR: "operator desa/kelurahan", Role.CAMAT: "camat", Role.DINAS: "Diskopnaker"}
+
+STATUS_LABEL = {
+    Status.DRAFT: "belum dikirim",
+    Status.MENUNGGU_CAMAT: "menunggu persetujuan camat",
+    Status.MENUNGGU_DINAS: "menunggu verifikasi Diskopnaker",
+    Status.DITETAPKAN: "ditetapkan ✅",
+    Status.DITOLAK: "ditolak",
+    Status.DIKEMBALIKAN: "dikembalikan untuk diperbaiki",
+}
+
+# ------------------------------------------------------------------------------------------ menu buttons
+
+MENU_DAFTAR = "📝 Daftarkan pekerja"
+MENU_DAFTARKU = "📋 Usulan saya"
+MENU_BANTUAN = "❓ Bantuan"
+MENU_OPERATOR = ((MENU_DAFTAR, MENU_DAFTARKU), (MENU_BANTUAN,))
+MENU_APPROVER = ((MENU_BANTUAN,),)
+
+# -------------------------------------------------------------------------------------------- onboarding
+
+WELCOME_UNKNOWN = (
+    "Selamat datang di layanan LANJUTKAN (jaminan BPJS Ketenagakerjaan untuk pekerja rentan).\n\n"
+    "Untuk memastikan Anda petugas yang terdaftar, tekan tombol 📱 Bagikan nomor HP saya di bawah."
+)
+SHARE_CONTACT_BUTTON = "📱 Bagikan nomor HP saya"
+UNBOUND_ONLY_CONTACT = "Anda belum terdaftar di bot ini. Tekan tombol 📱 Bagikan nomor HP saya di bawah dulu."
+CONTACT_NOT_OWN = (
+    "Yang dibagikan harus nomor Anda sendiri. Tekan tombol 📱 Bagikan nomor HP saya, "
+    "jangan memilih kontak orang lain."
+)
+CONTACT_BAD_NUMBER = (
+    "Nomor itu tidak bisa dibaca sebagai nomor HP Indonesia. Tekan tombol 📱 Bagikan nomor HP saya."
+)
+
+
+def contact_not_on_roster(phone: str, admin_contact: str) -> str:
+    return (
+        f"Maaf, nomor {phone} belum terdaftar sebagai petugas LANJUTKAN.\n\n"
+        f"Jika Anda operator desa/kelurahan, camat, atau petugas Diskopnaker, minta didaftarkan ke "
+        f"{admin_contact}, lalu tekan /start lagi."
+    )
+
+
+def bound_welcome(name: str, role: Role, region_label: str) -> str:
+    return (
+        f"Terima kasih, {name}. Anda terdaftar sebagai {ROLE_LABEL[role]} — {region_label}.\n\n"
+        + help_text(role)
+    )
+
+
+def help_text(role: Role) -> str:
+    if role is Role.OPERATOR:
+        return (
+            "Yang dapat Anda lakukan:\n"
+            "• /daftar — usulkan pekerja rentan dari desa Anda\n"
+            "• /daftarku — daftar usulan Anda dan statusnya\n"
+            "• /status NOMOR — lihat satu usulan, misalnya /status U-00042\n"
+            "• /batal — batalkan pengisian usulan\n"
+            "• /bantuan — tampilkan pesan ini"
+        )
+    area = "kecamatan Anda" if role is Role.CAMAT else "seluruh kabupaten"
+    return (
+        "Yang dapat Anda lakukan:\n"
+        f"• /status NOMOR — lihat satu usulan dari {area}, misalnya /status U-00042\n"
+        "• /bantuan — tampilkan pesan ini\n\n"
+        "Usulan yang perlu keputusan Anda akan dikirim ke sini."
+    )
+
+
+# ------------------------------------------------------------------------------------------------ intake
+
+ONLY_OPERATORS_PROPOSE = (
+    "Usulan pekerja diisi oleh operator desa/kelurahan. "
+    + "Ketik /bantuan untuk melihat yang dapat Anda lakukan."
+)
+
+
+def intake_start(desa_label: str) -> str:
+    return (
+        f"Usulan baru untuk {desa_label}.\n"
+        "Saya akan menanyakan 6 hal, satu per satu. Ketik /batal kapan saja untuk membatalkan."
+    )
+
+
+RESUMING = "Anda masih punya usulan yang belum selesai. Kita lanjutkan dari langkah terakhir:"
+ASK_NIK = "1/6 · Ketik NIK calon peserta (16 digit, sesuai KTP/KK)."
+ASK_NIK_AGAIN = "Ketik NIK lain, atau /batal."
+ASK_NAME = "2/6 · Ketik nama lengkap sesuai KTP."
+
+
+def ask_birth(birth_date: dt.date, gender: str) -> str:
+    return f"3/6 · Tanggal lahir dan jenis kelamin:\n{tanggal(birth_date)}, {kelamin(gender)}.\nSudah benar?"
+
+
+BIRTH_OK = "✅ Benar"
+BIRTH_EDIT_DATE = "✏️ Ubah tanggal lahir"
+BIRTH_EDIT_GENDER = "✏️ Ubah jenis kelamin"
+ASK_BIRTH_DATE = "Ketik tanggal lahir yang benar, misalnya 15-08-1995."
+ASK_GENDER = "Pilih jenis kelamin yang benar:"
+GENDER_L = "Laki-laki"
+GENDER_P = "Perempuan"
+ASK_CATEGORY = "4/6 · Pilih pekerjaan calon peserta:"
+ASK_CATEGORY_OTHER = "Ketik pekerjaannya dengan singkat, misalnya: penenun ulos."
+ASK_ADDRESS = "5/6 · Ketik alamat di desa: dusun/lingkungan, RT/RW. Misalnya: Dusun II, RT 002/RW 001."
+ASK_PHONE = "6/6 · Ketik nomor HP calon peserta (boleh dilewati)."
+SKIP = "Lewati"
+SEND = "✅ Kirim"
+EDIT = "✏️ Ubah"
+CANCEL = "❌ Batal"
+ASK_WHICH_FIELD = "Bagian mana yang ingin diubah?"
+BACK_TO_SUMMARY = "↩️ Kembali ke ringkasan"
+FIELD_LABELS = {
+    "nik": "NIK",
+    "name": "Nama",
+    "birth": "Tanggal lahir/jenis kelamin",
+    "category": "Pekerjaan",
+    "address": "Alamat",
+    "phone": "Nomor HP",
+}
+CANCELLED = "Pengisian usulan dibatalkan. Tidak ada yang dikirim. Ketik /daftar untuk mulai lagi."
+NOTHING_TO_CANCEL = "Tidak ada pengisian yang sedang berjalan."
+PRESS_A_BUTTON = "Silakan pilih salah satu tombol di atas."
+STALE_BUTTON = "Tombol itu sudah tidak berlaku."
+STILL_OPEN = "Usulan Anda masih terbuka. Lanjutkan langkah berikut, atau /batal:"
+
+
+def nik_read_back(
+    nik: str, birth_date: dt.date, gender: str, district: str | None, regency: str | None
+) -> str:
+    place = ", ".join(p for p in (district and f"Kec. {district}", regency) if p) or "-"
+    return f"NIK {nik} terbaca:\n• lahir {tanggal(birth_date)}\n• {kelamin(gender)}\n• diterbitkan di {place}"
+
+
+NIK_ERRORS = {
+    "format": "NIK harus 16 angka. Spasi, titik atau strip boleh, huruf dan simbol tidak.",
+    "province": "Dua angka pertama NIK (kode provinsi) tidak dikenal.",
+    "wilayah": "Kode kabupaten atau kecamatan di NIK tidak boleh 00.",
+    "birth_date": "Tanggal lahir di NIK (angka ke-7 s.d. 12) tidak mungkin. Untuk perempuan tanggal ditambah 40.",
+    "serial": "Empat angka terakhir NIK tidak boleh 0000.",
+}
+
+
+def nik_refused(codes: list[str]) -> str:
+    lines = [f"• {NIK_ERRORS.get(code, 'NIK tidak valid.')}" for code in codes]
+    return "NIK belum bisa diterima:\n" + "\n".join(lines) + "\n\nPeriksa KTP/KK lalu ketik ulang NIK."
+
+
+def finding_text(finding: Finding) -> str:
+    """One block or warning in plain words."""
+    p = finding.params
+    match finding.code:
+        case FindingCode.ALREADY_PROPOSED:
+            status = STATUS_LABEL.get(Status(p["status"]), p["status"])
+            return (
+                f"NIK ini sudah diusulkan dari {p['desa']}, Kec. {p['kecamatan']} "
+                f"(usulan {p['number']}, {status}). Satu orang hanya boleh diusulkan sekali."
+            )
+        case FindingCode.ACTIVE_PARTICIPANT:
+            return "NIK ini sudah menjadi peserta aktif program. Tidak perlu diusulkan lagi."
+        case FindingCode.AGE_OUT_OF_RANGE:
+            start = tanggal(dt.date.fromisoformat(p["coverage_start"]))
+            return (
+                f"Umurnya {p['age']} tahun pada awal kepesertaan ({start}); program hanya untuk umur "
+                f"{p['minimum']}–{p['maximum']} tahun."
+            )
+        case FindingCode.NIK_OUTSIDE_KABUPATEN:
+            return f"NIK diterbitkan di {p['regency']}, bukan di {p['kabupaten']}."
+        case FindingCode.NIK_OTHER_KECAMATAN:
+            return f"NIK diterbitkan di Kec. {p['district']}, sedangkan desa ini di Kec. {p['kecamatan']}."
+        case FindingCode.BIRTH_DATE_DIFFERS:
+            return (
+                f"Tanggal lahir yang diisi ({tanggal(dt.date.fromisoformat(p['stated']))}) berbeda dengan "
+                f"NIK ({tanggal(dt.date.fromisoformat(p['nik']))})."
+            )
+        case FindingCode.GENDER_DIFFERS:
+            return (
+                f"Jenis kelamin yang diisi ({kelamin(p['stated'])}) berbeda dengan NIK ({kelamin(p['nik'])})."
+            )
+        case FindingCode.NOT_IN_REGISTRY:
+            return "NIK tidak ditemukan di data registrasi sosial (DTSEN/DTKS/P3KE)."
+        case FindingCode.DESIL_ABOVE_THRESHOLD:
+            return f"Desil di data registrasi sosial {p.get('desil', '?')}, di atas batas {p.get('threshold', '?')}."
+    return finding.code.value
+
+
+def blocked(findings: list[Finding]) -> str:
+    lines = "\n".join(f"⛔ {finding_text(f)}" for f in findings)
+    return f"Calon ini tidak dapat diusulkan:\n{lines}"
+
+
+def warnings_block(findings: list[Finding]) -> str:
+    lines = "\n".join(f"⚠️ {finding_text(f)}" for f in findings)
+    return f"Perhatian (usulan tetap bisa dikirim, camat dan Diskopnaker akan melihat catatan ini):\n{lines}"
+
+
+FIELD_ERRORS = {
+    "name_too_long": "Nama terlalu panjang (paling banyak 100 huruf). Ketik nama sesuai KTP.",
+    "name_too_short": "Nama terlalu pendek. Ketik nama lengkap sesuai KTP.",
+    "name_characters": "Nama hanya boleh berisi huruf, spasi, titik, koma atas (') dan tanda hubung. "
+    "Ketik ulang nama sesuai KTP.",
+    "address_too_long": "Alamat terlalu panjang (paling banyak 200 karakter). Cukup dusun/lingkungan dan RT/RW.",
+    "address_too_short": "Alamat terlalu pendek. Contoh: Dusun II, RT 002/RW 001.",
+    "address_characters": "Alamat hanya boleh berisi huruf, angka, spasi dan tanda baca biasa (, . / -). "
+    "Ketik ulang alamatnya.",
+    "description_too_long": "Terlalu panjang (paling banyak 80 karakter). Ketik pekerjaannya dengan singkat.",
+    "description_too_short": "Terlalu pendek. Ketik pekerjaannya, misalnya: penenun ulos.",
+    "description_characters": "Hanya huruf, angka dan tanda baca biasa. Ketik pekerjaannya, misalnya: penenun ulos.",
+    "phone_invalid": "Nomor HP tidak dikenali. Contoh: 0812 3456 7890 atau +62 812 3456 7890. "
+    "Atau tekan Lewati.",
+    "phone_not_mobile": "Itu nomor telepon rumah. Ketik nomor HP (diawali 08 atau +628), atau tekan Lewati.",
+    "date_format": "Tanggal tidak terbaca. Tulis hari-bulan-tahun, misalnya 15-08-1995.",
+    "date_impossible": "Tanggal itu tidak mungkin. Tulis hari-bulan-tahun, misalnya 15-08-1995.",
+    "gender_invalid": "Pilih Laki-laki atau Perempuan dengan tombol.",
+}
+
+
+def summary(
+    *,
+    nik: str,
+    name: str,
+    birth_date: dt.date,
+    gender: str,
+    category: str,
+    address: str,
+    phone: str | None,
+    desa_label: str,
+    warnings: list[Finding],
+) -> str:
+    lines = [
+        "Ringkasan usulan — periksa sebelum dikirim:",
+        f"• NIK: {nik}",
+        f"• Nama: {name}",
+        f"• Lahir: {tanggal(birth_date)}, {kelamin(gender)}",
+        f"• Pekerjaan: {category}",
+        f"• Alamat: {address}, {desa_label}",
+        f"• No HP: {phone or '-'}",
+    ]
+    if warnings:
+        lines.append("")
+        lines.extend(f"⚠️ {finding_text(f)}" for f in warnings)
+    return "\n".join(lines)
+
+
+def submitted(number: str, name: str, masked_nik: str, kecamatan: str, warning_count: int) -> str:
+    note = f"\n⚠️ {warning_count} catatan ikut dikirim ke penyetuju." if warning_count else ""
+    return (
+        f"✅ Usulan {number} terkirim: {name} (NIK {masked_nik}).{note}\n\n"
+        f"Berikutnya camat Kec. {kecamatan} akan memeriksa, lalu Diskopnaker memverifikasi. "
+        f"Anda akan diberi tahu setiap keputusan. Cek kapan saja dengan /status {number}."
+    )
+
+
+DUPLICATE_RACE = (
+    "⛔ Usulan tidak terkirim: NIK ini baru saja diusulkan oleh petugas lain. "
+    "Satu orang hanya boleh diusulkan sekali. Ketik /daftar untuk mengusulkan orang lain."
+)
+
+# ------------------------------------------------------------------------------------------------ queries
+
+NO_PROPOSALS = "Anda belum punya usulan. Ketik /daftar untuk mengusulkan pekerja."
+ONLY_OPERATORS_LIST = "Daftar usulan saya hanya untuk operator desa. Gunakan /status NOMOR."
+STATUS_USAGE = "Tulis nomor usulannya, misalnya /status U-00042."
+STATUS_NOT_FOUND = (
+    "Usulan itu tidak ditemukan, atau bukan dari wilayah Anda. Periksa nomornya, misalnya U-00042."
+)
+
+
+def proposals_list(rows: list[tuple[str, str, str]], total: int) -> str:
+    """rows: (number, name, status label)."""
+    lines = [f"Usulan Anda ({total}), terbaru di atas:"]
+    lines.extend(f"• {number} — {name} — {status}" for number, name, status in rows)
+    if total > len(rows):
+        lines.append(
+            f"… dan {total - len(rows)} usulan lebih lama. Lihat satu per satu dengan /status NOMOR."
+        )
+    return "\n".join(lines)
+
+
+def proposal_status(
+    *,
+    number: str,
+    name: str,
+    masked_nik: str,
+    category: str,
+    desa_label: str,
+    status: str,
+    submitted_at: str,
+    warnings: list[Finding],
+) -> str:
+    lines = [
+        f"Usulan {number}",
+        f"• Nama: {name}",
+        f"• NIK: {masked_nik}",
+        f"• Pekerjaan: {category}",
+        f"• {desa_label}",
+        f"• Dikirim: {submitted_at}",
+        f"• Status: {status}",
+    ]
+    lines.extend(f"⚠️ {finding_text(f)}" for f in warnings)
+    return "\n".join(lines)
+
+
+# -------------------------------------------------------------------------------------------- the unknown
+
+NOT_UNDERSTOOD = "Maaf, saya tidak mengerti pesan itu. Ketik /bantuan untuk melihat yang dapat Anda lakukan."
+UNKNOWN_COMMAND = "Perintah itu tidak saya kenal. Ketik /bantuan untuk melihat daftar perintah."
+CANNOT_READ = "Saya hanya bisa membaca pesan teks dan tombol. Silakan ketik jawabannya."
+TOO_LONG = "Pesan terlalu panjang. Ketik jawaban yang singkat saja."
+TRY_AGAIN_LATER = (
+    "Maaf, terjadi gangguan. Jawaban Anda yang terakhir belum tersimpan; silakan kirim lagi sebentar lagi."
+)

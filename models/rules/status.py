@@ -1,0 +1,66 @@
+"""Proposal statuses and the one table of allowed transitions (DESIGN §2).
+
+Every change of status goes through :func:`transition`, which checks the actor's role against this table.
+Region checks (own desa, own kecamatan) need the database and are done by the caller before calling it.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Status(StrEnum):
+    DRAFT = "draft"
+    MENUNGGU_CAMAT = "menunggu_camat"
+    MENUNGGU_DINAS = "menunggu_dinas"
+    DITETAPKAN = "ditetapkan"
+    DITOLAK = "ditolak"
+    DIKEMBALIKAN = "dikembalikan"
+
+
+class Role(StrEnum):
+    OPERATOR = "operator"
+    CAMAT = "camat"
+    DINAS = "dinas"
+
+
+class Action(StrEnum):
+    SUBMIT = "submit"
+    APPROVE = "approve"
+    REJECT = "reject"
+    RETURN = "return"
+    ESTABLISH = "establish"  # ditetapkan by the dinas
+    RESUBMIT = "resubmit"
+
+
+# (from status, action) -> (role allowed to act, new status)
+TRANSITIONS: dict[tuple[Status, Action], tuple[Role, Status]] = {
+    (Status.DRAFT, Action.SUBMIT): (Role.OPERATOR, Status.MENUNGGU_CAMAT),
+    (Status.MENUNGGU_CAMAT, Action.APPROVE): (Role.CAMAT, Status.MENUNGGU_DINAS),
+    (Status.MENUNGGU_CAMAT, Action.REJECT): (Role.CAMAT, Status.DITOLAK),
+    (Status.MENUNGGU_CAMAT, Action.RETURN): (Role.CAMAT, Status.DIKEMBALIKAN),
+    (Status.MENUNGGU_DINAS, Action.ESTABLISH): (Role.DINAS, Status.DITETAPKAN),
+    (Status.MENUNGGU_DINAS, Action.REJECT): (Role.DINAS, Status.DITOLAK),
+    (Status.DIKEMBALIKAN, Action.RESUBMIT): (Role.OPERATOR, Status.MENUNGGU_CAMAT),
+}
+
+# A NIK with a proposal in one of these statuses cannot be proposed again.
+LIVE_STATUSES: frozenset[Status] = frozenset(
+    {Status.MENUNGGU_CAMAT, Status.MENUNGGU_DINAS, Status.DITETAPKAN, Status.DIKEMBALIKAN}
+)
+
+
+class TransitionRefused(Exception):
+    """The actor may not take this action on a proposal in this status."""
+
+    def __init__(self, status: Status, action: Action, role: Role) -> None:
+        super().__init__(f"{role} cannot {action} a proposal in status {status}")
+        self.status, self.action, self.role = status, action, role
+
+
+def transition(status: Status, action: Action, role: Role) -> Status:
+    """The status after ``role`` takes ``action``, or :class:`TransitionRefused`."""
+    rule = TRANSITIONS.get((status, action))
+    if rule is None or rule[0] is not role:
+        raise TransitionRefused(status, action, role)
+    return rule[1]

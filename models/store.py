@@ -1,0 +1,113 @@
+"""Database functions (keyword-only, one session passed in): the only place that writes SQL for the bot."""
+
+from __future__ import annotations
+
+from sqlalchemy import func
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from models.rules.status import LIVE_STATUSES, Status
+from models.tables import AuditEvent, ChatAccount, Conversation, Officer, OfficerCreate, Proposal, utcnow
+
+
+async def account_with_officer(
+    session: AsyncSession, *, channel: str, external_id: str
+) -> tuple[ChatAccount | None, Officer | None]:
+    """A chat account and the officer it is bound to, in one query."""
+    statement = (
+        select(ChatAccount, Officer)
+        .outerjoin(Officer, col(Officer.id) == col(ChatAccount.officer_id))
+        .where(ChatAccount.channel == channel, ChatAccount.external_id == external_id)
+    )
+    row = (await session.exec(statement)).first()
+    if row is None:
+        return None, None
+    return row[0], row[1]
+
+
+async def officer_by_phone(session: AsyncSession, *, phone: str) -> Officer | None:
+    return (await session.exec(select(Officer).where(Officer.phone == phone))).first()
+
+
+async def bind_account(
+    session: AsyncSession, *, channel: str, external_id: str, chat_id: str, officer: Officer
+) -> ChatAccount:
+    """Bind a channel account to an officer; an officer has one account per channel (a new phone wins)."""
+    assert officer.id is not None
+    previous = await session.exec(
+        select(ChatAccount).where(ChatAccount.channel == channel, ChatAccount.officer_id == officer.id)
+    )
+    for old in previous:
+        if old.external_id != external_id:
+            old.officer_id = None
+            old.bound_at = None
+            session.add(old)
+    account, _ = await account_with_officer(session, channel=channel, external_id=external_id)
+    if account is None:
+        account = ChatAccount(channel=channel, external_id=external_id, chat_id=chat_id)
+    account.chat_id = chat_id
+    account.officer_id = officer.id
+    account.bound_at = utcnow()
+    session.add(account)
+    return account
+
+
+async def upsert_officer(session: AsyncSession, *, data: OfficerCreate) -> tuple[Officer, bool]:
+    """Insert or update an officer by phone number; returns (officer, created)."""
+    officer = await officer_by_phone(session, phone=data.phone)
+    created = officer is None
+    if officer is None:
+        officer = Officer.model_validate(data)
+    else:
+        officer.sqlmodel_update(data.model_dump())
+        officer.updated_at = utcnow()
+    session.add(officer)
+    return officer, created
+
+
+async def live_proposal_with_nik(
+    session: AsyncSession, *, nik_hash: str, exclude_id: int | None = None
+) -> Proposal | None:
+    """The proposal (not rejected, not a draft) that already carries this NIK, if any."""
+    statement = select(Proposal).where(
+        Proposal.nik_hash == nik_hash, col(Proposal.status).in_([s.value for s in LIVE_STATUSES])
+    )
+    if exclude_id is not None:
+        statement = statement.where(Proposal.id != exclude_id)
+    return (await session.exec(statement)).first()
+
+
+async def officer_proposals(
+    session: AsyncSession, *, officer_id: int, limit: int
+) -> tuple[list[Proposal], int]:
+    """An officer's sent proposals, newest first, and how many there are in all."""
+    sent = Proposal.officer_id == officer_id, Proposal.status != Status.DRAFT
+    rows = await session.exec(select(Proposal).where(*sent).order_by(col(Proposal.id).desc()).limit(limit))
+    total = await session.exec(select(func.count()).select_from(Proposal).where(*sent))
+    return list(rows), total.one()
+
+
+async def record_audit(
+    session: AsyncSession,
+    *,
+    proposal_id: int,
+    officer_id: int,
+    action: str,
+    from_status: Status | None,
+    to_status: Status | None,
+    reason: str | None = None,
+) -> None:
+    session.add(
+        AuditEvent(
+            proposal_id=proposal_id,
+            officer_id=officer_id,
+            action=action,
+            from_status=from_status.value if from_status else None,
+            to_status=to_status.value if to_status else None,
+            reason=reason,
+        )
+    )
+
+
+async def conversation_of(session: AsyncSession, *, officer_id: int) -> Conversation | None:
+    return await session.get(Conversation, officer_id)

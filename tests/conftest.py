@@ -1,0 +1,280 @@
+"""Shared fixtures: databases (SQLite always, PostgreSQL when its server binaries exist), services,
+a roster, and the real PTB Application wired to an offline fake Bot API."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlmodel import SQLModel
+from telegram import Update
+from telegram.ext import Application
+
+import models.tables  # noqa: F401  (tables on the metadata)
+from bot.channels.telegram import build_application
+from handlers.context import Services
+from handlers.engine import Engine
+from models import store
+from models.crypto import NikVault
+from models.db import create_engine, session_maker
+from models.regions import load_kabupaten
+from models.rules.status import Role
+from models.tables import OfficerCreate
+from tests.fakebotapi import TOKEN, FakeBotApi, SentMessage
+from tests.offline import OfflineRequest
+
+WIB = ZoneInfo("Asia/Jakarta")
+# The tests' "now": a Tuesday morning in Samosir, so ages and coverage start are fixed.
+NOW = dt.datetime(2026, 11, 24, 9, 0, tzinfo=WIB)
+SECRET = "test-secret-" + "x" * 20
+
+# Synthetic roster (0812-0000-xxxx numbers are not real people's).
+TOMOK = "12.17.01.2001"  # Desa Tomok, Kec. Simanindo
+SIMANINDO = "12.17.01"
+PANGURURAN_DESA = "12.17.08.2001"
+OPERATOR_PHONE = "+6281200000101"
+OPERATOR2_PHONE = "+6281200000102"  # another operator in Tomok
+OPERATOR_OTHER_PHONE = "+6281200000103"  # an operator in Pangururan
+CAMAT_PHONE = "+6281200000201"
+DINAS_PHONE = "+6281200000301"
+
+ROSTER = [
+    OfficerCreate(name="Rina Sitohang", role=Role.OPERATOR, region_code=TOMOK, phone=OPERATOR_PHONE),
+    OfficerCreate(name="Tigor Manik", role=Role.OPERATOR, region_code=TOMOK, phone=OPERATOR2_PHONE),
+    OfficerCreate(
+        name="Lamria Sinaga", role=Role.OPERATOR, region_code=PANGURURAN_DESA, phone=OPERATOR_OTHER_PHONE
+    ),
+    OfficerCreate(name="Jonson Simbolon", role=Role.CAMAT, region_code=SIMANINDO, phone=CAMAT_PHONE),
+    OfficerCreate(name="Maria Naibaho", role=Role.DINAS, region_code="12.17", phone=DINAS_PHONE),
+]
+
+
+def synthetic_nik(
+    *,
+    district: str = "121701",
+    day: int = 15,
+    month: int = 8,
+    year: int = 1990,
+    female: bool = False,
+    serial: int = 1,
+) -> str:
+    """A structurally valid NIK made up by the test (never a real person's)."""
+    return f"{district}{day + (40 if female else 0):02d}{month:02d}{year % 100:02d}{serial:04d}"
+
+
+# ------------------------------------------------------------------------------------------- PostgreSQL
+
+
+def _pg_bin() -> Path | None:
+    found = shutil.which("initdb") or shutil.which("pg_ctl")
+    if found:
+        return Path(found).resolve().parent
+    candidates = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), reverse=True)
+    return candidates[0].parent if candidates else None
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class PgCluster:
+    url: str  # postgresql+asyncpg://.../postgres
+    admin_dsn: str
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[PgCluster | None]:
+    """A throwaway PostgreSQL cluster on loopback, or None when the server binaries are not installed."""
+    if os.environ.get("LANJUTKAN_TEST_DATABASE_URL"):
+        url = os.environ["LANJUTKAN_TEST_DATABASE_URL"]
+        yield PgCluster(url=url, admin_dsn=url.replace("+asyncpg", ""))
+        return
+    bin_dir = _pg_bin()
+    if bin_dir is None:
+        yield None
+        return
+    base = Path(tempfile.mkdtemp(prefix="lanjutkan-pg-"))
+    data = base / "data"
+    prefix: list[str] = []
+    if os.geteuid() == 0:  # initdb refuses to run as root: run the cluster as the postgres user
+        runuser = shutil.which("runuser")
+        if runuser is None or subprocess.run(["id", "postgres"], capture_output=True).returncode:
+            yield None
+            return
+        prefix = [runuser, "-u", "postgres", "--"]
+        shutil.chown(base, "postgres")
+        base.chmod(0o755)
+    port = _free_port()
+    subprocess.run(
+        [*prefix, str(bin_dir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8",
+         "--no-sync"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    options = f"-h 127.0.0.1 -p {port} -k {base} -F -c fsync=off -c full_page_writes=off"
+    subprocess.run(
+        [*prefix, str(bin_dir / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(base / "log"), "-w",
+         "start"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    try:
+        yield PgCluster(
+            url=f"postgresql+asyncpg://postgres@127.0.0.1:{port}/postgres",
+            admin_dsn=f"postgresql://postgres@127.0.0.1:{port}/postgres",
+        )
+    finally:
+        subprocess.run([*prefix, str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
+                       capture_output=True)  # fmt: skip
+        shutil.rmtree(base, ignore_errors=True)
+
+
+async def _create_pg_database(cluster: PgCluster) -> str:
+    import asyncpg
+
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    connection = await asyncpg.connect(cluster.admin_dsn)
+    try:
+        await connection.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await connection.close()
+    return cluster.url.rsplit("/", 1)[0] + f"/{name}"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty database with the current schema: a SQLite file, then a PostgreSQL database."""
+    if request.param == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path / 'test.db'}"
+    else:
+        cluster = request.getfixturevalue("pg_cluster")
+        if cluster is None:
+            pytest.skip("PostgreSQL server binaries not installed (apt-get install postgresql)")
+        url = await _create_pg_database(cluster)
+    engine = create_engine(url)
+    async with engine.begin() as connection:
+        await connection.run_sync(SQLModel.metadata.create_all)
+    await engine.dispose()
+    return url
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite+aiosqlite:///{tmp_path / 'test.db'}"
+
+
+# ------------------------------------------------------------------------------------------ services
+
+
+def make_services(url: str, *, now: dt.datetime = NOW) -> Services:
+    return Services(
+        sessions=session_maker(create_engine(url)),
+        vault=NikVault(SECRET),
+        kabupaten=load_kabupaten("12.17"),
+        timezone=WIB,
+        admin_contact="admin Diskopnaker Kabupaten Samosir",
+        clock=lambda: now,
+    )
+
+
+async def seed_roster(services: Services, roster: list[OfficerCreate] = ROSTER) -> None:
+    async with services.sessions() as session:
+        for officer in roster:
+            await store.upsert_officer(session, data=officer)
+        await session.commit()
+
+
+@pytest.fixture
+async def services(database_url: str) -> AsyncIterator[Services]:
+    """Services on a fresh database (SQLite and PostgreSQL) with the synthetic roster."""
+    built = make_services(database_url)
+    await seed_roster(built)
+    yield built
+    await built.sessions.kw["bind"].dispose()
+
+
+# ---------------------------------------------------------------------------------- the PTB application
+
+
+@dataclass
+class Chat:
+    """Drives the real PTB Application as one Telegram user would, through ``process_update``."""
+
+    app: Application  # type: ignore[type-arg]
+    api: FakeBotApi
+    user_id: int
+    seen: int = field(default=0)
+
+    async def _run(self, update: dict[str, Any]) -> list[SentMessage]:
+        await self.app.process_update(Update.de_json(update, self.app.bot))
+        new = self.api.messages_to(self.user_id)[self.seen :]
+        self.seen += len(new)
+        return new
+
+    async def say(self, text: str) -> list[SentMessage]:
+        """Send a text; return the messages the bot sent back."""
+        return await self._run(self.api.text_update(self.user_id, text))
+
+    async def share_contact(self, phone: str, contact_user_id: int | None = None) -> list[SentMessage]:
+        return await self._run(self.api.contact_update(self.user_id, phone, contact_user_id))
+
+    async def sticker(self) -> list[SentMessage]:
+        return await self._run(self.api.sticker_update(self.user_id))
+
+    async def press(self, label_part: str, message: SentMessage | None = None) -> list[SentMessage]:
+        """Press the button whose label contains ``label_part`` on the last message with buttons."""
+        message = message or self.last_with_buttons()
+        return await self._run(
+            self.api.press_update(self.user_id, message, message.button(label_part)["callback_data"])
+        )
+
+    async def press_data(self, data: str, message: SentMessage | None = None) -> list[SentMessage]:
+        """Press a button with arbitrary (possibly forged) callback data."""
+        message = message or self.api.messages_to(self.user_id)[-1]
+        return await self._run(self.api.press_update(self.user_id, message, data))
+
+    def last_with_buttons(self) -> SentMessage:
+        for message in reversed(self.api.messages_to(self.user_id)):
+            if message.buttons:
+                return message
+        raise AssertionError("the bot has shown this user no buttons")
+
+    async def onboard(self, phone: str) -> list[SentMessage]:
+        await self.say("/start")
+        return await self.share_contact(phone)
+
+
+@pytest.fixture
+def fake_api() -> FakeBotApi:
+    return FakeBotApi()
+
+
+@pytest.fixture
+async def app(services: Services, fake_api: FakeBotApi) -> AsyncIterator[Application]:  # type: ignore[type-arg]
+    """The production Telegram application over the offline fake Bot API."""
+    application = build_application(
+        Engine(services), token=TOKEN, base_url="http://offline/bot", request=OfflineRequest(fake_api),
+        get_updates_request=OfflineRequest(fake_api),
+    )  # fmt: skip
+    await application.initialize()
+    yield application
+    await application.shutdown()
+
+
+@pytest.fixture
+def chat(app: Application, fake_api: FakeBotApi) -> Any:  # type: ignore[type-arg]
+    """A factory of simulated Telegram users: ``chat(1001)``."""
+    return lambda user_id: Chat(app, fake_api, user_id)
+

@@ -1,0 +1,45 @@
+"""An offline request object for PTB: Bot API calls are answered in-process by :class:`FakeBotApi`.
+
+The same idea as python-telegram-bot's own test suite: the real ``Application`` and ``Bot``, no network.
+"""
+
+from __future__ import annotations
+
+import json
+
+from telegram._utils.types import ODVInput
+from telegram.request import BaseRequest, RequestData
+
+from tests.fakebotapi import FakeBotApi
+
+
+class OfflineRequest(BaseRequest):
+    """Hands every Bot API call to a :class:`FakeBotApi` without HTTP."""
+
+    def __init__(self, api: FakeBotApi) -> None:
+        self.api = api
+
+    @property
+    def read_timeout(self) -> float | None:
+        return 1.0
+
+    async def initialize(self) -> None:
+        """Nothing to open."""
+
+    async def shutdown(self) -> None:
+        """Nothing to close."""
+
+    async def do_request(
+        self,
+        url: str,
+        method: str,
+        request_data: RequestData | None = None,
+        read_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
+        write_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
+        connect_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
+        pool_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
+    ) -> tuple[int, bytes]:
+        api_method = url.rsplit("/", 1)[-1]
+        params = json.loads(json.dumps(request_data.parameters)) if request_data else {}
+        result = await self.api.call(api_method, params)
+        return 200, json.dumps({"ok": True, "result": result}).encode()
