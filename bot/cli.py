@@ -7,7 +7,7 @@ import logging
 import secrets
 import sys
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated, NoReturn, TextIO
 
 import typer
 from pydantic import ValidationError
@@ -44,17 +44,34 @@ def load_settings(**overrides: object) -> Settings:
     return settings.model_copy(update={k: v for k, v in overrides.items() if v is not None})
 
 
-def setup_logging(level: str) -> None:
-    """Log to stderr through lokal-id's PII filter, a second guard behind never logging NIKs at all."""
+def setup_logging(level: str, stream: TextIO | None = None) -> None:
+    """Log through lokal-id's PII filter, and keep libraries that dump payloads out of DEBUG.
+
+    Our code never logs a NIK; at DEBUG, python-telegram-bot logs every Bot API call's parameters (the
+    intake's read-back holds a NIK) and aiosqlite every SQL parameter, so those stay at INFO/WARNING
+    whatever the level, and the filter masks anything that still looks like a NIK or a phone number.
+    """
     from lokal.samaran.logging import SamaranFilter
 
-    handler = logging.StreamHandler()
+    handler = logging.StreamHandler(stream)
     handler.addFilter(SamaranFilter(types=["NIK", "KK", "PHONE"]))
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     logging.basicConfig(level=level.upper(), handlers=[handler], force=True)
-    # httpx logs every request URL at INFO, and Bot API URLs contain the bot token.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    logging.getLogger("httpcore").setLevel(logging.WARNING)
+    for name, floor in QUIET_LOGGERS.items():
+        logger = logging.getLogger(name)
+        logger.setLevel(max(floor, logging.getLogger().getEffectiveLevel()))
+
+
+# Loggers whose DEBUG output carries request payloads or SQL parameters; httpx logs URLs with the token.
+QUIET_LOGGERS = {
+    "telegram": logging.INFO,
+    "httpx": logging.WARNING,
+    "httpcore": logging.WARNING,
+    "aiosqlite": logging.WARNING,
+    "sqlalchemy": logging.WARNING,
+    "asyncpg": logging.WARNING,
+    "apscheduler": logging.INFO,
+}
 
 
 def upgrade_database(url: str) -> None:

@@ -6,6 +6,7 @@ reply is decided, so a restart (or a switch of channel) continues exactly where 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from enum import StrEnum
 
@@ -36,6 +37,8 @@ from models.rules.fields import (
 from models.rules.nik import Gender, NikReading, mask_nik, read_nik
 from models.rules.status import Action, Role, Status, transition
 from models.tables import Conversation, Proposal, format_number, utcnow
+
+log = logging.getLogger(__name__)
 
 FLOW = "intake"
 MAX_ANSWER = 500  # longer than any answer we ask for; a pasted essay gets one short reply
@@ -217,7 +220,8 @@ def prompt(turn: Turn, conversation: Conversation, proposal: Proposal) -> Reply:
         case Step.EDIT:
             fields = [b(key, label) for key, label in texts.FIELD_LABELS.items()]
             rows = tuple(tuple(fields[i : i + 2]) for i in range(0, len(fields), 2))
-            return Reply(texts.ASK_WHICH_FIELD, buttons=(*rows, (b("back", texts.BACK_TO_SUMMARY),)))
+            last_row = (b("back", texts.BACK_TO_SUMMARY), b("cancel", texts.CANCEL))
+            return Reply(texts.ASK_WHICH_FIELD, buttons=(*rows, last_row))
 
 
 def _summary_text(turn: Turn, proposal: Proposal) -> str:
@@ -469,6 +473,9 @@ async def on_edit_button(turn: Turn, conversation: Conversation, proposal: Propo
     if value == "back":
         await _goto(turn, conversation, proposal, Step.SUMMARY)
         return
+    if value == "cancel":
+        await cancel(turn)
+        return
     step = EDITABLE.get(value)
     if step is None:
         await _again(turn, conversation, proposal, texts.STALE_BUTTON)
@@ -504,6 +511,7 @@ async def submit(turn: Turn, conversation: Conversation, proposal: Proposal) -> 
         await turn.session.flush()
     except IntegrityError as error:  # the live-NIK unique index: another officer won the race
         raise DuplicateNikRace from error
+    log.info("proposal %s submitted by officer %s", format_number(proposal.id), turn.officer.id)
     desa = _desa(turn, proposal)
     masked = mask_nik(_reading(turn, proposal).nik)
     turn.say(

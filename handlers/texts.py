@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+from lokal import parse_phone
+
 from models.rules.candidate import Finding, FindingCode
 from models.rules.status import Role, Status
 
@@ -19,6 +21,13 @@ BULAN = (
 def tanggal(day: dt.date) -> str:
     """15 Agustus 1995."""
     return f"{day.day} {BULAN[day.month - 1]} {day.year}"
+
+
+def nomor_hp(e164: str | None) -> str:
+    """+6281234567890 -> 0812-3456-7890, the way people write it."""
+    if not e164:
+        return "-"
+    return parse_phone(e164).national or e164
 
 
 def kelamin(gender: str | None) -> str:
@@ -261,7 +270,7 @@ def summary(
         f"• Lahir: {tanggal(birth_date)}, {kelamin(gender)}",
         f"• Pekerjaan: {category}",
         f"• Alamat: {address}, {desa_label}",
-        f"• No HP: {phone or '-'}",
+        f"• No HP: {nomor_hp(phone)}",
     ]
     if warnings:
         lines.append("")

@@ -1,0 +1,415 @@
+"""The intake conversation through the real PTB Application: what officers see, what the database holds."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import pytest
+from sqlalchemy import text
+from sqlmodel import select
+
+from handlers.context import Services
+from models.rules.status import Status
+from models.tables import AuditEvent, Conversation, Proposal
+from tests.conftest import OPERATOR2_PHONE, OPERATOR_OTHER_PHONE, OPERATOR_PHONE, Chat, synthetic_nik
+
+NIK = synthetic_nik()  # 1217011508900001: Simanindo, 15 August 1990, male
+
+
+async def operator(chat, user_id: int = 1001, phone: str = OPERATOR_PHONE) -> Chat:
+    person = chat(user_id)
+    await person.onboard(phone)
+    return person
+
+
+async def fill_until_summary(person: Chat, nik: str = NIK, name: str = "Budi Santoso") -> list:
+    await person.say("/daftar")
+    await person.say(nik)
+    await person.say(name)
+    await person.press("Benar")
+    await person.press("Petani")
+    await person.say("Dusun II, RT 002/RW 001")
+    return await person.say("0812 0000 5555")
+
+
+async def proposals(services: Services) -> list[Proposal]:
+    async with services.sessions() as session:
+        return list((await session.exec(select(Proposal).order_by(Proposal.id))).all())
+
+
+async def test_full_intake_stores_the_proposal_and_masks_the_nik_after_kirim(chat, services):
+    rina = await operator(chat)
+
+    start = await rina.say("/daftar")
+    assert "Desa Tomok, Kec. Simanindo" in start[-1].text
+    assert "1/6" in start[-1].text
+
+    read_back = await rina.say("1217 0115 0890 0001")  # spaces are fine
+    assert f"NIK {NIK} terbaca" in read_back[-1].text
+    assert "lahir 15 Agustus 1990" in read_back[-1].text
+    assert "laki-laki" in read_back[-1].text
+    assert "Kec. Simanindo" in read_back[-1].text
+    assert "2/6" in read_back[-1].text
+
+    birth = await rina.say("budi  santoso")
+    assert "15 Agustus 1990, laki-laki" in birth[-1].text
+    category = await rina.press("Benar")
+    assert len(category[-1].buttons) == 11
+    address = await rina.press("Petani")
+    assert "5/6" in address[-1].text
+    phone = await rina.say("Dusun II, RT 002/RW 001")
+    assert phone[-1].button("Lewati")
+    summary = await rina.say("+62 812-0000-5555")
+    text_ = summary[-1].text
+    assert f"NIK: {NIK}" in text_  # in full, right before Kirim, to compare with the KTP
+    assert "Nama: BUDI SANTOSO" in text_
+    assert "Pekerjaan: petani" in text_
+    assert "Dusun II, RT 002/RW 001, Desa Tomok, Kec. Simanindo" in text_
+    assert "0812" in text_
+
+    sent = await rina.press("Kirim")
+    assert "Usulan U-00001 terkirim" in sent[-1].text
+    assert "1217••••••••0001" in sent[-1].text
+    assert NIK not in sent[-1].text
+    assert "camat Kec. Simanindo" in sent[-1].text
+
+    [proposal] = await proposals(services)
+    assert proposal.status is Status.MENUNGGU_CAMAT
+    assert proposal.name == "BUDI SANTOSO"
+    assert proposal.phone == "+6281200005555"
+    assert proposal.category == "petani"
+    assert proposal.desa_code == "12.17.01.2001"
+    assert NIK not in (proposal.nik_encrypted or "")
+    assert services.vault.decrypt(proposal.nik_encrypted or "") == NIK
+    assert proposal.nik_hash == services.vault.hash(NIK)
+    async with services.sessions() as session:
+        assert (await session.exec(select(Conversation))).all() == []
+        [event] = (await session.exec(select(AuditEvent))).all()
+        raw = (await session.exec(text("SELECT status FROM proposal"))).one()  # type: ignore[call-overload]
+    assert (event.action, event.from_status, event.to_status) == ("submit", "draft", "menunggu_camat")
+    assert raw[0] == "menunggu_camat"
+
+
+@pytest.mark.parametrize(
+    ("typed", "hint"),
+    [
+        ("12170115089", "16 angka"),
+        ("1217O11508900001", "16 angka"),  # a letter O
+        ("1217011508900000", "0000"),
+        ("1217013102900001", "tidak mungkin"),  # 31 February
+        ("9917011508900001", "kode provinsi"),
+        ("🙂🙂🙂", "16 angka"),
+    ],
+)
+async def test_a_wrong_nik_is_refused_with_a_hint_and_asked_again(chat, services, typed, hint):
+    rina = await operator(chat)
+    await rina.say("/daftar")
+
+    refused = await rina.say(typed)
+    assert hint in refused[-1].text
+    assert "1/6" in refused[-1].text
+    accepted = await rina.say(NIK)
+    assert "2/6" in accepted[-1].text
+
+
+async def test_a_womans_nik_reads_as_perempuan_with_the_real_day(chat):
+    rina = await operator(chat)
+    await rina.say("/daftar")
+    replies = await rina.say(synthetic_nik(day=29, month=2, year=1988, female=True))  # 69 02 88
+    assert "lahir 29 Februari 1988" in replies[-1].text
+    assert "perempuan" in replies[-1].text
+
+
+@pytest.mark.parametrize(("year", "age"), [(1950, "76"), (2015, "11")])
+async def test_age_outside_the_range_blocks_the_candidate(chat, services, year, age):
+    rina = await operator(chat)
+    await rina.say("/daftar")
+    replies = await rina.say(synthetic_nik(year=year))
+
+    assert "tidak dapat diusulkan" in replies[-1].text
+    assert f"Umurnya {age} tahun" in replies[-1].text
+    assert "15–65" in replies[-1].text
+    [draft] = await proposals(services)
+    assert draft.nik_hash is None  # nothing of the blocked NIK was kept
+
+
+async def test_nik_from_another_kabupaten_and_kecamatan_are_warnings_carried_to_the_proposal(chat, services):
+    rina = await operator(chat)
+    await rina.say("/daftar")
+    bogor = await rina.say("3201011508900001")
+    assert "Kabupaten Bogor, bukan di Kabupaten Samosir" in bogor[-1].text
+    assert "2/6" in bogor[-1].text  # allowed to continue
+
+    await rina.say("/batal")
+    await rina.say("/daftar")
+    pangururan = await rina.say(synthetic_nik(district="121708"))
+    assert "Kec. Pangururan, sedangkan desa ini di Kec. Simanindo" in pangururan[-1].text
+    await rina.say("Budi")
+    await rina.press("Benar")
+    await rina.press("Nelayan")
+    await rina.say("Lingkungan I")
+    summary = await rina.press("Lewati")
+    assert "⚠️ NIK diterbitkan di Kec. Pangururan" in summary[-1].text
+    await rina.press("Kirim")
+
+    [proposal] = [p for p in await proposals(services) if p.status is Status.MENUNGGU_CAMAT]
+    assert [f["code"] for f in proposal.findings] == ["nik_other_kecamatan"]
+
+
+async def test_corrected_birth_date_and_gender_are_kept_as_warnings(chat, services):
+    rina = await operator(chat)
+    await rina.say("/daftar")
+    await rina.say(NIK)
+    await rina.say("Budi Santoso")
+    ask_date = await rina.press("tanggal lahir")
+    assert "15-08-1995" in ask_date[-1].text
+    bad = await rina.say("31-02-1990")
+    assert "tidak mungkin" in bad[0].text
+    confirm = await rina.say("16 Agustus 1990")
+    assert "16 Agustus 1990, laki-laki" in confirm[-1].text
+    await rina.press("jenis kelamin")
+    confirm = await rina.press("Perempuan")
+    assert "16 Agustus 1990, perempuan" in confirm[-1].text
+    category = await rina.press("Benar")
+    assert "berbeda dengan NIK (15 Agustus 1990)" in category[0].text
+    assert "Jenis kelamin yang diisi (perempuan) berbeda dengan NIK (laki-laki)" in category[0].text
+
+    [draft] = await proposals(services)
+    assert draft.nik_birth_date.isoformat() == "1990-08-15"
+    assert draft.birth_date.isoformat() == "1990-08-16"
+    assert {f["code"] for f in draft.findings} == {"birth_date_differs", "gender_differs"}
+
+
+async def test_lainnya_needs_a_description(chat, services):
+    rina = await operator(chat)
+    await rina.say("/daftar")
+    await rina.say(NIK)
+    await rina.say("Budi")
+    await rina.press("Benar")
+    ask = await rina.press("Lainnya")
+    assert "penenun ulos" in ask[-1].text
+    refused = await rina.say("🧶🧶")
+    assert "Hanya huruf" in refused[0].text
+    next_step = await rina.say("Penenun ulos")
+    assert "5/6" in next_step[-1].text
+    [draft] = await proposals(services)
+    assert (draft.category, draft.category_description) == ("lainnya", "penenun ulos")
+
+
+async def test_the_workers_phone_is_validated_or_skipped(chat, services):
+    rina = await operator(chat)
+    await rina.say("/daftar")
+    await rina.say(NIK)
+    await rina.say("Budi")
+    await rina.press("Benar")
+    await rina.press("Sopir")
+    await rina.say("Dusun I")
+    landline = await rina.say("(061) 4567890")
+    assert "telepon rumah" in landline[0].text
+    garbage = await rina.say("nomor saya")
+    assert "tidak dikenali" in garbage[0].text
+    summary = await rina.press("Lewati")
+    assert "No HP: -" in summary[-1].text
+
+
+async def test_ubah_changes_one_field_and_returns_to_the_summary(chat, services):
+    rina = await operator(chat)
+    await fill_until_summary(rina)
+
+    fields = await rina.press("Ubah")
+    assert {b["text"] for b in fields[-1].buttons} >= {"NIK", "Nama", "Alamat", "Nomor HP"}
+    await rina.press("Nama")
+    summary = await rina.say("Budiman Santoso")
+    assert "Nama: BUDIMAN SANTOSO" in summary[-1].text
+    assert summary[-1].button("Kirim")
+
+    # A new NIK passes through the birth-date check again before the summary.
+    await rina.press("Ubah")
+    await rina.press("NIK")
+    other = synthetic_nik(day=1, month=1, year=1980, serial=7)
+    confirm = await rina.say(other)
+    assert "1 Januari 1980" in confirm[-1].text
+    summary = await rina.press("Benar")
+    assert f"NIK: {other}" in summary[-1].text
+    await rina.press("Kirim")
+    [proposal] = await proposals(services)
+    assert services.vault.decrypt(proposal.nik_encrypted or "") == other
+
+
+async def test_batal_drops_the_draft_at_any_step(chat, services):
+    rina = await operator(chat)
+    await rina.say("/daftar")
+    await rina.say(NIK)
+    replies = await rina.say("/batal")
+    assert "dibatalkan" in replies[-1].text
+    assert await proposals(services) == []
+
+    await fill_until_summary(rina)
+    replies = await rina.press("Batal")
+    assert "dibatalkan" in replies[-1].text
+    assert await proposals(services) == []
+    assert "Tidak ada pengisian" in (await rina.say("/batal"))[-1].text
+
+
+async def submit(person: Chat, nik: str = NIK, name: str = "Budi Santoso") -> None:
+    await fill_until_summary(person, nik, name)
+    await person.press("Kirim")
+
+
+async def test_a_nik_already_proposed_is_blocked_saying_where_but_not_whom(chat, services):
+    await submit(await operator(chat, 1001, OPERATOR_PHONE), name="Orang Pertama")
+    lamria = await operator(chat, 1003, OPERATOR_OTHER_PHONE)
+    await lamria.say("/daftar")
+    replies = await lamria.say(NIK)
+
+    message = replies[-1].text
+    assert "sudah diusulkan dari Tomok, Kec. Simanindo" in message
+    assert "U-00001" in message
+    assert "menunggu persetujuan camat" in message
+    assert "ORANG PERTAMA" not in message.upper()
+    assert "Ketik NIK lain" in message
+
+
+async def test_a_rejected_nik_can_be_proposed_again(chat, services):
+    await submit(await operator(chat))
+    async with services.sessions() as session:
+        [first] = (await session.exec(select(Proposal))).all()
+        first.status = Status.DITOLAK
+        session.add(first)
+        await session.commit()
+    tigor = await operator(chat, 1002, OPERATOR2_PHONE)
+    await submit(tigor)
+    statuses = sorted(p.status.value for p in await proposals(services))
+    assert statuses == ["ditolak", "menunggu_camat"]
+
+
+async def test_two_officers_sending_the_same_nik_at_once_make_one_proposal(chat, services):
+    rina = await operator(chat, 1001, OPERATOR_PHONE)
+    tigor = await operator(chat, 1002, OPERATOR2_PHONE)
+    await fill_until_summary(rina)
+    await fill_until_summary(tigor)
+
+    results = await asyncio.gather(rina.press("Kirim"), tigor.press("Kirim"))
+
+    texts = [r[0].text for r in results]
+    assert sum(t.startswith("✅ Usulan") for t in texts) == 1
+    # Whether the loser's check ran after the winner's commit (a lookup finds it) or at the same moment
+    # (the unique key refuses it), the loser gets one clear refusal.
+    assert sum("sudah diusulkan" in t or "baru saja diusulkan" in t for t in texts) == 1
+    live = [p for p in await proposals(services) if p.status is Status.MENUNGGU_CAMAT]
+    assert len(live) == 1
+    # The loser keeps their draft and can change the NIK or cancel.
+    loser = tigor if texts[0].startswith("✅ Usulan") else rina
+    assert loser.last_with_buttons().button("Batal")
+
+
+async def test_the_database_key_refuses_a_duplicate_the_lookup_missed(chat, services, monkeypatch):
+    """The race window itself: both lookups ran before either commit; only the unique key stands."""
+    from models import store
+
+    rina = await operator(chat, 1001, OPERATOR_PHONE)
+    tigor = await operator(chat, 1002, OPERATOR2_PHONE)
+    await fill_until_summary(rina)
+    await fill_until_summary(tigor)
+    await rina.press("Kirim")
+
+    async def lookup_missed(*args, **kwargs):
+        return None
+
+    monkeypatch.setattr(store, "live_proposal_with_nik", lookup_missed)
+    replies = await tigor.press("Kirim")
+
+    assert "baru saja diusulkan oleh petugas lain" in replies[0].text
+    assert replies[-1].button("Ubah")
+    statuses = sorted(p.status.value for p in await proposals(services))
+    assert statuses == ["draft", "menunggu_camat"]
+
+
+async def test_pressing_an_old_or_forged_button_changes_nothing(chat, services):
+    rina = await operator(chat)
+    await rina.say("/daftar")
+    await rina.say(NIK)
+    await rina.say("Budi")
+    birth_question = rina.last_with_buttons()
+    await rina.press("Benar")
+    category_question = rina.last_with_buttons()
+    await rina.press("Petani")
+
+    stale = await rina.press("Nelayan", category_question)  # an old message's button
+    assert "sudah tidak berlaku" in stale[-1].text
+    assert "5/6" in stale[-1].text
+    stale = await rina.press("Benar", birth_question)
+    assert "sudah tidak berlaku" in stale[-1].text
+    for forged in ("i:999:summary:send", "x", "i:1:category:99", "", "i:1:address:🙂" * 3):
+        replies = await rina.press_data(forged)
+        assert "sudah tidak berlaku" in replies[-1].text, forged
+    [draft] = await proposals(services)
+    assert (draft.status, draft.category) == (Status.DRAFT, "petani")
+
+
+async def test_no_callback_data_ever_carries_the_nik(chat, fake_api):
+    rina = await operator(chat)
+    await submit(rina)
+    for message in fake_api.sent:
+        for button in message.buttons:
+            assert NIK not in button["callback_data"]
+            assert len(button["callback_data"].encode()) <= 64
+
+
+async def test_the_conversation_survives_a_restart_of_the_bot(chat, services, fake_api):
+    """State lives in the database: a new Application on new services continues the conversation."""
+    from bot.channels.telegram import build_application
+    from handlers.engine import Engine
+    from tests.conftest import make_services
+    from tests.fakebotapi import TOKEN
+    from tests.offline import OfflineRequest
+
+    rina = await operator(chat)
+    await rina.say("/daftar")
+    await rina.say(NIK)
+    await rina.say("Budi")
+
+    url = services.sessions.kw["bind"].url.render_as_string(hide_password=False)
+    fresh_services = make_services(url)
+    fresh = build_application(
+        Engine(fresh_services), token=TOKEN, base_url="http://offline/bot", request=OfflineRequest(fake_api)
+    )
+    await fresh.initialize()
+    try:
+        again = Chat(fresh, fake_api, 1001, seen=rina.seen)
+        replies = await again.press("Benar")
+        assert "4/6" in replies[-1].text
+    finally:
+        await fresh.shutdown()
+        await fresh_services.sessions.kw["bind"].dispose()
+
+
+async def test_daftar_again_resumes_the_open_draft(chat, services):
+    rina = await operator(chat)
+    await rina.say("/daftar")
+    await rina.say(NIK)
+    replies = await rina.say("/daftar")
+    assert "belum selesai" in replies[0].text
+    assert "2/6" in replies[-1].text
+    assert len(await proposals(services)) == 1
+
+
+async def test_nik_never_reaches_the_logs_even_at_debug_level(chat, services):
+    import io
+
+    from bot.cli import setup_logging
+
+    buffer = io.StringIO()
+    setup_logging("DEBUG", stream=buffer)
+    try:
+        rina = await operator(chat)
+        await submit(rina)
+        await rina.say("/status U-00001")
+        await rina.press_data("i:1:summary:send")  # a forged press, handled and logged
+    finally:
+        logging.basicConfig(handlers=[logging.NullHandler()], force=True)
+        logging.getLogger().setLevel(logging.WARNING)
+    logged = buffer.getvalue()
+    assert "proposal U-00001 submitted" in logged  # the bot did log while handling the NIK
+    assert NIK not in logged
