@@ -12,6 +12,7 @@ from typing import Annotated, NoReturn, TextIO
 import typer
 from pydantic import ValidationError
 from rich.console import Console
+from rich.markup import escape
 
 from bot.services import ConfigError, build_services
 from bot.settings import Settings
@@ -22,15 +23,16 @@ officers_app = typer.Typer(help="The officer roster.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(officers_app, name="officers")
 
-err = Console(stderr=True, highlight=False)
-out = Console(highlight=False)
+# soft_wrap: a message stays one line when stderr is a pipe or a log file, not cut at 80 columns.
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+out = Console(highlight=False, soft_wrap=True)
 
 DEMO_DIR = Path("data")
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
     """One line on stderr and a non-zero exit: no traceback for a configuration mistake."""
-    err.print(f"[bold red]error:[/] {message}")
+    err.print(f"[bold red]error:[/] {escape(message)}")
     raise typer.Exit(code)
 
 
@@ -71,6 +73,7 @@ QUIET_LOGGERS = {
     "sqlalchemy": logging.WARNING,
     "asyncpg": logging.WARNING,
     "apscheduler": logging.INFO,
+    "alembic": logging.WARNING,
 }
 
 
@@ -167,10 +170,10 @@ def officers_import(
         upgrade_database(settings.database_url)
     created, updated = asyncio.run(_save_roster(settings.database_url, rows))
     for problem in problems:
-        err.print(f"[yellow]line {problem.line}:[/] {problem.reason}")
+        err.print(f"[yellow]line {problem.line}:[/] {escape(problem.reason)}")  # reasons quote cells
     out.print(
         f"officers: {created} added, {updated} updated, {len(problems)} rejected "
-        f"({len(rows) + len(problems)} rows in {file.name})"
+        f"({len(rows) + len(problems)} rows in {escape(file.name)})"
     )
     if problems:
         raise typer.Exit(1)
