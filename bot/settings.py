@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_API_URL = "https://api.telegram.org/bot"
@@ -22,7 +22,9 @@ class Settings(BaseSettings):
         default="sqlite+aiosqlite:///data/lanjutkan.db", validation_alias="DATABASE_URL"
     )
     kabupaten: str = Field(default="12.17", validation_alias="LANJUTKAN_KABUPATEN")
-    timezone: str = Field(default="Asia/Jakarta", validation_alias=AliasChoices("LANJUTKAN_TIMEZONE", "TZ"))
+    # Not the host's TZ: it is often POSIX (":/etc/localtime", "UTC0") or UTC in containers, while the
+    # kabupaten's dates must stay in its own zone.
+    timezone: str = Field(default="Asia/Jakarta", validation_alias="LANJUTKAN_TIMEZONE")
     secret: SecretStr | None = Field(default=None, validation_alias="LANJUTKAN_SECRET")
     admin_contact: str = Field(
         default="admin Diskopnaker Kabupaten Samosir", validation_alias="LANJUTKAN_ADMIN_CONTACT"

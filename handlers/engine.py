@@ -35,6 +35,7 @@ class Engine:
         except intake.DuplicateNikRace:
             return await self._turn(inbound, after_race=True)
         except Exception as error:
+            await self._give_up(inbound)
             # Never log the message itself: it may hold a NIK. The type and place are enough to debug.
             log.error(
                 "handling a %s message failed: %s",
@@ -44,8 +45,23 @@ class Engine:
             )
             return [Reply(texts.TRY_AGAIN_LATER)]
 
+    async def _give_up(self, inbound: Inbound) -> None:
+        """The person was told to send again: a replay after a restart must not act on it later."""
+        if inbound.update_id is None:
+            return
+        try:
+            async with self.services.sessions() as session:
+                await store.claim_inbound(session, channel=inbound.channel, update_id=inbound.update_id)
+                await session.commit()
+        except Exception as error:
+            log.error("could not mark a failed update handled: %s", type(error).__name__)
+
     async def _turn(self, inbound: Inbound, *, after_race: bool = False) -> list[Reply]:
         async with self.services.sessions() as session:
+            if inbound.update_id is not None and not await store.claim_inbound(
+                session, channel=inbound.channel, update_id=inbound.update_id
+            ):
+                return []  # handled before a crash; its replies were sent or are the outbox's job
             account, officer = await store.account_with_officer(
                 session, channel=inbound.channel, external_id=inbound.user_id
             )

@@ -232,7 +232,9 @@ def _summary_text(turn: Turn, proposal: Proposal) -> str:
         name=proposal.name,
         birth_date=proposal.birth_date,
         gender=proposal.gender or "",
-        category=category_label(Category(proposal.category or Category.LAINNYA), proposal.category_description),
+        category=category_label(
+            Category(proposal.category or Category.LAINNYA), proposal.category_description
+        ),
         address=proposal.address,
         phone=proposal.phone,
         desa_label=_desa(turn, proposal).label,

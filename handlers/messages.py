@@ -31,16 +31,27 @@ class Inbound:
     data: str | None = None  # a pressed button's payload
     contact_phone: str | None = None
     contact_user_id: str | None = None  # whose contact it is, when the channel knows
+    update_id: int | None = None  # the channel's id of the update, to claim it from the inbox
 
     @classmethod
-    def from_text(cls, *, channel: str, user_id: str, chat_id: str, text: str) -> Inbound:
+    def from_text(
+        cls, *, channel: str, user_id: str, chat_id: str, text: str, update_id: int | None = None
+    ) -> Inbound:
         """Text or a command: "/status U-00042" becomes command "status" with text "U-00042"."""
         stripped = text.strip()
         if stripped.startswith("/") and len(stripped) > 1:
             head, _, rest = stripped[1:].partition(" ")
             command = head.split("@", 1)[0].lower()  # "/daftar@LanjutkanBot" in groups
-            return cls(channel, user_id, chat_id, Kind.COMMAND, text=rest.strip(), command=command)
-        return cls(channel, user_id, chat_id, Kind.TEXT, text=text)
+            return cls(
+                channel,
+                user_id,
+                chat_id,
+                Kind.COMMAND,
+                text=rest.strip(),
+                command=command,
+                update_id=update_id,
+            )
+        return cls(channel, user_id, chat_id, Kind.TEXT, text=text, update_id=update_id)
 
 
 @dataclass(frozen=True, slots=True)

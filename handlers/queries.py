@@ -72,7 +72,9 @@ async def status(turn: Turn) -> None:
             number=proposal.number,
             name=proposal.name or "-",
             masked_nik=mask_nik(turn.services.vault.decrypt(proposal.nik_encrypted)),
-            category=category_label(Category(proposal.category or Category.LAINNYA), proposal.category_description),
+            category=category_label(
+                Category(proposal.category or Category.LAINNYA), proposal.category_description
+            ),
             desa_label=desa.label if desa else proposal.desa_code,
             status=texts.STATUS_LABEL[proposal.status],
             submitted_at=turn.services.local_time(proposal.submitted_at),

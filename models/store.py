@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func
+import datetime as dt
+
+from sqlalchemy import delete, func, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.rules.status import LIVE_STATUSES, Status
-from models.tables import AuditEvent, ChatAccount, Conversation, Officer, OfficerCreate, Proposal, utcnow
+from models.tables import (
+    AuditEvent,
+    ChatAccount,
+    Conversation,
+    InboundUpdate,
+    Officer,
+    OfficerCreate,
+    Proposal,
+    utcnow,
+)
 
 
 async def account_with_officer(
@@ -111,3 +122,56 @@ async def record_audit(
 
 async def conversation_of(session: AsyncSession, *, officer_id: int) -> Conversation | None:
     return await session.get(Conversation, officer_id)
+
+
+# -------------------------------------------------------------------------------------------------- inbox
+
+
+async def record_inbound(session: AsyncSession, *, channel: str, updates: list[tuple[int, str]]) -> int:
+    """Record received updates (id, encrypted payload) not seen before; returns how many were new."""
+    ids = [update_id for update_id, _ in updates]
+    seen = await session.exec(
+        select(InboundUpdate.update_id).where(
+            InboundUpdate.channel == channel, col(InboundUpdate.update_id).in_(ids)
+        )
+    )
+    known = set(seen)
+    new = [InboundUpdate(channel=channel, update_id=i, payload=p) for i, p in updates if i not in known]
+    session.add_all(new)
+    return len(new)
+
+
+async def claim_inbound(session: AsyncSession, *, channel: str, update_id: int) -> bool:
+    """Mark an update handled, in the caller's transaction; False when it was handled already.
+
+    An update that was never recorded (the channel has no inbox, or a test) may always be handled.
+    """
+    claimed = await session.exec(  # type: ignore[call-overload]
+        update(InboundUpdate)
+        .where(
+            col(InboundUpdate.channel) == channel,
+            col(InboundUpdate.update_id) == update_id,
+            col(InboundUpdate.handled_at).is_(None),
+        )
+        .values(handled_at=utcnow())
+    )
+    if claimed.rowcount == 1:
+        return True
+    return await session.get(InboundUpdate, (channel, update_id)) is None
+
+
+async def pending_inbound(session: AsyncSession, *, channel: str) -> list[InboundUpdate]:
+    """Updates received but not handled, oldest first: what a crash left in flight."""
+    rows = await session.exec(
+        select(InboundUpdate)
+        .where(InboundUpdate.channel == channel, col(InboundUpdate.handled_at).is_(None))
+        .order_by(col(InboundUpdate.update_id))
+    )
+    return list(rows)
+
+
+async def purge_inbound(session: AsyncSession, *, handled_before: dt.datetime) -> None:
+    """Forget handled updates once Telegram can no longer send them again (it keeps them 24 hours)."""
+    await session.exec(  # type: ignore[call-overload]
+        delete(InboundUpdate).where(col(InboundUpdate.handled_at) < handled_before)
+    )

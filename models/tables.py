@@ -134,3 +134,18 @@ class AuditEvent(SQLModel, table=True):
     to_status: str | None = Field(default=None, max_length=16)
     reason: str | None = Field(default=None, max_length=500)
     at: dt.datetime = Field(default_factory=utcnow)
+
+
+class InboundUpdate(SQLModel, table=True):
+    """The inbox: updates as received, recorded before the channel is told they were delivered.
+
+    Telegram counts an update as delivered once the next getUpdates asks past it, which python-telegram-bot
+    does before handling it; a crash in between would lose the officer's answer. Rows are claimed (marked
+    handled) in the same transaction as the change they cause, so a replay never applies one twice.
+    """
+
+    channel: str = Field(primary_key=True, max_length=16)
+    update_id: int = Field(primary_key=True, sa_type=sa.BigInteger, sa_column_kwargs={"autoincrement": False})
+    payload: str  # encrypted with the NIK vault: a typed NIK is in there
+    received_at: dt.datetime = Field(default_factory=utcnow)
+    handled_at: dt.datetime | None = Field(default=None, index=True)

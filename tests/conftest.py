@@ -277,4 +277,3 @@ async def app(services: Services, fake_api: FakeBotApi) -> AsyncIterator[Applica
 def chat(app: Application, fake_api: FakeBotApi) -> Any:  # type: ignore[type-arg]
     """A factory of simulated Telegram users: ``chat(1001)``."""
     return lambda user_id: Chat(app, fake_api, user_id)
-

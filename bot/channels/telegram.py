@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
+import json
 import logging
 from collections.abc import Sequence
+from typing import Any
 
 from telegram import (
     InlineKeyboardButton,
@@ -15,26 +18,31 @@ from telegram import (
     ReplyKeyboardRemove,
     Update,
 )
-from telegram.error import TelegramError
+from telegram.error import NetworkError, TelegramError
 from telegram.ext import (
     Application,
     ApplicationBuilder,
     CallbackQueryHandler,
     ContextTypes,
+    ExtBot,
     MessageHandler,
+    TypeHandler,
     filters,
 )
-from telegram.request import BaseRequest
+from telegram.request import BaseRequest, HTTPXRequest
 
 from bot.channels.processor import PerUserUpdateProcessor
 from handlers import texts
+from handlers.context import Services
 from handlers.engine import Engine
 from handlers.messages import Inbound, Kind, Reply
+from models import store
 
 log = logging.getLogger(__name__)
 
 CHANNEL = "telegram"
 MAX_TEXT = 4096  # Telegram's limit for one message
+INBOX_KEEP = dt.timedelta(days=2)  # Telegram keeps unconfirmed updates for 24 hours
 
 Markup = InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove | None
 
@@ -46,8 +54,10 @@ def to_inbound(update: Update) -> Inbound | None:
     if user is None or chat is None:
         return None
     user_id, chat_id = str(user.id), str(chat.id)
+    receipt = update.update_id
     if update.callback_query is not None:
-        return Inbound(CHANNEL, user_id, chat_id, Kind.BUTTON, data=update.callback_query.data or "")
+        data = update.callback_query.data or ""
+        return Inbound(CHANNEL, user_id, chat_id, Kind.BUTTON, data=data, update_id=receipt)
     message = update.message
     if message is None:
         return None
@@ -60,10 +70,13 @@ def to_inbound(update: Update) -> Inbound | None:
             Kind.CONTACT,
             contact_phone=contact.phone_number,
             contact_user_id=str(contact.user_id) if contact.user_id else None,
+            update_id=receipt,
         )
     if message.text is not None:
-        return Inbound.from_text(channel=CHANNEL, user_id=user_id, chat_id=chat_id, text=message.text)
-    return Inbound(CHANNEL, user_id, chat_id, Kind.OTHER)
+        return Inbound.from_text(
+            channel=CHANNEL, user_id=user_id, chat_id=chat_id, text=message.text, update_id=receipt
+        )
+    return Inbound(CHANNEL, user_id, chat_id, Kind.OTHER, update_id=receipt)
 
 
 def merge(replies: Sequence[Reply]) -> list[Reply]:
@@ -116,11 +129,65 @@ def split_text(text: str, limit: int = MAX_TEXT) -> list[str]:
     return parts
 
 
+class Inbox:
+    """Records updates before Telegram is told they arrived, and replays what a crash left unhandled."""
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
+
+    async def record(self, updates: Sequence[Update]) -> None:
+        vault = self.services.vault
+        rows = [(u.update_id, vault.encrypt(json.dumps(u.to_dict(), ensure_ascii=False))) for u in updates]
+        async with self.services.sessions() as session:
+            await store.record_inbound(session, channel=CHANNEL, updates=rows)
+            await session.commit()
+
+    async def mark_handled(self, update_id: int) -> None:
+        async with self.services.sessions() as session:
+            await store.claim_inbound(session, channel=CHANNEL, update_id=update_id)
+            await session.commit()
+
+    async def replay(self, application: Application) -> None:  # type: ignore[type-arg]
+        """Queue the updates received but not handled before the last stop; forget old handled ones."""
+        async with self.services.sessions() as session:
+            pending = await store.pending_inbound(session, channel=CHANNEL)
+            await store.purge_inbound(session, handled_before=self.services.clock() - INBOX_KEEP)
+            await session.commit()
+        for row in pending:
+            data = json.loads(self.services.vault.decrypt(row.payload))
+            await application.update_queue.put(Update.de_json(data, application.bot))
+        if pending:
+            log.info("replaying %d update(s) received before the last stop", len(pending))
+
+
+class InboxBot(ExtBot):  # type: ignore[type-arg]
+    """An ExtBot whose getUpdates records each batch in the inbox before returning it.
+
+    python-telegram-bot confirms a batch by asking for the next one, before handling it; recording first
+    means a crash can only leave updates that are in the database, and the next start replays them.
+    """
+
+    def __init__(self, *args: Any, inbox: Inbox, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._inbox = inbox
+
+    async def get_updates(self, *args: Any, **kwargs: Any) -> tuple[Update, ...]:
+        updates = await super().get_updates(*args, **kwargs)
+        if updates:
+            try:
+                await self._inbox.record(updates)
+            except Exception as error:
+                # Not confirmed to Telegram: polling retries and the same batch comes again.
+                raise NetworkError(f"inbox unavailable: {type(error).__name__}") from error
+        return updates
+
+
 class TelegramChannel:
     """The PTB callbacks: one for messages, one for button presses, one for errors."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, inbox: Inbox) -> None:
         self.engine = engine
+        self.inbox = inbox
 
     async def send(self, context: ContextTypes.DEFAULT_TYPE, chat_id: int, replies: Sequence[Reply]) -> None:
         """Send replies in order; only the last part of a long text carries the keyboard."""
@@ -134,6 +201,7 @@ class TelegramChannel:
         """Answer a message (text, command, contact or anything else) from a private chat."""
         inbound = to_inbound(update)
         if inbound is None or update.effective_chat is None:
+            await self.inbox.mark_handled(update.update_id)
             return
         replies = await self.engine.handle(inbound)
         await self.send(context, update.effective_chat.id, replies)
@@ -156,6 +224,10 @@ class TelegramChannel:
         self, context: ContextTypes.DEFAULT_TYPE, chat_id: int, inbound: Inbound
     ) -> None:
         await self.send(context, chat_id, await self.engine.handle(inbound))
+
+    async def on_other(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Updates no one handles (edits, group chats): mark them handled so they are never replayed."""
+        await self.inbox.mark_handled(update.update_id)
 
     async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Log an error by type only: messages and tracebacks may carry a NIK."""
@@ -185,21 +257,26 @@ def build_application(
     request: BaseRequest | None = None,
     get_updates_request: BaseRequest | None = None,
 ) -> Application:  # type: ignore[type-arg]
-    """The PTB application with our channel's callbacks and the per-user ordered processor."""
-    builder = (
-        ApplicationBuilder()
-        .token(token)
-        .base_url(base_url)
-        .concurrent_updates(PerUserUpdateProcessor(max_concurrent_updates))
+    """The PTB application with our channel's callbacks, the inbox and the per-user ordered processor."""
+    inbox = Inbox(engine.services)
+    bot = InboxBot(
+        token,
+        base_url=base_url,
+        request=request or HTTPXRequest(connection_pool_size=max(max_concurrent_updates, 8)),
+        get_updates_request=get_updates_request or HTTPXRequest(),
+        inbox=inbox,
     )
-    if request is not None:
-        builder = builder.request(request)
-    if get_updates_request is not None:
-        builder = builder.get_updates_request(get_updates_request)
-    application = builder.build()
-    channel = TelegramChannel(engine)
+    application = (
+        ApplicationBuilder()
+        .bot(bot)
+        .concurrent_updates(PerUserUpdateProcessor(max_concurrent_updates))
+        .post_init(inbox.replay)
+        .build()
+    )
+    channel = TelegramChannel(engine, inbox)
     private = filters.ChatType.PRIVATE
     application.add_handler(CallbackQueryHandler(channel.on_button))
     application.add_handler(MessageHandler(private & ~filters.UpdateType.EDITED, channel.on_message))
+    application.add_handler(TypeHandler(Update, channel.on_other))
     application.add_error_handler(channel.on_error)
     return application

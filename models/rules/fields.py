@@ -46,7 +46,10 @@ def clean_name(text: str) -> str:
         raise FieldError("name_characters")
     if sum(ch.isalpha() for ch in name) < NAME_MIN:
         raise FieldError("name_too_short")
-    return name.replace("’", "'").replace("`", "'").upper()
+    upper = name.replace("’", "'").replace("`", "'").upper()
+    if len(upper) > NAME_MAX:  # upper() can lengthen a name ("ß" -> "SS")
+        raise FieldError("name_too_long")
+    return upper
 
 
 def clean_address(text: str) -> str:
@@ -100,8 +103,13 @@ def parse_birth_date(text: str, *, today: dt.date) -> dt.date:
     if len(parts) != 3 or len(text) > 40:
         raise FieldError("date_format")
     day_s, month_s, year_s = parts
-    month = int(month_s) if month_s.isdigit() else _MONTHS.get(month_s)
-    if not (day_s.isdigit() and year_s.isdigit() and month) or len(year_s) != 4:
+
+    # isascii: "²".isdigit() is true, but int("²") fails; only plain digits are dates.
+    def digits(part: str, most: int) -> bool:
+        return part.isascii() and part.isdigit() and len(part) <= most
+
+    month = int(month_s) if digits(month_s, 2) else _MONTHS.get(month_s)
+    if not (digits(day_s, 2) and digits(year_s, 4) and month) or len(year_s) != 4:
         raise FieldError("date_format")
     try:
         date = dt.date(int(year_s), month, int(day_s))

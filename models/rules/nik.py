@@ -64,10 +64,13 @@ def read_nik(text: str, *, today: dt.date) -> NikCheck:
             errors.append(NikError(issue.code))
         return NikCheck(errors=errors)
     assert info.nik and info.birth_date and info.gender
+    birth_date = dt.date.fromisoformat(info.birth_date)
+    if birth_date > today:  # lokal-id infers the century but never refuses a birthday in the future
+        return NikCheck(errors=[NikError("birth_date")])
     return NikCheck(
         reading=NikReading(
             nik=info.nik,
-            birth_date=dt.date.fromisoformat(info.birth_date),
+            birth_date=birth_date,
             gender=Gender(info.gender),
             province_code=info.province_code or "",
             regency_code=info.regency_code or "",

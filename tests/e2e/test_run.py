@@ -340,12 +340,8 @@ async def test_sigkill_mid_conversation_loses_nothing_and_a_new_process_continue
         assert nik not in d.log_text()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="no inbox yet (DESIGN §3, §6): PTB's polling confirms an update with the next getUpdates "
-    "before it is handled, so a crash while handling it loses the officer's answer without a word",
-)
-async def test_an_answer_in_flight_at_a_crash_is_not_lost(tmp_path):
+async def test_an_answer_is_not_confirmed_to_telegram_before_it_is_recorded(tmp_path):
+    """The inbox write comes before the next getUpdates: a crash before it leaves Telegram to resend."""
     nik = synthetic_nik(serial=21)
     async with deployment(tmp_path) as d:
         await d.import_roster()
@@ -354,25 +350,68 @@ async def test_an_answer_in_flight_at_a_crash_is_not_lost(tmp_path):
         await d.say(RINA, "/daftar")
         await d.say(RINA, nik)
         await d.confirmed()
-        # Hold SQLite's write lock so the bot is caught between receiving the answer and committing it.
+        # Hold SQLite's write lock: the bot receives the answer but cannot record it.
         lock = sqlite3.connect(d.db, isolation_level=None)
         try:
             lock.execute("BEGIN EXCLUSIVE")
             seen = len(d.api.messages_to(RINA))
             d.text(RINA, "Sondang Siallagan")
-            await d.confirmed()  # Telegram now considers it delivered
-            await asyncio.sleep(0.3)
-            assert len(d.api.messages_to(RINA)) == seen  # not answered: still waiting for the lock
+            update_id = d.last_update_id
+            await asyncio.sleep(1.0)
+            offsets = [int(p.get("offset") or 0) for m, p in d.api.calls if m == "getUpdates"]
+            assert max(offsets) <= update_id  # never asked past it: Telegram would deliver it again
+            assert len(d.api.messages_to(RINA)) == seen
             await d.sigkill(first)
         finally:
             lock.rollback()
             lock.close()
 
         await d.start()
-        resumed = await d.say(RINA, "/daftar", timeout=START_TIMEOUT)
-        while "Kita lanjutkan" not in resumed.text:  # a replayed answer is answered first
-            resumed = await d.api.next_reply(RINA)
-        assert "3/6" in resumed.text, resumed.text  # the name was kept: we are at the birth date
+        reply = await d.api.next_reply(RINA, START_TIMEOUT)
+        assert "3/6" in reply.text, reply.text  # the resent name was taken: now the birth date
+
+
+async def test_an_answer_recorded_but_not_handled_is_replayed_when_the_bot_starts(tmp_path):
+    """What a crash left in the inbox (received, confirmed, not handled) is handled on the next start."""
+    from telegram import Update
+
+    from bot.channels.telegram import Inbox
+    from handlers.context import Services
+    from models.crypto import NikVault
+    from models.db import create_engine, session_maker
+    from models.regions import load_kabupaten
+
+    nik = synthetic_nik(serial=22)
+    async with deployment(tmp_path) as d:
+        await d.import_roster()
+        first = await d.start()
+        await d.onboard(RINA, "Rina Sitohang")
+        await d.say(RINA, "/daftar")
+        await d.say(RINA, nik)
+        await d.confirmed()
+        await d.sigkill(first)
+
+        # As if the dead process had recorded the officer's next answer and died before handling it.
+        url = f"sqlite+aiosqlite:///{d.db}"
+        services = Services(
+            sessions=session_maker(create_engine(url)),
+            vault=NikVault(SECRET),
+            kabupaten=load_kabupaten("12.17"),
+            timezone=__import__("zoneinfo").ZoneInfo("Asia/Jakarta"),
+        )
+        update = d.api.text_update(RINA, "Sondang Siallagan")  # never offered by getUpdates
+        await Inbox(services).record([Update.de_json(update, None)])
+        await services.sessions.kw["bind"].dispose()
+        assert d.query("SELECT count(*) FROM inboundupdate WHERE handled_at IS NULL") == [(1,)]
+
+        await d.start()
+        reply = await d.api.next_reply(RINA, START_TIMEOUT)
+        assert "3/6" in reply.text, reply.text
+        assert "Sondang Siallagan".upper() in d.query("SELECT name FROM proposal")[0][0]
+        await until(
+            lambda: d.query("SELECT count(*) FROM inboundupdate WHERE handled_at IS NULL") == [(0,)],
+            "the replayed update to be marked handled",
+        )
 
 
 async def test_one_users_burst_is_answered_in_order_while_others_run_in_parallel(tmp_path):

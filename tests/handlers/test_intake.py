@@ -413,3 +413,28 @@ async def test_nik_never_reaches_the_logs_even_at_debug_level(chat, services):
     logged = buffer.getvalue()
     assert "proposal U-00001 submitted" in logged  # the bot did log while handling the NIK
     assert NIK not in logged
+
+
+async def test_an_update_delivered_twice_is_handled_once(app, chat, services, fake_api):
+    """Telegram resends what was not confirmed, and a replay may meet it: the inbox claim keeps one."""
+    from telegram import Update
+
+    from bot.channels.telegram import Inbox
+    from models.tables import InboundUpdate
+
+    await operator(chat)
+    update = fake_api.text_update(1001, "/daftar")
+    await Inbox(services).record([Update.de_json(update, app.bot)])
+    before = len(fake_api.messages_to(1001))
+
+    await app.process_update(Update.de_json(update, app.bot))
+    await app.process_update(Update.de_json(update, app.bot))
+
+    new = fake_api.messages_to(1001)[before:]
+    assert len(new) == 1
+    assert "Usulan baru" in new[0].text
+    assert len(await proposals(services)) == 1
+    async with services.sessions() as session:
+        [row] = (await session.exec(select(InboundUpdate))).all()
+    assert row.handled_at is not None
+    assert NIK not in row.payload  # payloads are encrypted like every NIK at rest
