@@ -101,6 +101,10 @@ def run() -> None:
 
     if is_sqlite(settings.database_url):
         upgrade_database(settings.database_url)
+    else:
+        check_schema(settings.database_url)
+
+    from telegram.error import InvalidToken, NetworkError
 
     from bot.channels.telegram import build_application
     from handlers.engine import Engine
@@ -111,8 +115,32 @@ def run() -> None:
         base_url=settings.telegram_api_url,
         max_concurrent_updates=settings.max_concurrent_updates,
     )
+
+    async def preflight() -> None:
+        """Ask for the bot itself once, so a wrong token or URL is one line, not PTB's traceback."""
+        await application.bot.initialize()
+        await application.bot.shutdown()
+
+    try:
+        asyncio.run(preflight())
+    except InvalidToken:  # never echo the token: it would land in the service's log
+        fail("Telegram refused TELEGRAM_BOT_TOKEN: check it with @BotFather")
+    except NetworkError as exc:
+        fail(f"cannot reach the Bot API at {settings.telegram_api_url}: {type(exc).__name__}")
     logging.getLogger(__name__).info("bot starting for %s", services.kabupaten.name)
     application.run_polling(allowed_updates=["message", "callback_query"])
+
+
+def check_schema(url: str) -> None:
+    """On a shared database the schema is upgraded on purpose, by `lanjutkan db upgrade`, never implicitly."""
+    from models.migrate import is_current
+
+    try:
+        current = is_current(url)
+    except Exception as exc:
+        fail(f"cannot open the database (DATABASE_URL): {type(exc).__name__}")
+    if not current:
+        fail("the database schema is not up to date: run `lanjutkan db upgrade` first")
 
 
 @app.command()
@@ -128,6 +156,7 @@ def demo(
     secret_file = database.with_name(database.stem + "-secret")
     if not secret_file.exists():  # the demo's own secret, made locally on first run, never committed
         secret_file.parent.mkdir(parents=True, exist_ok=True)
+        secret_file.touch(mode=0o600)
         secret_file.write_text(secrets.token_urlsafe(32))
     upgrade_database(url)
     try:
@@ -168,7 +197,12 @@ def officers_import(
 
     if is_sqlite(settings.database_url):
         upgrade_database(settings.database_url)
-    created, updated = asyncio.run(_save_roster(settings.database_url, rows))
+    try:
+        created, updated = asyncio.run(_save_roster(settings.database_url, rows))
+    except Exception as exc:  # the database is down or its schema is old: one line, nothing half-saved
+        fail(
+            f"cannot save the roster to the database: {type(exc).__name__}: {str(exc).splitlines()[0][:160]}"
+        )
     for problem in problems:
         err.print(f"[yellow]line {problem.line}:[/] {escape(problem.reason)}")  # reasons quote cells
     out.print(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, field_validator
@@ -35,7 +36,9 @@ class Settings(BaseSettings):
     max_concurrent_updates: int = Field(
         default=256, ge=1, validation_alias="LANJUTKAN_MAX_CONCURRENT_UPDATES"
     )
-    log_level: str = Field(default="INFO", validation_alias="LANJUTKAN_LOG_LEVEL")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="INFO", validation_alias="LANJUTKAN_LOG_LEVEL"
+    )
 
     @field_validator("timezone")
     @classmethod
@@ -44,6 +47,25 @@ class Settings(BaseSettings):
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"unknown timezone {value!r}") from exc
+        return value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_level(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("database_url")
+    @classmethod
+    def _valid_url(cls, value: str) -> str:
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+
+        try:
+            backend = make_url(value).get_backend_name()
+        except ArgumentError:
+            raise ValueError("not a database URL (e.g. sqlite+aiosqlite:///data/lanjutkan.db)") from None
+        if backend not in {"sqlite", "postgresql"}:
+            raise ValueError("use SQLite or PostgreSQL")
         return value
 
     @field_validator("coverage_start", mode="before")

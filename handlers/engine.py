@@ -31,19 +31,33 @@ class Engine:
     async def handle(self, inbound: Inbound) -> list[Reply]:
         """Answer one message; the state change and the replies' decision commit together."""
         try:
-            return await self._turn(inbound)
-        except intake.DuplicateNikRace:
-            return await self._turn(inbound, after_race=True)
+            try:
+                return await self._turn(inbound)
+            except store.DuplicateLiveNik:
+                # Rolled back: tell the officer who lost the race why, from a fresh transaction.
+                return await self._turn(inbound, after_race=True)
         except Exception as error:
             await self._give_up(inbound)
-            # Never log the message itself: it may hold a NIK. The type and place are enough to debug.
-            log.error(
-                "handling a %s message failed: %s",
-                inbound.kind.value,
-                type(error).__name__,
-                exc_info=log.isEnabledFor(logging.DEBUG),
-            )
-            return [Reply(texts.TRY_AGAIN_LATER)]
+            # Only the type: a message or traceback text may quote what was typed, a NIK included.
+            log.error("handling a %s message failed: %s", inbound.kind.value, type(error).__name__)
+            return [Reply(texts.TRY_AGAIN_LATER), *await self._where_we_are(inbound)]
+
+    async def _where_we_are(self, inbound: Inbound) -> list[Reply]:
+        """After a failure, the open question again, so the officer has buttons to press."""
+        try:
+            async with self.services.sessions() as session:
+                account, officer = await store.account_with_officer(
+                    session, channel=inbound.channel, external_id=inbound.user_id
+                )
+                turn = Turn(self.services, session, inbound, account, officer)
+                if officer is not None:
+                    state = await intake.open_conversation(turn)
+                    if state is not None:
+                        turn.say(intake.prompt(turn, *state))
+                await session.rollback()
+                return turn.replies
+        except Exception:
+            return []
 
     async def _give_up(self, inbound: Inbound) -> None:
         """The person was told to send again: a replay after a restart must not act on it later."""
@@ -67,9 +81,7 @@ class Engine:
             )
             turn = Turn(self.services, session, inbound, account, officer)
             if after_race:
-                # The rolled-back Kirim left the draft at its summary: say why and offer to change it.
-                turn.say(texts.DUPLICATE_RACE)
-                await intake.remind(turn)
+                await intake.after_lost_race(turn)
             elif officer is None:
                 await onboarding.handle_unbound(turn)
             else:
@@ -89,7 +101,9 @@ async def route(turn: Turn) -> None:
     if command is not None:
         await run_command(turn, command)
         return
-    if inbound.kind is Kind.CONTACT:
+    state = await intake.open_conversation(turn)
+    if inbound.kind is Kind.CONTACT and (state is None or state[0].step != intake.Step.PHONE):
+        # Their own card again, or a card outside the phone question: a reminder of who they are.
         turn.say(
             texts.bound_welcome(
                 officer.name, officer.role, onboarding.region_label(turn.services.kabupaten, officer)
@@ -97,7 +111,6 @@ async def route(turn: Turn) -> None:
         )
         await intake.remind(turn)
         return
-    state = await intake.open_conversation(turn)
     if state is not None:
         await intake.answer(turn, *state)
         return

@@ -10,8 +10,6 @@ import logging
 from collections.abc import Awaitable, Callable
 from enum import StrEnum
 
-from sqlalchemy.exc import IntegrityError
-
 from handlers import texts
 from handlers.context import Turn
 from handlers.messages import Button, Kind, Reply
@@ -33,6 +31,7 @@ from models.rules.fields import (
     clean_mobile,
     clean_name,
     parse_birth_date,
+    parse_gender,
 )
 from models.rules.nik import Gender, NikReading, mask_nik, read_nik
 from models.rules.status import Action, Role, Status, transition
@@ -70,8 +69,8 @@ EDITABLE = {
 }
 
 
-class DuplicateNikRace(Exception):
-    """Another officer sent the same NIK a moment earlier; the database's unique key refused ours."""
+CANCEL_WORDS = {"batal", "/batal", "cancel"}
+BACK_WORDS = {"kembali", "ringkasan", "back"}
 
 
 # ------------------------------------------------------------------------------------------ entry points
@@ -99,8 +98,12 @@ async def start(turn: Turn) -> None:
     turn.session.add(proposal)
     await turn.session.flush()
     assert proposal.id is not None
+    stale = await store.conversation_of(turn.session, officer_id=officer.id)
+    if stale is not None:  # its draft is gone (sent or dropped); start over cleanly
+        await turn.session.delete(stale)
+        await turn.session.flush()
     conversation = Conversation(officer_id=officer.id, flow=FLOW, step=Step.NIK, proposal_id=proposal.id)
-    await turn.session.merge(conversation)
+    turn.session.add(conversation)
     turn.say(texts.intake_start(desa.label))
     turn.say(prompt(turn, conversation, proposal))
 
@@ -146,13 +149,20 @@ async def answer(turn: Turn, conversation: Conversation, proposal: Proposal) -> 
     """Handle a typed answer, a button press or anything else while the intake is open."""
     inbound = turn.inbound
     step = Step(conversation.step)
+    if not await _still_theirs(turn, conversation, proposal):
+        return
     if inbound.kind is Kind.BUTTON:
-        value = _button_value(inbound.data or "", proposal, step)
+        value = _button_value(inbound.data or "", conversation, step)
         if value is None:
             turn.say(texts.STALE_BUTTON)
             turn.say(prompt(turn, conversation, proposal))
-            return
-        await BUTTONS[step](turn, conversation, proposal, value)
+        elif value == "back" and conversation.from_summary:
+            await back_to_summary(turn, conversation, proposal)
+        else:
+            await BUTTONS[step](turn, conversation, proposal, value)
+        return
+    if inbound.kind is Kind.CONTACT and step is Step.PHONE:  # the worker's contact card, shared
+        await on_phone(turn, conversation, proposal, inbound.contact_phone or "")
         return
     if inbound.kind is not Kind.TEXT:
         turn.say(texts.CANNOT_READ)
@@ -162,28 +172,59 @@ async def answer(turn: Turn, conversation: Conversation, proposal: Proposal) -> 
         turn.say(texts.TOO_LONG)
         turn.say(prompt(turn, conversation, proposal))
         return
-    await TYPED[step](turn, conversation, proposal, inbound.text)
+    word = " ".join(inbound.text.lower().split())
+    if word in CANCEL_WORDS:
+        await cancel(turn)
+    elif word in BACK_WORDS and (conversation.from_summary or step is Step.EDIT):
+        await back_to_summary(turn, conversation, proposal)
+    else:
+        await TYPED[step](turn, conversation, proposal, inbound.text)
+
+
+async def _still_theirs(turn: Turn, conversation: Conversation, proposal: Proposal) -> bool:
+    """Re-check on every answer that the officer may still propose for this desa (DESIGN §2).
+
+    A roster re-import can move an officer to another desa or make them a camat mid-conversation.
+    """
+    officer = turn.officer
+    assert officer is not None
+    if officer.role is Role.OPERATOR and officer.region_code == proposal.desa_code:
+        return True
+    await turn.session.delete(conversation)
+    await turn.session.flush()
+    await turn.session.delete(proposal)
+    turn.say(texts.DRAFT_NO_LONGER_YOURS)
+    return False
 
 
 # ----------------------------------------------------------------------------------------------- prompts
 
 
-def _button(proposal: Proposal, step: Step, value: str, label: str) -> Button:
-    # "i:<draft id>:<step>:<value>": a press is only honoured for the draft and step it was shown for.
-    return Button(label, f"i:{proposal.id}:{step.value}:{value}")
+def _button(conversation: Conversation, step: Step, value: str, label: str) -> Button:
+    # "i:<conversation token>:<step>:<value>": a press counts only for the conversation and step it was
+    # shown for. The token is random per /daftar, so a button of a cancelled draft never fits a new one.
+    return Button(label, f"i:{conversation.token}:{step.value}:{value}")
 
 
-def _button_value(data: str, proposal: Proposal, step: Step) -> str | None:
+def _button_value(data: str, conversation: Conversation, step: Step) -> str | None:
     parts = data.split(":")
-    if len(parts) != 4 or parts[0] != "i" or parts[1] != str(proposal.id) or parts[2] != step.value:
+    if len(parts) != 4 or parts[0] != "i" or parts[1] != conversation.token or parts[2] != step.value:
         return None
     return parts[3]
 
 
 def prompt(turn: Turn, conversation: Conversation, proposal: Proposal) -> Reply:
     """The question of the current step, with its buttons."""
+    reply = _question(turn, conversation, proposal)
+    if conversation.from_summary and conversation.step not in {Step.SUMMARY, Step.EDIT}:
+        back = (_button(conversation, Step(conversation.step), "back", texts.BACK_TO_SUMMARY),)
+        return Reply(reply.text, buttons=(*reply.buttons, back))
+    return reply
+
+
+def _question(turn: Turn, conversation: Conversation, proposal: Proposal) -> Reply:
     step = Step(conversation.step)
-    b = lambda value, label: _button(proposal, step, value, label)  # noqa: E731
+    b = lambda value, label: _button(conversation, step, value, label)  # noqa: E731
     match step:
         case Step.NIK:
             return Reply(texts.ASK_NIK)
@@ -299,6 +340,7 @@ async def _assess(turn: Turn, proposal: Proposal, reading: NikReading) -> list[F
         coverage_start=services.effective_coverage_start(),
         ages=services.ages,
         existing=existing,
+        stated_birth_date=proposal.birth_date,
     )
     if proposal.birth_date and proposal.gender:
         found += stated_findings(reading, birth_date=proposal.birth_date, gender=Gender(proposal.gender))
@@ -399,18 +441,45 @@ async def on_typed_choice(turn: Turn, conversation: Conversation, proposal: Prop
     """Typed text where a button is expected: accept the obvious words, else point at the buttons."""
     word = " ".join(text.lower().split())
     step = Step(conversation.step)
+    if step in {Step.BIRTH, Step.GENDER} and await _typed_birth_or_gender(turn, conversation, proposal, text):
+        return
     typed = {
-        Step.BIRTH: {"ya": "ok", "benar": "ok", "ok": "ok", "betul": "ok"},
-        Step.GENDER: {"l": "L", "laki-laki": "L", "laki laki": "L", "p": "P", "perempuan": "P"},
+        Step.BIRTH: {
+            "ya": "ok",
+            "benar": "ok",
+            "ok": "ok",
+            "betul": "ok",
+            "sudah": "ok",
+            "sudah benar": "ok",
+        },
         Step.CATEGORY: {c.label: str(i) for i, c in enumerate(CATEGORIES)}
         | {str(i + 1): str(i) for i in range(len(CATEGORIES))},
         Step.SUMMARY: {"kirim": "send", "ubah": "edit", "batal": "cancel"},
-        Step.EDIT: {label.lower(): key for key, label in texts.FIELD_LABELS.items()},
+        Step.EDIT: {label.lower(): key for key, label in texts.FIELD_LABELS.items()}
+        | {"tanggal lahir": "birth", "jenis kelamin": "birth", "hp": "phone", "nomor hp": "phone"},
     }.get(step, {})
     if word in typed:
         await BUTTONS[step](turn, conversation, proposal, typed[word])
         return
     await _again(turn, conversation, proposal, texts.PRESS_A_BUTTON)
+
+
+async def _typed_birth_or_gender(
+    turn: Turn, conversation: Conversation, proposal: Proposal, text: str
+) -> bool:
+    """At the birth-date question, a typed date or gender is taken as the correction it obviously is."""
+    try:
+        proposal.gender = parse_gender(text).value
+    except FieldError:
+        try:
+            proposal.birth_date = parse_birth_date(text, today=turn.services.today())
+        except FieldError:
+            if " ".join(text.lower().split()) in {"tidak", "salah", "bukan", "ubah"}:
+                await _again(turn, conversation, proposal, texts.WHAT_TO_CORRECT)
+                return True
+            return False
+    await _goto(turn, conversation, proposal, Step.BIRTH)
+    return True
 
 
 # ------------------------------------------------------------------------------------------ button steps
@@ -423,6 +492,9 @@ async def on_birth_button(turn: Turn, conversation: Conversation, proposal: Prop
         await _goto(turn, conversation, proposal, Step.GENDER)
     elif value == "ok":
         found = await _assess(turn, proposal, _reading(turn, proposal))
+        if blocks(found):  # the corrected birth date can put the age out of range
+            await _again(turn, conversation, proposal, texts.blocked(blocks(found)))
+            return
         proposal.findings = [f.to_json() for f in warnings(found)]
         stated = [f for f in warnings(found) if f.code in {"birth_date_differs", "gender_differs"}]
         if stated:
@@ -441,7 +513,7 @@ async def on_gender_button(turn: Turn, conversation: Conversation, proposal: Pro
 
 
 async def on_category_button(turn: Turn, conversation: Conversation, proposal: Proposal, value: str) -> None:
-    if not value.isdigit() or int(value) >= len(CATEGORIES):
+    if not (value.isascii() and value.isdigit()) or int(value) >= len(CATEGORIES):
         await _again(turn, conversation, proposal, texts.STALE_BUTTON)
         return
     category = CATEGORIES[int(value)]
@@ -471,6 +543,15 @@ async def on_summary_button(turn: Turn, conversation: Conversation, proposal: Pr
         await _again(turn, conversation, proposal, texts.STALE_BUTTON)
 
 
+async def back_to_summary(turn: Turn, conversation: Conversation, proposal: Proposal) -> None:
+    """Leave a field unchanged and return to the summary (birth date/gender changes are re-checked)."""
+    if Step(conversation.step) in {Step.BIRTH, Step.BIRTH_DATE, Step.GENDER}:
+        conversation.step = Step.BIRTH
+        await on_birth_button(turn, conversation, proposal, "ok")
+        return
+    await _goto(turn, conversation, proposal, Step.SUMMARY)
+
+
 async def on_edit_button(turn: Turn, conversation: Conversation, proposal: Proposal, value: str) -> None:
     if value == "back":
         await _goto(turn, conversation, proposal, Step.SUMMARY)
@@ -491,12 +572,10 @@ async def submit(turn: Turn, conversation: Conversation, proposal: Proposal) -> 
     assert turn.officer is not None and turn.officer.id is not None and proposal.id is not None
     found = await _assess(turn, proposal, _reading(turn, proposal))
     if blocks(found):
-        turn.say(texts.blocked(blocks(found)))
-        conversation.from_summary = True
-        await _goto(turn, conversation, proposal, Step.EDIT)
+        await _blocked_at_kirim(turn, conversation, proposal, blocks(found))
         return
     before = proposal.status
-    proposal.status = transition(before, Action.SUBMIT, Role.OPERATOR)
+    proposal.status = transition(before, Action.SUBMIT, turn.officer.role)
     proposal.findings = [f.to_json() for f in warnings(found)]
     proposal.submitted_at = proposal.updated_at = utcnow()
     turn.session.add(proposal)
@@ -509,10 +588,7 @@ async def submit(turn: Turn, conversation: Conversation, proposal: Proposal) -> 
         to_status=proposal.status,
     )
     await turn.session.delete(conversation)
-    try:
-        await turn.session.flush()
-    except IntegrityError as error:  # the live-NIK unique index: another officer won the race
-        raise DuplicateNikRace from error
+    await store.flush_proposal_changes(turn.session)  # DuplicateLiveNik when another officer won the race
     log.info("proposal %s submitted by officer %s", format_number(proposal.id), turn.officer.id)
     desa = _desa(turn, proposal)
     masked = mask_nik(_reading(turn, proposal).nik)
@@ -528,6 +604,27 @@ async def submit(turn: Turn, conversation: Conversation, proposal: Proposal) -> 
             menu=texts.MENU_OPERATOR,
         )
     )
+
+
+async def _blocked_at_kirim(
+    turn: Turn, conversation: Conversation, proposal: Proposal, found: list[Finding]
+) -> None:
+    turn.say(texts.blocked(found))
+    conversation.from_summary = True
+    await _goto(turn, conversation, proposal, Step.EDIT)
+
+
+async def after_lost_race(turn: Turn) -> None:
+    """Kirim lost to another officer's Kirim of the same NIK (rolled back): explain, offer to change."""
+    state = await open_conversation(turn)
+    if state is None:
+        return
+    conversation, proposal = state
+    found = blocks(await _assess(turn, proposal, _reading(turn, proposal)))
+    if found:
+        await _blocked_at_kirim(turn, conversation, proposal, found)
+    else:  # the winner was rejected in the meantime: the officer may simply send again
+        turn.say(prompt(turn, conversation, proposal))
 
 
 async def _draft(turn: Turn, conversation: Conversation) -> Proposal | None:

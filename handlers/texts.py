@@ -287,9 +287,12 @@ def submitted(number: str, name: str, masked_nik: str, kecamatan: str, warning_c
     )
 
 
-DUPLICATE_RACE = (
-    "⛔ Usulan tidak terkirim: NIK ini baru saja diusulkan oleh petugas lain. "
-    "Satu orang hanya boleh diusulkan sekali. Ketik /daftar untuk mengusulkan orang lain."
+DRAFT_NO_LONGER_YOURS = (
+    "Usulan yang sedang Anda isi dibatalkan: menurut daftar petugas, Anda tidak lagi operator desa itu. "
+    "Tidak ada yang dikirim. Ketik /bantuan untuk melihat yang dapat Anda lakukan."
+)
+WHAT_TO_CORRECT = (
+    "Ketik tanggal lahir yang benar (misalnya 15-08-1995) atau jenis kelamin (L/P), atau pilih tombol:"
 )
 
 # ------------------------------------------------------------------------------------------------ queries

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from sqlalchemy import delete, func, update
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -19,6 +20,24 @@ from models.tables import (
     Proposal,
     utcnow,
 )
+
+LIVE_NIK_INDEX = "uq_proposal_live_nik"
+
+
+class DuplicateLiveNik(Exception):
+    """The live-NIK unique key refused a proposal: another officer's proposal of the NIK committed first."""
+
+
+async def flush_proposal_changes(session: AsyncSession) -> None:
+    """Flush pending changes, turning the live-NIK unique key's refusal into :class:`DuplicateLiveNik`."""
+    try:
+        await session.flush()
+    except IntegrityError as error:
+        # PostgreSQL names the index; SQLite names the column of a unique index.
+        message = str(error.orig)
+        if LIVE_NIK_INDEX in message or "proposal.nik_hash" in message:
+            raise DuplicateLiveNik from error
+        raise
 
 
 async def account_with_officer(
@@ -153,7 +172,7 @@ async def claim_inbound(session: AsyncSession, *, channel: str, update_id: int) 
             col(InboundUpdate.update_id) == update_id,
             col(InboundUpdate.handled_at).is_(None),
         )
-        .values(handled_at=utcnow())
+        .values(handled_at=utcnow(), payload="")  # keep no message longer than needed (UU PDP)
     )
     if claimed.rowcount == 1:
         return True

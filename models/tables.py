@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 from enum import StrEnum
 from typing import Any
 
@@ -120,6 +121,9 @@ class Conversation(SQLModel, table=True):
     step: str = Field(max_length=24)
     proposal_id: int | None = Field(default=None, foreign_key="proposal.id")
     from_summary: bool = False  # editing one field: go back to the summary after it
+    # Random per conversation, carried by its buttons: a button of a cancelled draft never fits a new one
+    # (SQLite reuses the id of a deleted last row).
+    token: str = Field(default_factory=lambda: secrets.token_hex(3), max_length=8)
     updated_at: dt.datetime = Field(default_factory=utcnow)
 
 

@@ -161,7 +161,10 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     else:
         cluster = request.getfixturevalue("pg_cluster")
         if cluster is None:
-            pytest.skip("PostgreSQL server binaries not installed (apt-get install postgresql)")
+            pytest.skip(
+                "no PostgreSQL server to start: install its binaries (apt-get install postgresql); "
+                "as root, a 'postgres' user is needed too"
+            )
         url = await _create_pg_database(cluster)
     engine = create_engine(url)
     async with engine.begin() as connection:

@@ -205,6 +205,10 @@ class FakeBotApi:
         return params
 
     async def _dispatch(self, request: web.Request) -> web.Response:
+        if request.match_info["token"] != TOKEN:  # as Telegram answers a revoked or mistyped token
+            return web.json_response(
+                {"ok": False, "error_code": 401, "description": "Unauthorized"}, status=401
+            )
         result = await self.call(request.match_info["method"], await self._params(request))
         return web.json_response({"ok": True, "result": result})
 

@@ -43,6 +43,7 @@ log = logging.getLogger(__name__)
 CHANNEL = "telegram"
 MAX_TEXT = 4096  # Telegram's limit for one message
 INBOX_KEEP = dt.timedelta(days=2)  # Telegram keeps unconfirmed updates for 24 hours
+INBOX_PURGE_EVERY = dt.timedelta(hours=1)
 
 Markup = InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove | None
 
@@ -134,12 +135,17 @@ class Inbox:
 
     def __init__(self, services: Services) -> None:
         self.services = services
+        self._purged_at = services.clock()
 
     async def record(self, updates: Sequence[Update]) -> None:
         vault = self.services.vault
         rows = [(u.update_id, vault.encrypt(json.dumps(u.to_dict(), ensure_ascii=False))) for u in updates]
+        now = self.services.clock()
         async with self.services.sessions() as session:
             await store.record_inbound(session, channel=CHANNEL, updates=rows)
+            if now - self._purged_at > INBOX_PURGE_EVERY:
+                await store.purge_inbound(session, handled_before=now - INBOX_KEEP)
+                self._purged_at = now
             await session.commit()
 
     async def mark_handled(self, update_id: int) -> None:
@@ -154,8 +160,14 @@ class Inbox:
             await store.purge_inbound(session, handled_before=self.services.clock() - INBOX_KEEP)
             await session.commit()
         for row in pending:
-            data = json.loads(self.services.vault.decrypt(row.payload))
-            await application.update_queue.put(Update.de_json(data, application.bot))
+            try:
+                data = json.loads(self.services.vault.decrypt(row.payload))
+                update = Update.de_json(data, application.bot)
+            except Exception as error:  # another secret, a damaged row: skip it, never block the start
+                log.error("cannot replay update %s: %s", row.update_id, type(error).__name__)
+                await self.mark_handled(row.update_id)
+                continue
+            await application.update_queue.put(update)
         if pending:
             log.info("replaying %d update(s) received before the last stop", len(pending))
 
@@ -211,6 +223,7 @@ class TelegramChannel:
         query = update.callback_query
         inbound = to_inbound(update)
         if query is None or inbound is None or update.effective_chat is None:
+            await self.inbox.mark_handled(update.update_id)
             return
         chat_id = update.effective_chat.id
         # Three independent calls in parallel: one round trip instead of three on a slow network.

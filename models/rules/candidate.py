@@ -82,8 +82,13 @@ def nik_findings(
     ages: AgeLimits,
     existing: ExistingProposal | None = None,
     active_participant: bool = False,
+    stated_birth_date: dt.date | None = None,
 ) -> list[Finding]:
-    """Blocks and warnings known once the NIK is read, blocks first."""
+    """Blocks and warnings known once the NIK is read, blocks first.
+
+    The age counts from the stated birth date when the officer corrected it: NIKs keep the date they were
+    issued with even after Dukcapil corrects a birth date, so the corrected one is the person's real age.
+    """
     found: list[Finding] = []
     if existing is not None:
         found.append(
@@ -100,7 +105,7 @@ def nik_findings(
         )
     if active_participant:
         found.append(Finding(Severity.BLOCK, FindingCode.ACTIVE_PARTICIPANT))
-    age = age_on(reading.birth_date, coverage_start)
+    age = age_on(stated_birth_date or reading.birth_date, coverage_start)
     if not ages.minimum <= age <= ages.maximum:
         found.append(
             Finding(

@@ -66,14 +66,14 @@ def clean_address(text: str) -> str:
 
 def clean_description(text: str) -> str:
     """The work of a worker in category "lainnya", e.g. "penenun ulos"."""
-    description = _collapse(text)
+    description = _collapse(text).lower()  # lower() can lengthen a text ("İ"), so measure after it
     if len(description) > DESCRIPTION_MAX:
         raise FieldError("description_too_long")
     if any(not (ch.isalnum() or ch in _ADDRESS_PUNCT) for ch in description):
         raise FieldError("description_characters")
     if sum(ch.isalpha() for ch in description) < DESCRIPTION_MIN:
         raise FieldError("description_too_short")
-    return description.lower()
+    return description
 
 
 def clean_mobile(text: str) -> str:

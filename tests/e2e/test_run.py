@@ -603,3 +603,39 @@ async def test_officers_import_reports_a_cell_that_looks_like_markup(tmp_path):
     assert "line 3:" in result.stdout
     assert "[/x]" in result.stdout
     assert result.stdout.strip().splitlines()[-1].startswith("officers: 1 added")
+
+
+async def test_a_wrong_token_or_unreachable_api_is_one_line_and_never_echoes_the_token(tmp_path):
+    wrong = "7000000001:this-token-was-revoked-by-botfather"
+    async with FakeBotApi() as api:
+        env = base_env() | {
+            "TELEGRAM_BOT_TOKEN": wrong,
+            "TELEGRAM_API_URL": api.base_url,
+            "LANJUTKAN_SECRET": SECRET,
+            "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}",
+        }
+        refused = await cli("run", env=env, cwd=tmp_path, merge=True)
+    assert refused.returncode != 0
+    assert (
+        refused.stdout.strip().splitlines()[-1]
+        == "error: Telegram refused TELEGRAM_BOT_TOKEN: check it with @BotFather"
+    )
+    assert "Traceback" not in refused.stdout
+    assert wrong not in refused.stdout
+    assert "this-token" not in refused.stdout
+
+    env = env | {"TELEGRAM_API_URL": "http://127.0.0.1:9/bot", "TELEGRAM_BOT_TOKEN": TOKEN}
+    unreachable = await cli("run", env=env, cwd=tmp_path, merge=True)
+    assert unreachable.returncode != 0
+    assert unreachable.stdout.strip().splitlines()[-1].startswith("error: cannot reach the Bot API at")
+    assert "Traceback" not in unreachable.stdout
+
+
+async def test_run_with_a_bad_database_url_or_log_level_is_one_line(tmp_path):
+    for name, value in (("DATABASE_URL", "garbage"), ("LANJUTKAN_LOG_LEVEL", "verbose")):
+        env = base_env() | {"TELEGRAM_BOT_TOKEN": TOKEN, "LANJUTKAN_SECRET": SECRET, name: value}
+        result = await cli("run", env=env, cwd=tmp_path)
+        assert result.returncode != 0
+        assert result.stderr.startswith(f"error: {name}"), result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1
+        assert "Traceback" not in result.stderr
