@@ -388,53 +388,52 @@ async def on_nik(turn: Turn, conversation: Conversation, proposal: Proposal, tex
     await _goto(turn, conversation, proposal, Step.NAME if not conversation.from_summary else Step.BIRTH)
 
 
-async def on_name(turn: Turn, conversation: Conversation, proposal: Proposal, text: str) -> None:
+async def _accept(
+    turn: Turn,
+    conversation: Conversation,
+    proposal: Proposal,
+    field: str,
+    clean: Callable[[str], object],
+    text: str,
+) -> bool:
+    """Store a cleaned answer in the draft, or say what is wrong and ask again."""
     try:
-        proposal.name = clean_name(text)
+        setattr(proposal, field, clean(text))
     except FieldError as error:
         await _again(turn, conversation, proposal, texts.FIELD_ERRORS[error.code])
-        return
-    await _next(turn, conversation, proposal, Step.NAME)
+        return False
+    return True
+
+
+async def on_name(turn: Turn, conversation: Conversation, proposal: Proposal, text: str) -> None:
+    if await _accept(turn, conversation, proposal, "name", clean_name, text):
+        await _next(turn, conversation, proposal, Step.NAME)
 
 
 async def on_birth_date(turn: Turn, conversation: Conversation, proposal: Proposal, text: str) -> None:
-    try:
-        proposal.birth_date = parse_birth_date(text, today=turn.services.today())
-    except FieldError as error:
-        await _again(turn, conversation, proposal, texts.FIELD_ERRORS[error.code])
-        return
-    await _goto(turn, conversation, proposal, Step.BIRTH)
+    today = turn.services.today()
+    if await _accept(
+        turn, conversation, proposal, "birth_date", lambda t: parse_birth_date(t, today=today), text
+    ):
+        await _goto(turn, conversation, proposal, Step.BIRTH)
 
 
 async def on_description(turn: Turn, conversation: Conversation, proposal: Proposal, text: str) -> None:
-    try:
-        proposal.category_description = clean_description(text)
-    except FieldError as error:
-        await _again(turn, conversation, proposal, texts.FIELD_ERRORS[error.code])
-        return
-    proposal.category = Category.LAINNYA.value
-    await _next(turn, conversation, proposal, Step.CATEGORY)
+    if await _accept(turn, conversation, proposal, "category_description", clean_description, text):
+        proposal.category = Category.LAINNYA.value
+        await _next(turn, conversation, proposal, Step.CATEGORY)
 
 
 async def on_address(turn: Turn, conversation: Conversation, proposal: Proposal, text: str) -> None:
-    try:
-        proposal.address = clean_address(text)
-    except FieldError as error:
-        await _again(turn, conversation, proposal, texts.FIELD_ERRORS[error.code])
-        return
-    await _next(turn, conversation, proposal, Step.ADDRESS)
+    if await _accept(turn, conversation, proposal, "address", clean_address, text):
+        await _next(turn, conversation, proposal, Step.ADDRESS)
 
 
 async def on_phone(turn: Turn, conversation: Conversation, proposal: Proposal, text: str) -> None:
     if text.strip().lower() in {"lewati", "skip", "-", "tidak ada"}:
         await on_phone_button(turn, conversation, proposal, "skip")
-        return
-    try:
-        proposal.phone = clean_mobile(text)
-    except FieldError as error:
-        await _again(turn, conversation, proposal, texts.FIELD_ERRORS[error.code])
-        return
-    await _next(turn, conversation, proposal, Step.PHONE)
+    elif await _accept(turn, conversation, proposal, "phone", clean_mobile, text):
+        await _next(turn, conversation, proposal, Step.PHONE)
 
 
 async def on_typed_choice(turn: Turn, conversation: Conversation, proposal: Proposal, text: str) -> None:
