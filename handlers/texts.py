@@ -53,6 +53,15 @@ MENU_BANTUAN = "❓ Bantuan"
 MENU_OPERATOR = ((MENU_DAFTAR, MENU_DAFTARKU), (MENU_BANTUAN,))
 MENU_APPROVER = ((MENU_BANTUAN,),)
 
+# Telegram's command menu (shown next to the text box).
+COMMANDS = (
+    ("daftar", "Usulkan pekerja rentan (operator desa)"),
+    ("daftarku", "Usulan saya dan statusnya"),
+    ("status", "Lihat satu usulan: /status U-00042"),
+    ("batal", "Batalkan pengisian usulan"),
+    ("bantuan", "Yang dapat saya lakukan"),
+)
+
 # -------------------------------------------------------------------------------------------- onboarding
 
 WELCOME_UNKNOWN = (

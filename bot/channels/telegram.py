@@ -6,7 +6,7 @@ import asyncio
 import datetime as dt
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
 from telegram import (
@@ -261,6 +261,19 @@ async def _quietly(call: object) -> None:
         log.warning("telegram courtesy call failed: %s", type(error).__name__)
 
 
+def on_start(inbox: Inbox) -> Callable[[Application], Coroutine[Any, Any, None]]:  # type: ignore[type-arg]
+    """What `run` does once the bot is up: list the commands in Telegram's menu, replay the inbox."""
+
+    async def start(application: Application) -> None:  # type: ignore[type-arg]
+        try:
+            await application.bot.set_my_commands(list(texts.COMMANDS))
+        except TelegramError as error:  # a courtesy: the bot works without the menu
+            log.warning("could not set the command menu: %s", type(error).__name__)
+        await inbox.replay(application)
+
+    return start
+
+
 def build_application(
     engine: Engine,
     *,
@@ -283,7 +296,7 @@ def build_application(
         ApplicationBuilder()
         .bot(bot)
         .concurrent_updates(PerUserUpdateProcessor(max_concurrent_updates))
-        .post_init(inbox.replay)
+        .post_init(on_start(inbox))
         .build()
     )
     channel = TelegramChannel(engine, inbox)
