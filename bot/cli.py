@@ -118,8 +118,10 @@ def run() -> None:
 
     async def preflight() -> None:
         """Ask for the bot itself once, so a wrong token or URL is one line, not PTB's traceback."""
-        await application.bot.initialize()
-        await application.bot.shutdown()
+        try:
+            await application.bot.initialize()
+        finally:
+            await application.bot.shutdown()  # the requests were opened even when get_me failed
 
     try:
         asyncio.run(preflight())

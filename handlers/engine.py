@@ -6,14 +6,19 @@ carries the conversation.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from handlers import intake, onboarding, queries, texts
 from handlers.context import Services, Turn
 from handlers.messages import Inbound, Kind, Reply
 from models import store
+from models.db import is_busy
 
 log = logging.getLogger(__name__)
+
+# Pauses between attempts while the database is locked by another process (~3 s in all).
+BUSY_PAUSES = (0.05, 0.1, 0.2, 0.4, 0.8, 1.6, None)
 
 MENU_COMMANDS = {
     texts.MENU_DAFTAR: "daftar",
@@ -31,11 +36,19 @@ class Engine:
     async def handle(self, inbound: Inbound) -> list[Reply]:
         """Answer one message; the state change and the replies' decision commit together."""
         try:
-            try:
-                return await self._turn(inbound)
-            except store.DuplicateLiveNik:
-                # Rolled back: tell the officer who lost the race why, from a fresh transaction.
-                return await self._turn(inbound, after_race=True)
+            for pause in BUSY_PAUSES:
+                try:
+                    return await self._turn(inbound)
+                except store.DuplicateLiveNik:
+                    # Rolled back: tell the officer who lost the race why, from a fresh transaction.
+                    return await self._turn(inbound, after_race=True)
+                except Exception as error:
+                    # Another process holds SQLite's write lock: wait without blocking anyone, then redo
+                    # the whole turn (it was rolled back).
+                    if not is_busy(error) or pause is None:
+                        raise
+                    await asyncio.sleep(pause)
+            raise AssertionError("unreachable")
         except Exception as error:
             await self._give_up(inbound)
             # Only the type: a message or traceback text may quote what was typed, a NIK included.
@@ -76,7 +89,7 @@ class Engine:
                 session, channel=inbound.channel, update_id=inbound.update_id
             ):
                 return []  # handled before a crash; its replies were sent or are the outbox's job
-            account, officer = await store.account_with_officer(
+            account, officer = await store.turn_state(
                 session, channel=inbound.channel, external_id=inbound.user_id
             )
             turn = Turn(self.services, session, inbound, account, officer)

@@ -294,9 +294,7 @@ async def _goto(turn: Turn, conversation: Conversation, proposal: Proposal, step
     conversation.updated_at = utcnow()
     if step is Step.SUMMARY:
         conversation.from_summary = False
-    proposal.updated_at = utcnow()
     turn.session.add(conversation)
-    turn.session.add(proposal)
     turn.say(prompt(turn, conversation, proposal))
 
 
@@ -366,7 +364,8 @@ async def on_nik(turn: Turn, conversation: Conversation, proposal: Proposal, tex
     # A new NIK brings its own birth date and gender; the officer confirms them again.
     previous = proposal.birth_date, proposal.gender
     proposal.birth_date, proposal.gender = reading.birth_date, reading.gender.value
-    found = await _assess(turn, proposal, reading)
+    with turn.session.no_autoflush:  # the lookup must not write the half-changed draft first
+        found = await _assess(turn, proposal, reading)
     if blocks(found):
         proposal.birth_date, proposal.gender = previous
         turn.say(texts.blocked(blocks(found)))
@@ -576,7 +575,7 @@ async def submit(turn: Turn, conversation: Conversation, proposal: Proposal) -> 
     before = proposal.status
     proposal.status = transition(before, Action.SUBMIT, turn.officer.role)
     proposal.findings = [f.to_json() for f in warnings(found)]
-    proposal.submitted_at = proposal.updated_at = utcnow()
+    proposal.submitted_at = utcnow()
     turn.session.add(proposal)
     await store.record_audit(
         turn.session,

@@ -55,6 +55,27 @@ async def account_with_officer(
     return row[0], row[1]
 
 
+async def turn_state(
+    session: AsyncSession, *, channel: str, external_id: str
+) -> tuple[ChatAccount | None, Officer | None]:
+    """A chat account, its officer, and (into the session) their open conversation and draft: one query.
+
+    The conversation and draft land in the session's identity map, so the handlers' ``session.get`` of
+    them costs no further round trip; that is most of a step's reads.
+    """
+    statement = (
+        select(ChatAccount, Officer, Conversation, Proposal)
+        .outerjoin(Officer, col(Officer.id) == col(ChatAccount.officer_id))
+        .outerjoin(Conversation, col(Conversation.officer_id) == col(Officer.id))
+        .outerjoin(Proposal, col(Proposal.id) == col(Conversation.proposal_id))
+        .where(ChatAccount.channel == channel, ChatAccount.external_id == external_id)
+    )
+    row = (await session.exec(statement)).first()
+    if row is None:
+        return None, None
+    return row[0], row[1]
+
+
 async def officer_by_phone(session: AsyncSession, *, phone: str) -> Officer | None:
     return (await session.exec(select(Officer).where(Officer.phone == phone))).first()
 

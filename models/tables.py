@@ -100,7 +100,8 @@ class Proposal(ProposalBase, table=True):
     nik_gender: str | None = Field(default=None, max_length=1)
     findings: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     created_at: dt.datetime = Field(default_factory=utcnow)
-    updated_at: dt.datetime = Field(default_factory=utcnow)
+    # Set by every UPDATE of the row, and only then: a step that changes nothing writes nothing.
+    updated_at: dt.datetime = Field(default_factory=utcnow, sa_column_kwargs={"onupdate": utcnow})
     submitted_at: dt.datetime | None = None
 
     @property

@@ -6,7 +6,7 @@ import asyncio
 import datetime as dt
 import json
 import logging
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from telegram import (
@@ -29,14 +29,16 @@ from telegram.ext import (
     TypeHandler,
     filters,
 )
-from telegram.request import BaseRequest, HTTPXRequest
+from telegram.request import BaseRequest
 
+from bot.channels.http import AiohttpRequest
 from bot.channels.processor import PerUserUpdateProcessor
 from handlers import texts
 from handlers.context import Services
 from handlers.engine import Engine
 from handlers.messages import Inbound, Kind, Reply
 from models import store
+from models.db import checkpoint_periodically
 
 log = logging.getLogger(__name__)
 
@@ -261,17 +263,27 @@ async def _quietly(call: object) -> None:
         log.warning("telegram courtesy call failed: %s", type(error).__name__)
 
 
-def on_start(inbox: Inbox) -> Callable[[Application], Coroutine[Any, Any, None]]:  # type: ignore[type-arg]
-    """What `run` does once the bot is up: list the commands in Telegram's menu, replay the inbox."""
+class Lifecycle:
+    """What `run` does once the bot is up, and when it stops."""
 
-    async def start(application: Application) -> None:  # type: ignore[type-arg]
+    def __init__(self, inbox: Inbox) -> None:
+        self.inbox = inbox
+        self.background: list[asyncio.Task[None]] = []
+
+    async def start(self, application: Application) -> None:  # type: ignore[type-arg]
+        """List the commands in Telegram's menu, replay the inbox, start the SQLite checkpoints."""
         try:
             await application.bot.set_my_commands(list(texts.COMMANDS))
         except TelegramError as error:  # a courtesy: the bot works without the menu
             log.warning("could not set the command menu: %s", type(error).__name__)
-        await inbox.replay(application)
+        await self.inbox.replay(application)
+        url = self.inbox.services.sessions.kw["bind"].url.render_as_string(hide_password=False)
+        self.background.append(asyncio.create_task(checkpoint_periodically(url)))
 
-    return start
+    async def stop(self, application: Application) -> None:  # type: ignore[type-arg]
+        for task in self.background:
+            task.cancel()
+        await asyncio.gather(*self.background, return_exceptions=True)
 
 
 def build_application(
@@ -285,18 +297,21 @@ def build_application(
 ) -> Application:  # type: ignore[type-arg]
     """The PTB application with our channel's callbacks, the inbox and the per-user ordered processor."""
     inbox = Inbox(engine.services)
+    lifecycle = Lifecycle(inbox)
     bot = InboxBot(
         token,
         base_url=base_url,
-        request=request or HTTPXRequest(connection_pool_size=max(max_concurrent_updates, 8)),
-        get_updates_request=get_updates_request or HTTPXRequest(),
+        request=request or AiohttpRequest(connection_pool_size=max(max_concurrent_updates, 8)),
+        # getUpdates long-polls for up to 10 s (PTB's default timeout): read timeout above it
+        get_updates_request=get_updates_request or AiohttpRequest(connection_pool_size=1, read_timeout=30.0),
         inbox=inbox,
     )
     application = (
         ApplicationBuilder()
         .bot(bot)
         .concurrent_updates(PerUserUpdateProcessor(max_concurrent_updates))
-        .post_init(on_start(inbox))
+        .post_init(lifecycle.start)
+        .post_stop(lifecycle.stop)
         .build()
     )
     channel = TelegramChannel(engine, inbox)
