@@ -133,7 +133,7 @@ class BenchApi(FakeBotApi):
 
     async def call(self, method: str, params: dict[str, Any]) -> Any:
         result = await super().call(method, params)
-        if method in {"getUpdates", "getMe", "deleteWebhook"}:
+        if method in {"getUpdates", "getMe", "deleteWebhook", "setMyCommands"}:
             return result
         self.calls_by_method[method] = self.calls_by_method.get(method, 0) + 1
         chat: int | None
@@ -410,7 +410,10 @@ def echo_application(base_url: str, http: str) -> Application:  # type: ignore[t
 
 
 async def start(app: Application) -> None:  # type: ignore[type-arg]
+    """As ``run_polling`` does: initialize, the post_init hook (inbox replay, checkpoints), start."""
     await app.initialize()
+    if app.post_init is not None:
+        await app.post_init(app)
     await app.start()
     assert app.updater is not None
     await app.updater.start_polling(allowed_updates=ALLOWED_UPDATES)
@@ -420,6 +423,8 @@ async def stop(app: Application) -> None:  # type: ignore[type-arg]
     assert app.updater is not None
     await app.updater.stop()
     await app.stop()
+    if app.post_stop is not None:
+        await app.post_stop(app)
     await app.shutdown()
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
@@ -56,6 +56,7 @@ class Turn:
     account: ChatAccount | None
     officer: Officer | None
     replies: list[Reply] = field(default_factory=list)
+    held: Sequence[object] = ()  # rows loaded up front, kept alive for session.get
 
     def say(self, reply: Reply | str) -> None:
         self.replies.append(reply if isinstance(reply, Reply) else Reply(reply))

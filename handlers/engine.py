@@ -89,10 +89,10 @@ class Engine:
                 session, channel=inbound.channel, update_id=inbound.update_id
             ):
                 return []  # handled before a crash; its replies were sent or are the outbox's job
-            account, officer = await store.turn_state(
+            account, officer, *held = await store.turn_state(
                 session, channel=inbound.channel, external_id=inbound.user_id
             )
-            turn = Turn(self.services, session, inbound, account, officer)
+            turn = Turn(self.services, session, inbound, account, officer, held=held)
             if after_race:
                 await intake.after_lost_race(turn)
             elif officer is None:

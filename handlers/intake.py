@@ -90,6 +90,8 @@ async def start(turn: Turn) -> None:
             turn.say(texts.RESUMING)
             turn.say(prompt(turn, conversation, proposal))
             return
+        await turn.session.delete(conversation)  # its draft is gone (sent or dropped): start over
+        await turn.session.flush()
     desa = turn.services.kabupaten.desa_by_code(officer.region_code)
     if desa is None:  # the roster import refuses this; a later change of kabupaten could cause it
         turn.say(texts.ONLY_OPERATORS_PROPOSE)
@@ -98,10 +100,6 @@ async def start(turn: Turn) -> None:
     turn.session.add(proposal)
     await turn.session.flush()
     assert proposal.id is not None
-    stale = await store.conversation_of(turn.session, officer_id=officer.id)
-    if stale is not None:  # its draft is gone (sent or dropped); start over cleanly
-        await turn.session.delete(stale)
-        await turn.session.flush()
     conversation = Conversation(officer_id=officer.id, flow=FLOW, step=Step.NIK, proposal_id=proposal.id)
     turn.session.add(conversation)
     turn.say(texts.intake_start(desa.label))

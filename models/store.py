@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import delete, func, update
+from sqlalchemy import bindparam, delete, func, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -55,25 +55,39 @@ async def account_with_officer(
     return row[0], row[1]
 
 
+# The two statements of every update, built once: constructing them per call was measurable.
+_TURN_STATE = (
+    select(ChatAccount, Officer, Conversation, Proposal)
+    .outerjoin(Officer, col(Officer.id) == col(ChatAccount.officer_id))
+    .outerjoin(Conversation, col(Conversation.officer_id) == col(Officer.id))
+    .outerjoin(Proposal, col(Proposal.id) == col(Conversation.proposal_id))
+    .where(ChatAccount.channel == bindparam("channel"), ChatAccount.external_id == bindparam("external_id"))
+)
+_CLAIM = (
+    update(InboundUpdate)
+    .execution_options(synchronize_session=False)  # no loaded rows to keep in step
+    .where(
+        col(InboundUpdate.channel) == bindparam("in_channel"),
+        col(InboundUpdate.update_id) == bindparam("in_update_id"),
+        col(InboundUpdate.handled_at).is_(None),
+    )
+    # bind names differ from the columns': UPDATE reserves the column names for its SET clause
+    .values(handled_at=bindparam("in_now"), payload="")  # keep no message longer than needed (UU PDP)
+)
+
+
 async def turn_state(
     session: AsyncSession, *, channel: str, external_id: str
-) -> tuple[ChatAccount | None, Officer | None]:
-    """A chat account, its officer, and (into the session) their open conversation and draft: one query.
+) -> tuple[ChatAccount | None, Officer | None, Conversation | None, Proposal | None]:
+    """A chat account, its officer, their open conversation and its draft: one query.
 
-    The conversation and draft land in the session's identity map, so the handlers' ``session.get`` of
-    them costs no further round trip; that is most of a step's reads.
+    While the caller holds the conversation and draft, they sit in the session's identity map (it keeps
+    only weak references), so the handlers' ``session.get`` of them costs no further round trip.
     """
-    statement = (
-        select(ChatAccount, Officer, Conversation, Proposal)
-        .outerjoin(Officer, col(Officer.id) == col(ChatAccount.officer_id))
-        .outerjoin(Conversation, col(Conversation.officer_id) == col(Officer.id))
-        .outerjoin(Proposal, col(Proposal.id) == col(Conversation.proposal_id))
-        .where(ChatAccount.channel == channel, ChatAccount.external_id == external_id)
-    )
-    row = (await session.exec(statement)).first()
+    row = (await session.exec(_TURN_STATE, params={"channel": channel, "external_id": external_id})).first()
     if row is None:
-        return None, None
-    return row[0], row[1]
+        return None, None, None, None
+    return row[0], row[1], row[2], row[3]
 
 
 async def officer_by_phone(session: AsyncSession, *, phone: str) -> Officer | None:
@@ -187,13 +201,7 @@ async def claim_inbound(session: AsyncSession, *, channel: str, update_id: int) 
     An update that was never recorded (the channel has no inbox, or a test) may always be handled.
     """
     claimed = await session.exec(  # type: ignore[call-overload]
-        update(InboundUpdate)
-        .where(
-            col(InboundUpdate.channel) == channel,
-            col(InboundUpdate.update_id) == update_id,
-            col(InboundUpdate.handled_at).is_(None),
-        )
-        .values(handled_at=utcnow(), payload="")  # keep no message longer than needed (UU PDP)
+        _CLAIM, params={"in_channel": channel, "in_update_id": update_id, "in_now": utcnow()}
     )
     if claimed.rowcount == 1:
         return True
