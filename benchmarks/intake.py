@@ -73,7 +73,7 @@ for _path in (ROOT, ROOT / "benchmarks"):
         sys.path.insert(0, str(_path))
 
 from sqlalchemy import func  # noqa: E402
-from sqlmodel import SQLModel, select  # noqa: E402
+from sqlmodel import select  # noqa: E402
 from telegram import Update  # noqa: E402
 from telegram.ext import (  # noqa: E402
     Application,
@@ -89,12 +89,11 @@ from bot.channels.http import AiohttpRequest  # noqa: E402
 from bot.channels.telegram import build_application  # noqa: E402
 from handlers import texts  # noqa: E402
 from handlers.engine import Engine  # noqa: E402
-from models.db import create_engine  # noqa: E402
 from models.regions import Desa, load_kabupaten  # noqa: E402
 from models.rules.categories import CATEGORIES  # noqa: E402
 from models.rules.status import Role, Status  # noqa: E402
 from models.tables import OfficerCreate, Proposal  # noqa: E402
-from tests.conftest import make_services, seed_roster, synthetic_nik  # noqa: E402
+from tests.conftest import create_schema, make_services, seed_roster, synthetic_nik  # noqa: E402
 from tests.fakebotapi import TOKEN, FakeBotApi, SentMessage  # noqa: E402
 
 ALLOWED_UPDATES = ["message", "callback_query"]  # as `lanjutkan run`
@@ -488,10 +487,7 @@ async def run_bot(
 
 async def ours_factory(args: argparse.Namespace, workdir: Path) -> Callable[[str], Awaitable[Any]]:
     url = f"sqlite+aiosqlite:///{workdir / 'bench.db'}"
-    engine = create_engine(url)
-    async with engine.begin() as connection:
-        await connection.run_sync(SQLModel.metadata.create_all)
-    await engine.dispose()
+    await create_schema(url)
     services = make_services(url)
     started = time.perf_counter()
     await seed_roster(services, roster(args.officers)[1])

@@ -166,11 +166,16 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
                 "as root, a 'postgres' user is needed too"
             )
         url = await _create_pg_database(cluster)
+    await create_schema(url)
+    return url
+
+
+async def create_schema(url: str) -> None:
+    """The current tables on an empty database (the migrations are tested against this separately)."""
     engine = create_engine(url)
     async with engine.begin() as connection:
         await connection.run_sync(SQLModel.metadata.create_all)
     await engine.dispose()
-    return url
 
 
 @pytest.fixture

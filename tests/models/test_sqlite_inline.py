@@ -8,22 +8,19 @@ import sqlite3
 import time
 from pathlib import Path
 
-from sqlmodel import SQLModel, select
+from sqlmodel import select
 
 import handlers.engine
 from handlers.engine import Engine
 from handlers.messages import Inbound
-from models.db import checkpoint_in_thread, create_engine, is_busy
+from models.db import checkpoint_in_thread, is_busy
 from models.tables import Officer
-from tests.conftest import OPERATOR_PHONE, make_services, seed_roster
+from tests.conftest import OPERATOR_PHONE, create_schema, make_services, seed_roster
 
 
 async def _services(tmp_path: Path):
     url = f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}"
-    engine = create_engine(url)
-    async with engine.begin() as connection:
-        await connection.run_sync(SQLModel.metadata.create_all)
-    await engine.dispose()
+    await create_schema(url)
     services = make_services(url)
     await seed_roster(services)
     return services, tmp_path / "bot.db"
