@@ -18,7 +18,7 @@ from models.db import is_busy
 log = logging.getLogger(__name__)
 
 # Pauses between attempts while the database is locked by another process (~3 s in all).
-BUSY_PAUSES = (0.05, 0.1, 0.2, 0.4, 0.8, 1.6, None)
+BUSY_PAUSES = (0.05, 0.1, 0.2, 0.4, 0.8, 1.6)
 
 MENU_COMMANDS = {
     texts.MENU_DAFTAR: "daftar",
@@ -38,31 +38,35 @@ class Engine:
         try:
             for pause in BUSY_PAUSES:
                 try:
-                    return await self._turn(inbound)
-                except store.DuplicateLiveNik:
-                    # Rolled back: tell the officer who lost the race why, from a fresh transaction.
-                    return await self._turn(inbound, after_race=True)
+                    return await self._attempt(inbound)
                 except Exception as error:
-                    # Another process holds SQLite's write lock: wait without blocking anyone, then redo
-                    # the whole turn (it was rolled back).
-                    if not is_busy(error) or pause is None:
+                    if not is_busy(error):
                         raise
-                    await asyncio.sleep(pause)
-            raise AssertionError("unreachable")
+                # Another process holds SQLite's write lock: the turn was rolled back; wait without
+                # blocking anyone, then redo it.
+                await asyncio.sleep(pause)
+            return await self._attempt(inbound)
         except Exception as error:
-            await self._give_up(inbound)
+            await self.mark_handled(inbound.channel, inbound.update_id)
             # Only the type: a message or traceback text may quote what was typed, a NIK included.
             log.error("handling a %s message failed: %s", inbound.kind.value, type(error).__name__)
             return [Reply(texts.TRY_AGAIN_LATER), *await self._where_we_are(inbound)]
+
+    async def _attempt(self, inbound: Inbound) -> list[Reply]:
+        try:
+            return await self._turn(inbound)
+        except store.DuplicateLiveNik:
+            # Rolled back: tell the officer who lost the race why, from a fresh transaction.
+            return await self._turn(inbound, after_race=True)
 
     async def _where_we_are(self, inbound: Inbound) -> list[Reply]:
         """After a failure, the open question again, so the officer has buttons to press."""
         try:
             async with self.services.sessions() as session:
-                account, officer = await store.account_with_officer(
+                account, officer, *held = await store.turn_state(
                     session, channel=inbound.channel, external_id=inbound.user_id
                 )
-                turn = Turn(self.services, session, inbound, account, officer)
+                turn = Turn(self.services, session, inbound, account, officer, held=held)
                 if officer is not None:
                     state = await intake.open_conversation(turn)
                     if state is not None:
@@ -72,16 +76,17 @@ class Engine:
         except Exception:
             return []
 
-    async def _give_up(self, inbound: Inbound) -> None:
-        """The person was told to send again: a replay after a restart must not act on it later."""
-        if inbound.update_id is None:
+    async def mark_handled(self, channel: str, update_id: int | None) -> None:
+        """Claim an update without acting on it (ignored, unreadable, or failed and the person told to
+        send again): a replay after a restart must never act on it later."""
+        if update_id is None:
             return
         try:
             async with self.services.sessions() as session:
-                await store.claim_inbound(session, channel=inbound.channel, update_id=inbound.update_id)
+                await store.claim_inbound(session, channel=channel, update_id=update_id)
                 await session.commit()
         except Exception as error:
-            log.error("could not mark a failed update handled: %s", type(error).__name__)
+            log.error("could not mark an update handled: %s", type(error).__name__)
 
     async def _turn(self, inbound: Inbound, *, after_race: bool = False) -> list[Reply]:
         async with self.services.sessions() as session:
@@ -116,13 +121,8 @@ async def route(turn: Turn) -> None:
         return
     state = await intake.open_conversation(turn)
     if inbound.kind is Kind.CONTACT and (state is None or state[0].step != intake.Step.PHONE):
-        # Their own card again, or a card outside the phone question: a reminder of who they are.
-        turn.say(
-            texts.bound_welcome(
-                officer.name, officer.role, onboarding.region_label(turn.services.kabupaten, officer)
-            )
-        )
-        await intake.remind(turn)
+        # Their own card again, or a card outside the phone question: as /start, who they are.
+        await run_command(turn, "start")
         return
     if state is not None:
         await intake.answer(turn, *state)

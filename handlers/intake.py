@@ -83,15 +83,10 @@ async def start(turn: Turn) -> None:
     if officer.role is not Role.OPERATOR:
         turn.say(texts.ONLY_OPERATORS_PROPOSE)
         return
-    conversation = await store.conversation_of(turn.session, officer_id=officer.id)
-    if conversation is not None:
-        proposal = await _draft(turn, conversation)
-        if proposal is not None:
-            turn.say(texts.RESUMING)
-            turn.say(prompt(turn, conversation, proposal))
-            return
-        await turn.session.delete(conversation)  # its draft is gone (sent or dropped): start over
-        await turn.session.flush()
+    state = await open_conversation(turn)
+    if state is not None:
+        await _again(turn, *state, texts.RESUMING)
+        return
     desa = turn.services.kabupaten.desa_by_code(officer.region_code)
     if desa is None:  # the roster import refuses this; a later change of kabupaten could cause it
         turn.say(texts.ONLY_OPERATORS_PROPOSE)
@@ -108,17 +103,20 @@ async def start(turn: Turn) -> None:
 
 async def cancel(turn: Turn) -> None:
     """/batal or the Batal button: drop the draft; nothing was sent, so nothing else changes."""
-    assert turn.officer is not None and turn.officer.id is not None
-    conversation = await store.conversation_of(turn.session, officer_id=turn.officer.id)
-    if conversation is None:
+    state = await open_conversation(turn)
+    if state is None:
         turn.say(texts.NOTHING_TO_CANCEL)
         return
-    proposal = await _draft(turn, conversation)
+    await _drop(turn, *state)
+    turn.say(texts.CANCELLED)
+
+
+async def _drop(turn: Turn, conversation: Conversation, proposal: Proposal | None) -> None:
+    """Delete a conversation and its draft (the conversation first: it points at the draft)."""
     await turn.session.delete(conversation)
     await turn.session.flush()
     if proposal is not None:
         await turn.session.delete(proposal)
-    turn.say(texts.CANCELLED)
 
 
 async def open_conversation(turn: Turn) -> tuple[Conversation, Proposal] | None:
@@ -129,8 +127,8 @@ async def open_conversation(turn: Turn) -> tuple[Conversation, Proposal] | None:
     if conversation is None:
         return None
     proposal = await _draft(turn, conversation)
-    if proposal is None:
-        await turn.session.delete(conversation)
+    if proposal is None:  # its draft was sent or dropped: the conversation is over
+        await _drop(turn, conversation, None)
         return None
     return conversation, proposal
 
@@ -139,8 +137,7 @@ async def remind(turn: Turn) -> None:
     """After a side command, show where the open intake stands."""
     state = await open_conversation(turn)
     if state is not None:
-        turn.say(texts.STILL_OPEN)
-        turn.say(prompt(turn, *state))
+        await _again(turn, *state, texts.STILL_OPEN)
 
 
 async def answer(turn: Turn, conversation: Conversation, proposal: Proposal) -> None:
@@ -152,8 +149,7 @@ async def answer(turn: Turn, conversation: Conversation, proposal: Proposal) -> 
     if inbound.kind is Kind.BUTTON:
         value = _button_value(inbound.data or "", conversation, step)
         if value is None:
-            turn.say(texts.STALE_BUTTON)
-            turn.say(prompt(turn, conversation, proposal))
+            await _again(turn, conversation, proposal, texts.STALE_BUTTON)
         elif value == "back" and conversation.from_summary:
             await back_to_summary(turn, conversation, proposal)
         else:
@@ -163,12 +159,10 @@ async def answer(turn: Turn, conversation: Conversation, proposal: Proposal) -> 
         await on_phone(turn, conversation, proposal, inbound.contact_phone or "")
         return
     if inbound.kind is not Kind.TEXT:
-        turn.say(texts.CANNOT_READ)
-        turn.say(prompt(turn, conversation, proposal))
+        await _again(turn, conversation, proposal, texts.CANNOT_READ)
         return
     if len(inbound.text) > MAX_ANSWER:
-        turn.say(texts.TOO_LONG)
-        turn.say(prompt(turn, conversation, proposal))
+        await _again(turn, conversation, proposal, texts.TOO_LONG)
         return
     word = " ".join(inbound.text.lower().split())
     if word in CANCEL_WORDS:
@@ -188,9 +182,7 @@ async def _still_theirs(turn: Turn, conversation: Conversation, proposal: Propos
     assert officer is not None
     if officer.role is Role.OPERATOR and officer.region_code == proposal.desa_code:
         return True
-    await turn.session.delete(conversation)
-    await turn.session.flush()
-    await turn.session.delete(proposal)
+    await _drop(turn, conversation, proposal)
     turn.say(texts.DRAFT_NO_LONGER_YOURS)
     return False
 

@@ -40,21 +40,6 @@ async def flush_proposal_changes(session: AsyncSession) -> None:
         raise
 
 
-async def account_with_officer(
-    session: AsyncSession, *, channel: str, external_id: str
-) -> tuple[ChatAccount | None, Officer | None]:
-    """A chat account and the officer it is bound to, in one query."""
-    statement = (
-        select(ChatAccount, Officer)
-        .outerjoin(Officer, col(Officer.id) == col(ChatAccount.officer_id))
-        .where(ChatAccount.channel == channel, ChatAccount.external_id == external_id)
-    )
-    row = (await session.exec(statement)).first()
-    if row is None:
-        return None, None
-    return row[0], row[1]
-
-
 # The two statements of every update, built once: constructing them per call was measurable.
 _TURN_STATE = (
     select(ChatAccount, Officer, Conversation, Proposal)
@@ -107,7 +92,11 @@ async def bind_account(
             old.officer_id = None
             old.bound_at = None
             session.add(old)
-    account, _ = await account_with_officer(session, channel=channel, external_id=external_id)
+    account = (
+        await session.exec(
+            select(ChatAccount).where(ChatAccount.channel == channel, ChatAccount.external_id == external_id)
+        )
+    ).first()
     if account is None:
         account = ChatAccount(channel=channel, external_id=external_id, chat_id=chat_id)
     account.chat_id = chat_id

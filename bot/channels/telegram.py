@@ -35,7 +35,6 @@ from telegram.request import BaseRequest
 from bot.channels.http import AiohttpRequest
 from bot.channels.processor import PerUserUpdateProcessor
 from handlers import texts
-from handlers.context import Services
 from handlers.engine import Engine
 from handlers.messages import Inbound, Kind, Reply
 from models import store
@@ -139,9 +138,10 @@ def split_text(text: str, limit: int = MAX_TEXT) -> list[str]:
 class Inbox:
     """Records updates before Telegram is told they arrived, and replays what a crash left unhandled."""
 
-    def __init__(self, services: Services) -> None:
-        self.services = services
-        self._purged_at = services.clock()
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.services = engine.services
+        self._purged_at = self.services.clock()
 
     async def record(self, updates: Sequence[Update]) -> None:
         vault = self.services.vault
@@ -152,11 +152,6 @@ class Inbox:
             if now - self._purged_at > INBOX_PURGE_EVERY:
                 await store.purge_inbound(session, handled_before=now - INBOX_KEEP)
                 self._purged_at = now
-            await session.commit()
-
-    async def mark_handled(self, update_id: int) -> None:
-        async with self.services.sessions() as session:
-            await store.claim_inbound(session, channel=CHANNEL, update_id=update_id)
             await session.commit()
 
     async def replay(self, application: Application) -> None:  # type: ignore[type-arg]
@@ -171,7 +166,7 @@ class Inbox:
                 update = Update.de_json(data, application.bot)
             except Exception as error:  # another secret, a damaged row: skip it, never block the start
                 log.error("cannot replay update %s: %s", row.update_id, type(error).__name__)
-                await self.mark_handled(row.update_id)
+                await self.engine.mark_handled(CHANNEL, row.update_id)
                 continue
             await application.update_queue.put(update)
         if pending:
@@ -203,9 +198,8 @@ class InboxBot(ExtBot):  # type: ignore[type-arg]
 class TelegramChannel:
     """The PTB callbacks: one for messages, one for button presses, one for errors."""
 
-    def __init__(self, engine: Engine, inbox: Inbox) -> None:
+    def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self.inbox = inbox
 
     async def send(self, context: ContextTypes.DEFAULT_TYPE, chat_id: int, replies: Sequence[Reply]) -> None:
         """Send replies in order; only the last part of a long text carries the keyboard."""
@@ -219,7 +213,7 @@ class TelegramChannel:
         """Answer a message (text, command, contact or anything else) from a private chat."""
         inbound = to_inbound(update)
         if inbound is None or update.effective_chat is None:
-            await self.inbox.mark_handled(update.update_id)
+            await self.engine.mark_handled(CHANNEL, update.update_id)
             return
         replies = await self.engine.handle(inbound)
         await self.send(context, update.effective_chat.id, replies)
@@ -229,7 +223,7 @@ class TelegramChannel:
         query = update.callback_query
         inbound = to_inbound(update)
         if query is None or inbound is None or update.effective_chat is None:
-            await self.inbox.mark_handled(update.update_id)
+            await self.engine.mark_handled(CHANNEL, update.update_id)
             return
         chat_id = update.effective_chat.id
         # Three independent calls in parallel: one round trip instead of three on a slow network.
@@ -246,7 +240,7 @@ class TelegramChannel:
 
     async def on_other(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Updates no one handles (edits, group chats): mark them handled so they are never replayed."""
-        await self.inbox.mark_handled(update.update_id)
+        await self.engine.mark_handled(CHANNEL, update.update_id)
 
     async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Log an error by type only: messages and tracebacks may carry a NIK."""
@@ -306,7 +300,7 @@ def build_application(
     get_updates_request: BaseRequest | None = None,
 ) -> Application:  # type: ignore[type-arg]
     """The PTB application with our channel's callbacks, the inbox and the per-user ordered processor."""
-    inbox = Inbox(engine.services)
+    inbox = Inbox(engine)
     lifecycle = Lifecycle(inbox)
     bot = InboxBot(
         token,
@@ -324,7 +318,7 @@ def build_application(
         .post_stop(lifecycle.stop)
         .build()
     )
-    channel = TelegramChannel(engine, inbox)
+    channel = TelegramChannel(engine)
     private = filters.ChatType.PRIVATE
     application.add_handler(CallbackQueryHandler(channel.on_button))
     application.add_handler(MessageHandler(private & ~filters.UpdateType.EDITED, channel.on_message))

@@ -379,6 +379,7 @@ async def test_an_answer_recorded_but_not_handled_is_replayed_when_the_bot_start
 
     from bot.channels.telegram import Inbox
     from handlers.context import Services
+    from handlers.engine import Engine
     from models.crypto import NikVault
     from models.db import create_engine, session_maker
     from models.regions import load_kabupaten
@@ -402,7 +403,7 @@ async def test_an_answer_recorded_but_not_handled_is_replayed_when_the_bot_start
             timezone=__import__("zoneinfo").ZoneInfo("Asia/Jakarta"),
         )
         update = d.api.text_update(RINA, "Sondang Siallagan")  # never offered by getUpdates
-        await Inbox(services).record([Update.de_json(update, None)])
+        await Inbox(Engine(services)).record([Update.de_json(update, None)])
         await services.sessions.kw["bind"].dispose()
         assert d.query("SELECT count(*) FROM inboundupdate WHERE handled_at IS NULL") == [(1,)]
 

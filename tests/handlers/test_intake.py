@@ -426,11 +426,12 @@ async def test_an_update_delivered_twice_is_handled_once(app, chat, services, fa
     from telegram import Update
 
     from bot.channels.telegram import Inbox
+    from handlers.engine import Engine
     from models.tables import InboundUpdate
 
     await operator(chat)
     update = fake_api.text_update(1001, "/daftar")
-    await Inbox(services).record([Update.de_json(update, app.bot)])
+    await Inbox(Engine(services)).record([Update.de_json(update, app.bot)])
     async with services.sessions() as session:
         [recorded] = (await session.exec(select(InboundUpdate))).all()
     assert "/daftar" not in recorded.payload  # encrypted at rest: a typed NIK would be in there

@@ -59,7 +59,7 @@ async def test_a_lock_held_by_another_process_delays_the_turn_without_blocking_t
 
 async def test_a_lock_that_never_ends_gives_the_try_again_answer(tmp_path, monkeypatch):
     services, path = await _services(tmp_path)
-    monkeypatch.setattr(handlers.engine, "BUSY_PAUSES", (0.01, 0.02, None))
+    monkeypatch.setattr(handlers.engine, "BUSY_PAUSES", (0.01, 0.02))
     other = sqlite3.connect(path, isolation_level=None)
     other.execute("BEGIN EXCLUSIVE")
     try:
