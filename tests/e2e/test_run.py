@@ -201,6 +201,16 @@ class Deployment:
         welcome = await self._one_reply(user, have, STEP_TIMEOUT)
         assert f"Terima kasih, {name}." in welcome.text
 
+    async def rina_at_the_name_question(self, nik: str) -> asyncio.subprocess.Process:
+        """A bot running, Rina onboarded and her NIK answered and confirmed to Telegram."""
+        await self.import_roster()
+        bot = await self.start()
+        await self.onboard(RINA, "Rina Sitohang")
+        await self.say(RINA, "/daftar")
+        await self.say(RINA, nik)
+        await self.confirmed()
+        return bot
+
     async def confirmed(self) -> None:
         """Wait until the bot has confirmed (getUpdates offset past) every update pushed so far."""
         last = self.last_update_id
@@ -346,12 +356,7 @@ async def test_an_answer_is_not_confirmed_to_telegram_before_it_is_recorded(tmp_
     """The inbox write comes before the next getUpdates: a crash before it leaves Telegram to resend."""
     nik = synthetic_nik(serial=21)
     async with deployment(tmp_path) as d:
-        await d.import_roster()
-        first = await d.start()
-        await d.onboard(RINA, "Rina Sitohang")
-        await d.say(RINA, "/daftar")
-        await d.say(RINA, nik)
-        await d.confirmed()
+        first = await d.rina_at_the_name_question(nik)
         # Hold SQLite's write lock: the bot receives the answer but cannot record it.
         lock = sqlite3.connect(d.db, isolation_level=None)
         try:
@@ -378,30 +383,18 @@ async def test_an_answer_recorded_but_not_handled_is_replayed_when_the_bot_start
     from telegram import Update
 
     from bot.channels.telegram import Inbox
-    from handlers.context import Services
+    from bot.services import build_services
+    from bot.settings import Settings
     from handlers.engine import Engine
-    from models.crypto import NikVault
-    from models.db import create_engine, session_maker
-    from models.regions import load_kabupaten
 
     nik = synthetic_nik(serial=22)
     async with deployment(tmp_path) as d:
-        await d.import_roster()
-        first = await d.start()
-        await d.onboard(RINA, "Rina Sitohang")
-        await d.say(RINA, "/daftar")
-        await d.say(RINA, nik)
-        await d.confirmed()
+        first = await d.rina_at_the_name_question(nik)
         await d.sigkill(first)
 
         # As if the dead process had recorded the officer's next answer and died before handling it.
-        url = f"sqlite+aiosqlite:///{d.db}"
-        services = Services(
-            sessions=session_maker(create_engine(url)),
-            vault=NikVault(SECRET),
-            kabupaten=load_kabupaten("12.17"),
-            timezone=__import__("zoneinfo").ZoneInfo("Asia/Jakarta"),
-        )
+        settings = Settings.model_validate({"DATABASE_URL": f"sqlite+aiosqlite:///{d.db}"})
+        services = build_services(settings, secret=SECRET)  # as the bot builds them
         update = d.api.text_update(RINA, "Sondang Siallagan")  # never offered by getUpdates
         await Inbox(Engine(services)).record([Update.de_json(update, None)])
         await services.sessions.kw["bind"].dispose()
