@@ -500,7 +500,7 @@ async def ours_factory(args: argparse.Namespace, workdir: Path) -> Callable[[str
             async with services.sessions() as session:
                 statement = select(Proposal.status, func.count()).group_by(Proposal.status)
                 counts = {status: n for status, n in (await session.exec(statement)).all()}
-            await services.sessions.kw["bind"].dispose()
+            await services.close()
             sent = counts.get(Status.MENUNGGU_CAMAT, 0)
             expected = args.officers + args.latency_updates // 10
             print(f"  ours proposals in the database: { {str(k): v for k, v in counts.items()} }", flush=True)

@@ -42,6 +42,4 @@ async def run_demo(services: Services) -> None:
     try:
         await TerminalChannel(Engine(services), personas).run()
     finally:
-        engine = services.sessions.kw.get("bind")
-        if engine is not None:
-            await engine.dispose()
+        await services.close()

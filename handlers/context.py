@@ -34,6 +34,14 @@ class Services:
     admin_contact: str = "Diskopnaker"
     clock: Callable[[], dt.datetime] = field(default=lambda: dt.datetime.now(dt.UTC))
 
+    @property
+    def database_url(self) -> str:
+        return str(self.sessions.kw["bind"].url.render_as_string(hide_password=False))
+
+    async def close(self) -> None:
+        """Close the database connections."""
+        await self.sessions.kw["bind"].dispose()
+
     def today(self) -> dt.date:
         """Today in the kabupaten's timezone."""
         return self.clock().astimezone(self.timezone).date()

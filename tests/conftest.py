@@ -210,7 +210,7 @@ async def services(database_url: str) -> AsyncIterator[Services]:
     built = make_services(database_url)
     await seed_roster(built)
     yield built
-    await built.sessions.kw["bind"].dispose()
+    await built.close()
 
 
 # ---------------------------------------------------------------------------------- the PTB application

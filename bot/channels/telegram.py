@@ -275,7 +275,7 @@ class Lifecycle:
         except TelegramError as error:  # a courtesy: the bot works without the menu
             log.warning("could not set the command menu: %s", type(error).__name__)
         await self.inbox.replay(application)
-        url = self.inbox.services.sessions.kw["bind"].url.render_as_string(hide_password=False)
+        url = self.inbox.services.database_url
         self.background.append(asyncio.create_task(checkpoint_periodically(url)))
         # What start-up loaded (regions, modules, caches) lives as long as the process: keep it out of
         # every later full garbage collection, whose pauses otherwise show as latency spikes.

@@ -174,4 +174,4 @@ async def test_good_settings_build_the_services(tmp_path):
         token = services.vault.encrypt("1217011508900001")
         assert services.vault.decrypt(token) == "1217011508900001"
     finally:
-        await services.sessions.kw["bind"].dispose()
+        await services.close()

@@ -397,7 +397,7 @@ async def test_an_answer_recorded_but_not_handled_is_replayed_when_the_bot_start
         services = build_services(settings, secret=SECRET)  # as the bot builds them
         update = d.api.text_update(RINA, "Sondang Siallagan")  # never offered by getUpdates
         await Inbox(Engine(services)).record([Update.de_json(update, None)])
-        await services.sessions.kw["bind"].dispose()
+        await services.close()
         assert d.query("SELECT count(*) FROM inboundupdate WHERE handled_at IS NULL") == [(1,)]
 
         await d.start()

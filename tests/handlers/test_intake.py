@@ -376,7 +376,7 @@ async def test_the_conversation_survives_a_restart_of_the_bot(chat, services, fa
     await rina.say(NIK)
     await rina.say("Budi")
 
-    url = services.sessions.kw["bind"].url.render_as_string(hide_password=False)
+    url = services.database_url
     fresh_services = make_services(url)
     fresh = build_application(
         Engine(fresh_services), token=TOKEN, base_url="http://offline/bot", request=OfflineRequest(fake_api)
@@ -388,7 +388,7 @@ async def test_the_conversation_survives_a_restart_of_the_bot(chat, services, fa
         assert "4/6" in replies[-1].text
     finally:
         await fresh.shutdown()
-        await fresh_services.sessions.kw["bind"].dispose()
+        await fresh_services.close()
 
 
 async def test_daftar_again_resumes_the_open_draft(chat, services):

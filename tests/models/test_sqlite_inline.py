@@ -54,7 +54,7 @@ async def test_a_lock_held_by_another_process_delays_the_turn_without_blocking_t
     assert elapsed >= 0.3
     assert ticks >= 15  # the loop kept running while the database was locked
     other.close()
-    await services.sessions.kw["bind"].dispose()
+    await services.close()
 
 
 async def test_a_lock_that_never_ends_gives_the_try_again_answer(tmp_path, monkeypatch):
@@ -68,7 +68,7 @@ async def test_a_lock_that_never_ends_gives_the_try_again_answer(tmp_path, monke
         other.execute("ROLLBACK")
         other.close()
     assert "terjadi gangguan" in replies[0].text
-    await services.sessions.kw["bind"].dispose()
+    await services.close()
 
 
 def test_is_busy_recognises_only_lock_errors():
@@ -92,4 +92,4 @@ async def test_checkpoints_move_the_wal_into_the_database_file(tmp_path):
     assert officers_in_the_database_file() == 0
     await asyncio.to_thread(checkpoint_in_thread, f"sqlite+aiosqlite:///{path}")
     assert officers_in_the_database_file() == 5
-    await services.sessions.kw["bind"].dispose()
+    await services.close()
