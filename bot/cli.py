@@ -36,14 +36,14 @@ def fail(message: str, code: int = 2) -> NoReturn:
     raise typer.Exit(code)
 
 
-def load_settings(**overrides: object) -> Settings:
+def load_settings() -> Settings:
     try:
         settings = Settings()
     except ValidationError as exc:
         first = exc.errors()[0]
         name = ".".join(str(p) for p in first["loc"]) or "settings"
         fail(f"{name}: {first['msg']}")
-    return settings.model_copy(update={k: v for k, v in overrides.items() if v is not None})
+    return settings
 
 
 def setup_logging(level: str, stream: TextIO | None = None) -> None:
