@@ -21,6 +21,20 @@ def first_of_next_month(day: dt.date) -> dt.date:
     return dt.date(day.year + day.month // 12, day.month % 12 + 1, 1)
 
 
+class Doorbell:
+    """Rung after a commit that queued messages, so the outbox worker sends them at once."""
+
+    def __init__(self) -> None:
+        self._listeners: list[Callable[[], None]] = []
+
+    def listen(self, listener: Callable[[], None]) -> None:
+        self._listeners.append(listener)
+
+    def ring(self) -> None:
+        for listener in self._listeners:
+            listener()
+
+
 @dataclass(frozen=True, slots=True)
 class Services:
     """The deployment: database, NIK vault, regions and program rules. Built once by ``bot``."""
@@ -33,6 +47,8 @@ class Services:
     coverage_start: dt.date | None = None  # None: the first day of next month
     admin_contact: str = "Diskopnaker"
     clock: Callable[[], dt.datetime] = field(default=lambda: dt.datetime.now(dt.UTC))
+    new_participant_quota: int = 320  # per year, until the program figures are set (issue 5)
+    doorbell: Doorbell = field(default_factory=Doorbell)
 
     @property
     def database_url(self) -> str:
@@ -64,6 +80,7 @@ class Turn:
     account: ChatAccount | None
     officer: Officer | None
     replies: list[Reply] = field(default_factory=list)
+    queued: int = 0  # messages put in the outbox by this turn
     held: Sequence[object] = ()  # rows loaded up front, kept alive for session.get
 
     def say(self, reply: Reply | str) -> None:

@@ -32,6 +32,7 @@ class Inbound:
     contact_phone: str | None = None
     contact_user_id: str | None = None  # whose contact it is, when the channel knows
     update_id: int | None = None  # the channel's id of the update, to claim it from the inbox
+    message_ref: str | None = None  # for a button: the message it belongs to (the channel's id)
 
     @classmethod
     def from_text(
@@ -68,4 +69,6 @@ class Reply:
     buttons: tuple[tuple[Button, ...], ...] = ()
     menu: tuple[tuple[str, ...], ...] | None = None  # None: leave as is; (): remove
     ask_contact: bool = False
+    # Replace the message whose button was pressed (a card showing its outcome) instead of sending anew
+    edit: bool = False
     meta: dict[str, str] = field(default_factory=dict, compare=False)

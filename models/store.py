@@ -3,20 +3,27 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from sqlalchemy import bindparam, delete, func, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from models.rules.status import LIVE_STATUSES, Status
+from models.rules.status import LIVE_STATUSES, Role, Status
 from models.tables import (
     AuditEvent,
+    CardCopy,
     ChatAccount,
     Conversation,
+    Delivery,
     InboundUpdate,
+    Lease,
     Officer,
     OfficerCreate,
+    OutboundMessage,
+    ProgramYear,
     Proposal,
     utcnow,
 )
@@ -211,4 +218,284 @@ async def purge_inbound(session: AsyncSession, *, handled_before: dt.datetime) -
     """Forget handled updates once Telegram can no longer send them again (it keeps them 24 hours)."""
     await session.exec(  # type: ignore[call-overload]
         delete(InboundUpdate).where(col(InboundUpdate.handled_at) < handled_before)
+    )
+
+
+# ------------------------------------------------------------------------------------------- decisions
+
+
+async def change_status(
+    session: AsyncSession, *, proposal: Proposal, to_status: Status, at: dt.datetime
+) -> bool:
+    """Move a proposal from the status it was read in to ``to_status``; False if it moved meanwhile.
+
+    A guarded UPDATE (compare and set): of two approvers pressing at the same moment, on SQLite or
+    PostgreSQL, exactly one changes the row and the other learns it lost.
+    """
+    assert proposal.id is not None
+    changed = await session.exec(  # type: ignore[call-overload]
+        update(Proposal)
+        .execution_options(synchronize_session=False)
+        .where(col(Proposal.id) == proposal.id, col(Proposal.status) == proposal.status.value)
+        .values(status=to_status.value, decided_at=at, updated_at=at)
+    )
+    if changed.rowcount != 1:
+        return False
+    # Keep the loaded object in step without a reload (the UPDATE bypassed it).
+    set_committed_value(proposal, "status", to_status)
+    set_committed_value(proposal, "decided_at", at)
+    set_committed_value(proposal, "updated_at", at)
+    return True
+
+
+async def take_quota_place(session: AsyncSession, *, year: int, default_quota: int) -> bool:
+    """Count one more new participant for ``year`` if its quota has room; False when it is full."""
+    if await session.get(ProgramYear, year) is None:
+        session.add(ProgramYear(year=year, new_quota=default_quota))
+        try:
+            async with session.begin_nested():
+                await session.flush()
+        except IntegrityError:
+            pass  # another process created the year first
+    taken = await session.exec(  # type: ignore[call-overload]
+        update(ProgramYear)
+        .execution_options(synchronize_session=False)
+        .where(
+            col(ProgramYear.year) == year,
+            col(ProgramYear.new_established) < col(ProgramYear.new_quota),
+        )
+        .values(new_established=col(ProgramYear.new_established) + 1)
+    )
+    return bool(taken.rowcount == 1)
+
+
+async def program_year(session: AsyncSession, *, year: int, default_quota: int) -> ProgramYear:
+    """The year's quota and count (not stored until a place is taken)."""
+    found = await session.get(ProgramYear, year, populate_existing=True)
+    return found or ProgramYear(year=year, new_quota=default_quota)
+
+
+async def officers_of(session: AsyncSession, *, role: Role, region_code: str | None = None) -> list[Officer]:
+    """The officers of a role (in one region when given)."""
+    statement = select(Officer).where(Officer.role == role)
+    if region_code is not None:
+        statement = statement.where(Officer.region_code == region_code)
+    return list(await session.exec(statement.order_by(col(Officer.id))))
+
+
+async def accounts_of(session: AsyncSession, *, officer_id: int) -> list[ChatAccount]:
+    """Where an officer can be written to: their bound chat accounts (one per channel)."""
+    rows = await session.exec(
+        select(ChatAccount).where(ChatAccount.officer_id == officer_id).order_by(col(ChatAccount.id))
+    )
+    return list(rows)
+
+
+def _queue_filter(status: Status, kecamatan_code: str | None) -> list[Any]:
+    where: list[Any] = [Proposal.status == status]
+    if kecamatan_code is not None:
+        where.append(Proposal.kecamatan_code == kecamatan_code)
+    return where
+
+
+async def decision_queue(
+    session: AsyncSession, *, status: Status, kecamatan_code: str | None, offset: int, limit: int
+) -> tuple[list[Proposal], int]:
+    """Proposals waiting in ``status`` (in one kecamatan when given), oldest first, and their count."""
+    where = _queue_filter(status, kecamatan_code)
+    rows = await session.exec(
+        select(Proposal)
+        .where(*where)
+        .order_by(col(Proposal.submitted_at), col(Proposal.id))
+        .offset(offset)
+        .limit(limit)
+    )
+    total = await session.exec(select(func.count()).select_from(Proposal).where(*where))
+    return list(rows), total.one()
+
+
+async def without_warnings(
+    session: AsyncSession, *, status: Status, kecamatan_code: str | None, up_to_id: int | None = None
+) -> list[Proposal]:
+    """Waiting proposals that carry no warning (oldest first), up to an id when given."""
+    where = _queue_filter(status, kecamatan_code)
+    if up_to_id is not None:
+        where.append(col(Proposal.id) <= up_to_id)
+    rows = await session.exec(select(Proposal).where(*where).order_by(col(Proposal.id)))
+    return [p for p in rows if not p.findings]
+
+
+async def history(session: AsyncSession, *, proposal_id: int) -> list[tuple[AuditEvent, Officer]]:
+    """A proposal's audit trail with who acted, oldest first."""
+    rows = await session.exec(
+        select(AuditEvent, Officer)
+        .join(Officer, col(Officer.id) == col(AuditEvent.officer_id))
+        .where(AuditEvent.proposal_id == proposal_id)
+        .order_by(col(AuditEvent.at), col(AuditEvent.id))
+    )
+    return [(event, officer) for event, officer in rows]
+
+
+# -------------------------------------------------------------------------------------------------- outbox
+
+
+async def queue_message(
+    session: AsyncSession,
+    *,
+    account: ChatAccount,
+    text: str,
+    buttons: list[list[list[str]]],
+    card: CardCopy | None = None,
+    edit: bool = False,
+) -> OutboundMessage:
+    """Add a message to the outbox in the caller's transaction; it is sent once that commits."""
+    message = OutboundMessage(
+        channel=account.channel,
+        chat_id=account.chat_id,
+        officer_id=account.officer_id,
+        card_id=card.id if card else None,
+        edit=edit,
+        text=text,
+        buttons=buttons,  # [[[label, data], ...], ...]: rows of buttons
+    )
+    session.add(message)
+    return message
+
+
+async def open_cards(session: AsyncSession, *, proposal_id: int, stage: Status) -> list[CardCopy]:
+    rows = await session.exec(
+        select(CardCopy)
+        .where(
+            CardCopy.proposal_id == proposal_id,
+            CardCopy.stage == stage.value,
+            col(CardCopy.closed).is_(False),
+        )
+        .order_by(col(CardCopy.id))
+    )
+    return list(rows)
+
+
+_HEADS = (
+    select(OutboundMessage)
+    .where(
+        col(OutboundMessage.id).in_(
+            select(func.min(OutboundMessage.id))
+            .where(OutboundMessage.status == Delivery.PENDING)
+            .group_by(col(OutboundMessage.channel), col(OutboundMessage.chat_id))
+        ),
+        col(OutboundMessage.next_attempt_at) <= bindparam("now"),
+        col(OutboundMessage.channel).in_(bindparam("channels", expanding=True)),
+    )
+    .order_by(col(OutboundMessage.id))
+    .limit(bindparam("limit"))
+)
+
+
+async def due_messages(
+    session: AsyncSession, *, now: dt.datetime, channels: list[str], limit: int
+) -> list[OutboundMessage]:
+    """The oldest pending message of each chat, if it is due: a chat's next message waits for the one
+    before it, so each chat receives its messages in order even while one is being retried."""
+    rows = await session.exec(_HEADS, params={"now": now, "channels": channels, "limit": limit})
+    return list(rows)
+
+
+async def next_due_at(session: AsyncSession, *, channels: list[str]) -> dt.datetime | None:
+    """When the earliest waiting (retrying) message becomes due."""
+    found = await session.exec(
+        select(func.min(OutboundMessage.next_attempt_at)).where(
+            OutboundMessage.status == Delivery.PENDING, col(OutboundMessage.channel).in_(channels)
+        )
+    )
+    return found.one()
+
+
+async def mark_sent(
+    session: AsyncSession, *, message: OutboundMessage, message_ref: str | None, at: dt.datetime
+) -> None:
+    """Record a delivery (and, for a card, where it landed, so its outcome can be written on it)."""
+    await session.exec(  # type: ignore[call-overload]
+        update(OutboundMessage)
+        .where(col(OutboundMessage.id) == message.id)
+        .values(status=Delivery.SENT.value, sent_at=at, attempts=message.attempts + 1, error=None)
+    )
+    if message.card_id is not None and not message.edit and message_ref is not None:
+        await session.exec(  # type: ignore[call-overload]
+            update(CardCopy).where(col(CardCopy.id) == message.card_id).values(message_ref=message_ref)
+        )
+
+
+async def mark_retry(session: AsyncSession, *, message: OutboundMessage, at: dt.datetime, error: str) -> None:
+    await session.exec(  # type: ignore[call-overload]
+        update(OutboundMessage)
+        .where(col(OutboundMessage.id) == message.id)
+        .values(next_attempt_at=at, attempts=message.attempts + 1, error=error[:120])
+    )
+
+
+async def mark_failed(
+    session: AsyncSession, *, message: OutboundMessage, at: dt.datetime, error: str
+) -> None:
+    await session.exec(  # type: ignore[call-overload]
+        update(OutboundMessage)
+        .where(col(OutboundMessage.id) == message.id)
+        .values(status=Delivery.FAILED.value, sent_at=at, attempts=message.attempts + 1, error=error[:120])
+    )
+
+
+async def card_message_ref(session: AsyncSession, *, card_id: int) -> str | None:
+    found = await session.exec(select(CardCopy.message_ref).where(CardCopy.id == card_id))
+    return found.first()
+
+
+async def failed_deliveries(
+    session: AsyncSession, *, limit: int
+) -> tuple[list[tuple[OutboundMessage, Officer | None]], int]:
+    """Permanently failed messages, newest first, with their intended officer, and how many in all."""
+    failed = OutboundMessage.status == Delivery.FAILED
+    rows = await session.exec(
+        select(OutboundMessage, Officer)
+        .outerjoin(Officer, col(Officer.id) == col(OutboundMessage.officer_id))
+        .where(failed)
+        .order_by(col(OutboundMessage.id).desc())
+        .limit(limit)
+    )
+    total = await session.exec(select(func.count()).select_from(OutboundMessage).where(failed))
+    return [(m, o) for m, o in rows], total.one()
+
+
+async def purge_outbound(session: AsyncSession, *, sent_before: dt.datetime) -> None:
+    """Forget delivered messages after a while (failures stay for the dinas to follow up)."""
+    await session.exec(  # type: ignore[call-overload]
+        delete(OutboundMessage).where(
+            OutboundMessage.status == Delivery.SENT, col(OutboundMessage.sent_at) < sent_before
+        )
+    )
+
+
+async def take_lease(
+    session: AsyncSession, *, name: str, holder: str, now: dt.datetime, ttl: dt.timedelta
+) -> bool:
+    """Hold (or keep holding) a named lease until now + ttl; False while another process holds it."""
+    renewed = await session.exec(  # type: ignore[call-overload]
+        update(Lease)
+        .where(col(Lease.name) == name, (col(Lease.holder) == holder) | (col(Lease.expires_at) < now))
+        .values(holder=holder, expires_at=now + ttl)
+    )
+    if renewed.rowcount == 1:
+        return True
+    if await session.get(Lease, name, populate_existing=True) is not None:
+        return False
+    session.add(Lease(name=name, holder=holder, expires_at=now + ttl))
+    try:
+        async with session.begin_nested():
+            await session.flush()
+    except IntegrityError:
+        return False  # another process created it first
+    return True
+
+
+async def release_lease(session: AsyncSession, *, name: str, holder: str) -> None:
+    await session.exec(  # type: ignore[call-overload]
+        delete(Lease).where(col(Lease.name) == name, col(Lease.holder) == holder)
     )

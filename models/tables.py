@@ -103,6 +103,13 @@ class Proposal(ProposalBase, table=True):
     # Set by every UPDATE of the row, and only then: a step that changes nothing writes nothing.
     updated_at: dt.datetime = Field(default_factory=utcnow, sa_column_kwargs={"onupdate": utcnow})
     submitted_at: dt.datetime | None = None
+    decided_at: dt.datetime | None = None  # the last decision (approve, return, establish, reject)
+    # Set when the camat returns it: which intake fields to fix, and the values then, to show what changed
+    fix_fields: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    returned_values: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    resubmissions: int = 0
+    # What the last resubmission changed: [{"field": "name", "before": "..", "after": ".."}]
+    changes: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
 
     @property
     def number(self) -> str:
@@ -118,10 +125,12 @@ class Conversation(SQLModel, table=True):
     """Where an officer is in a conversation; committed with every answer so a restart loses nothing."""
 
     officer_id: int = Field(primary_key=True, foreign_key="officer.id")
-    flow: str = Field(max_length=16)  # "intake"
+    flow: str = Field(max_length=16)  # "intake", "fix" (a returned proposal), "decide" (a reason to type)
     step: str = Field(max_length=24)
     proposal_id: int | None = Field(default=None, foreign_key="proposal.id")
     from_summary: bool = False  # editing one field: go back to the summary after it
+    # Flow-specific answers: the fields still to fix in a correction, the fields a camat ticked to return
+    data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     # Random per conversation, carried by its buttons: a button of a cancelled draft never fits a new one
     # (SQLite reuses the id of a deleted last row).
     token: str = Field(default_factory=lambda: secrets.token_hex(3), max_length=8)
@@ -134,7 +143,7 @@ class AuditEvent(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     proposal_id: int = Field(foreign_key="proposal.id", index=True)
     officer_id: int = Field(foreign_key="officer.id")
-    action: str = Field(max_length=16)
+    action: str = Field(max_length=16)  # an Action value, or "reveal_nik"
     from_status: str | None = Field(default=None, max_length=16)
     to_status: str | None = Field(default=None, max_length=16)
     reason: str | None = Field(default=None, max_length=500)
@@ -154,3 +163,71 @@ class InboundUpdate(SQLModel, table=True):
     payload: str  # encrypted with the NIK vault: a typed NIK is in there
     received_at: dt.datetime = Field(default_factory=utcnow)
     handled_at: dt.datetime | None = Field(default=None, index=True)
+
+
+# ------------------------------------------------------------------------------------------------ outbox
+
+
+class Delivery(StrEnum):
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"  # permanently: the bot is blocked, the chat is gone; shown to the dinas
+
+
+class CardCopy(SQLModel, table=True):
+    """One approver's copy of a proposal's approval card: where it was sent, to edit it after a decision."""
+
+    __table_args__ = (Index("ix_cardcopy_proposal_stage", "proposal_id", "stage"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    proposal_id: int = Field(foreign_key="proposal.id")
+    stage: str = Field(max_length=16)  # the status it asks about: menunggu_camat or menunggu_dinas
+    officer_id: int = Field(foreign_key="officer.id")
+    channel: str = Field(max_length=16)
+    chat_id: str = Field(max_length=64)
+    message_ref: str | None = Field(default=None, max_length=64)  # the channel's message id, once sent
+    closed: bool = False  # its outcome was written on it (or queued to be)
+
+
+class OutboundMessage(SQLModel, table=True):
+    """The outbox: a message caused by a change, written in the change's transaction, sent by a worker."""
+
+    __table_args__ = (
+        # The worker's question, "the oldest pending message of each chat", reads only this index.
+        Index("ix_outbound_pending_chat", "status", "channel", "chat_id", "id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    channel: str = Field(max_length=16)
+    chat_id: str = Field(max_length=64)
+    officer_id: int | None = Field(default=None, foreign_key="officer.id")
+    card_id: int | None = Field(default=None, foreign_key="cardcopy.id")
+    edit: bool = False  # edit the card's message instead of sending a new one
+    text: str = Field(sa_type=sa.Text)
+    buttons: list[list[list[str]]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    status: Delivery = Field(default=Delivery.PENDING, sa_type=_enum_column(Delivery))
+    attempts: int = 0
+    next_attempt_at: dt.datetime = Field(default_factory=utcnow)
+    error: str | None = Field(default=None, max_length=120)
+    created_at: dt.datetime = Field(default_factory=utcnow)
+    sent_at: dt.datetime | None = Field(default=None, index=True)
+
+
+class Lease(SQLModel, table=True):
+    """A named job one process runs at a time (outbox delivery): held while renewed, taken when expired."""
+
+    name: str = Field(primary_key=True, max_length=32)
+    holder: str = Field(max_length=64)
+    expires_at: dt.datetime
+
+
+class ProgramYear(SQLModel, table=True):
+    """One program year: its quota of new participants and how many have been established (ditetapkan).
+
+    The count is raised with a guarded UPDATE, so two dinas officers pressing Tetapkan for the last place
+    at the same moment get one place and one refusal.
+    """
+
+    year: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    new_quota: int
+    new_established: int = 0

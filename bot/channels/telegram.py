@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import gc
 import json
 import logging
-from collections.abc import Sequence
+import warnings
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from telegram import (
+    Bot,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     KeyboardButton,
@@ -19,7 +22,16 @@ from telegram import (
     ReplyKeyboardRemove,
     Update,
 )
-from telegram.error import NetworkError, TelegramError
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Forbidden,
+    InvalidToken,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+    TimedOut,
+)
 from telegram.ext import (
     Application,
     ApplicationBuilder,
@@ -39,6 +51,7 @@ from handlers.engine import Engine
 from handlers.messages import Inbound, Kind, Reply
 from models import store
 from models.db import checkpoint_periodically
+from scheduler.outbox import Limits, Outbox, RetryLater, Undeliverable
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +76,16 @@ def to_inbound(update: Update) -> Inbound | None:
     receipt = update.update_id
     if update.callback_query is not None:
         data = update.callback_query.data or ""
-        return Inbound(CHANNEL, user_id, chat_id, Kind.BUTTON, data=data, update_id=receipt)
+        pressed = update.callback_query.message
+        return Inbound(
+            CHANNEL,
+            user_id,
+            chat_id,
+            Kind.BUTTON,
+            data=data,
+            update_id=receipt,
+            message_ref=str(pressed.message_id) if pressed is not None else None,
+        )
     message = update.message
     if message is None:
         return None
@@ -201,9 +223,21 @@ class TelegramChannel:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
-    async def send(self, context: ContextTypes.DEFAULT_TYPE, chat_id: int, replies: Sequence[Reply]) -> None:
-        """Send replies in order; only the last part of a long text carries the keyboard."""
+    async def send(
+        self,
+        context: ContextTypes.DEFAULT_TYPE,
+        chat_id: int,
+        replies: Sequence[Reply],
+        pressed: Message | None = None,
+    ) -> None:
+        """Send replies in order; only the last part of a long text carries the keyboard.
+
+        A reply marked ``edit`` replaces the pressed message (a card showing its outcome).
+        """
         for reply in merge(replies):
+            editable = reply.edit and pressed is not None and len(reply.text) <= MAX_TEXT
+            if editable and await _edited(pressed, reply):  # type: ignore[arg-type]
+                continue
             parts = split_text(reply.text)
             for i, part in enumerate(parts):
                 last = i == len(parts) - 1
@@ -226,17 +260,25 @@ class TelegramChannel:
             await self.engine.mark_handled(CHANNEL, update.update_id)
             return
         chat_id = update.effective_chat.id
-        # Three independent calls in parallel: one round trip instead of three on a slow network.
+        pressed = query.message if isinstance(query.message, Message) else None
+        if inbound.data and inbound.data.startswith("i:"):
+            # An intake question: its buttons are spent once pressed. Three independent calls in
+            # parallel: one round trip instead of three on a slow network.
+            await asyncio.gather(
+                _quietly(query.answer()),
+                _quietly(_retire_keyboard(pressed)),
+                self._handle_and_send(context, chat_id, inbound, None),
+            )
+            return
+        # A card or a list: the answer decides what the pressed message becomes (edited in place).
         await asyncio.gather(
-            _quietly(query.answer()),
-            _quietly(_retire_keyboard(query.message)),
-            self._handle_and_send(context, chat_id, inbound),
+            _quietly(query.answer()), self._handle_and_send(context, chat_id, inbound, pressed)
         )
 
     async def _handle_and_send(
-        self, context: ContextTypes.DEFAULT_TYPE, chat_id: int, inbound: Inbound
+        self, context: ContextTypes.DEFAULT_TYPE, chat_id: int, inbound: Inbound, pressed: Message | None
     ) -> None:
-        await self.send(context, chat_id, await self.engine.handle(inbound))
+        await self.send(context, chat_id, await self.engine.handle(inbound), pressed)
 
     async def on_other(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Updates no one handles (edits, group chats): mark them handled so they are never replayed."""
@@ -246,6 +288,89 @@ class TelegramChannel:
         """Log an error by type only: messages and tracebacks may carry a NIK."""
         error = context.error
         log.error("telegram update failed: %s", type(error).__name__)
+
+
+async def _edited(message: Message, reply: Reply) -> bool:
+    """Replace a message's text and buttons; False when Telegram refuses (too old, deleted)."""
+    keyboard = markup(reply)
+    try:
+        await message.edit_text(
+            reply.text, reply_markup=keyboard if isinstance(keyboard, InlineKeyboardMarkup) else None
+        )
+    except BadRequest as error:
+        if "not modified" in str(error).lower():
+            return True
+        log.warning("could not edit the pressed message: %s", type(error).__name__)
+        return False
+    except TelegramError as error:
+        log.warning("could not edit the pressed message: %s", type(error).__name__)
+        return False
+    return True
+
+
+class TelegramCourier:
+    """The outbox's way out through Telegram: sends and edits, Bot API errors sorted for the worker."""
+
+    def __init__(self, bot: Bot, *, timeout: float = 10.0) -> None:
+        self.bot = bot
+        self.timeout = timeout
+
+    async def send(self, chat_id: str, reply: Reply) -> str | None:
+        """Send one message (cut to Telegram's limit); its message id, to edit it later."""
+        async with _sorted_errors(editing=False):
+            sent = await self.bot.send_message(
+                int(chat_id),
+                reply.text[:MAX_TEXT],
+                reply_markup=markup(reply),
+                read_timeout=self.timeout,
+                write_timeout=self.timeout,
+                connect_timeout=self.timeout,
+            )
+        return str(sent.message_id)
+
+    async def edit(self, chat_id: str, message_ref: str, reply: Reply) -> None:
+        """Write a card's outcome on it; its buttons go unless the reply has new ones."""
+        keyboard = markup(reply)
+        async with _sorted_errors(editing=True):
+            await self.bot.edit_message_text(
+                reply.text[:MAX_TEXT],
+                chat_id=int(chat_id),
+                message_id=int(message_ref),
+                reply_markup=keyboard if isinstance(keyboard, InlineKeyboardMarkup) else None,
+                read_timeout=self.timeout,
+                write_timeout=self.timeout,
+                connect_timeout=self.timeout,
+            )
+
+
+@contextlib.asynccontextmanager
+async def _sorted_errors(*, editing: bool) -> AsyncIterator[None]:
+    """Bot API errors as the outbox needs them: retry later, or never deliverable (with a reason)."""
+    try:
+        yield
+    except RetryAfter as error:
+        with warnings.catch_warnings():  # PTB 22 warns while retry_after may still be an int
+            warnings.simplefilter("ignore")
+            wait = error.retry_after
+        seconds = wait.total_seconds() if isinstance(wait, dt.timedelta) else float(wait)
+        raise RetryLater("429", retry_after=seconds, flood=True) from None
+    except Forbidden:
+        raise Undeliverable("blocked") from None  # the person blocked the bot or left Telegram
+    except BadRequest as error:
+        text = str(error).lower()
+        if editing and "not modified" in text:
+            return  # the card already shows this outcome (sent twice across a crash)
+        if "chat not found" in text:
+            raise Undeliverable("chat_not_found") from None
+        if editing and ("to edit not found" in text or "can't be edited" in text):
+            raise Undeliverable("message_gone") from None
+        raise Undeliverable("bad_request") from None
+    except ChatMigrated:
+        raise Undeliverable("chat_migrated") from None
+    except (TimedOut, NetworkError) as error:  # 5xx arrive as NetworkError too
+        raise RetryLater("timeout" if isinstance(error, TimedOut) else "network") from None
+    except InvalidToken:
+        raise RetryLater("invalid_token") from None
 
 
 async def _retire_keyboard(message: object) -> None:
@@ -264,12 +389,14 @@ async def _quietly(call: object) -> None:
 class Lifecycle:
     """What `run` does once the bot is up, and when it stops."""
 
-    def __init__(self, inbox: Inbox) -> None:
+    def __init__(self, inbox: Inbox, outbox_limits: Limits | None = None) -> None:
         self.inbox = inbox
+        self.outbox_limits = outbox_limits
+        self.outbox: Outbox | None = None
         self.background: list[asyncio.Task[None]] = []
 
     async def start(self, application: Application) -> None:  # type: ignore[type-arg]
-        """List the commands in Telegram's menu, replay the inbox, start the SQLite checkpoints."""
+        """List the commands in Telegram's menu, replay the inbox, start the outbox and SQLite checkpoints."""
         try:
             await application.bot.set_my_commands(list(texts.COMMANDS))
         except TelegramError as error:  # a courtesy: the bot works without the menu
@@ -277,6 +404,9 @@ class Lifecycle:
         await self.inbox.replay(application)
         url = self.inbox.services.database_url
         self.background.append(asyncio.create_task(checkpoint_periodically(url)))
+        courier = TelegramCourier(application.bot)
+        self.outbox = Outbox(self.inbox.services, {CHANNEL: courier}, limits=self.outbox_limits)
+        self.background.append(asyncio.create_task(self.outbox.run()))
         # What start-up loaded (regions, modules, caches) lives as long as the process: keep it out of
         # every later full garbage collection, whose pauses otherwise show as latency spikes.
         gc.collect()
@@ -298,10 +428,12 @@ def build_application(
     max_concurrent_updates: int = 256,
     request: BaseRequest | None = None,
     get_updates_request: BaseRequest | None = None,
+    outbox_limits: Limits | None = None,
 ) -> Application:  # type: ignore[type-arg]
-    """The PTB application with our channel's callbacks, the inbox and the per-user ordered processor."""
+    """The PTB application with our channel's callbacks, the inbox, the outbox and the per-user ordered
+    processor."""
     inbox = Inbox(engine)
-    lifecycle = Lifecycle(inbox)
+    lifecycle = Lifecycle(inbox, outbox_limits)
     bot = InboxBot(
         token,
         base_url=base_url,

@@ -1,0 +1,356 @@
+"""Outbox delivery: sends the messages that changes queued, within the chat app's limits, never losing one.
+
+Handlers write messages into the outbox table in the same transaction as the change that causes them
+(``handlers.notify``). This worker sends them through each channel's :class:`Courier`:
+
+- at most ``per_second`` messages overall and one per ``chat_interval`` per chat (Telegram answers 429
+  beyond ~30/s overall and ~1/s per chat);
+- each chat's messages in order: only the oldest pending message of a chat is ever sent, so a retried
+  message holds back the ones behind it, never overtaken;
+- 429 (honouring ``retry_after``, for the whole bot, as Telegram means it), 5xx and timeouts are retried
+  with backoff; permanent failures (the bot blocked, the chat gone) are recorded for the dinas;
+- one process at a time delivers, under a lease in the database, because the limits are the bot's, not
+  the process's: several processes may run the bot, the one holding the lease sends.
+
+The window where a message can go out twice, written down where it lives: :meth:`Outbox._deliver` sends,
+then records the delivery. A crash (or a lost lease) between the chat app accepting the message and that
+record committing leaves the row pending, and the next holder sends it again. Each message crosses that
+window once per attempt, and the record is retried until it commits before the chat is released, so a
+message is sent twice at most once per crash, never more. A timeout is the same window seen from the
+network: if the request reached Telegram but the answer did not reach us, the retry duplicates it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from handlers.context import Services
+from handlers.messages import Button, Reply
+from models import store
+from models.tables import OutboundMessage
+
+log = logging.getLogger(__name__)
+
+LEASE = "outbox"
+SENT_KEEP = dt.timedelta(days=7)
+
+
+class RetryLater(Exception):
+    """The message could not be sent now (429, 5xx, timeout, network); try again later."""
+
+    def __init__(self, reason: str, *, retry_after: float | None = None, flood: bool = False) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.retry_after = retry_after
+        self.flood = flood  # the chat app asks the whole bot to slow down (429)
+
+
+class Undeliverable(Exception):
+    """The message can never be sent (the bot is blocked, the chat does not exist); a short reason."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class Courier(Protocol):
+    """A channel's way of sending: a thin translation of a neutral reply into the chat app's API."""
+
+    async def send(self, chat_id: str, reply: Reply) -> str | None:
+        """Send a new message; return the channel's id of it (to edit it later)."""
+
+    async def edit(self, chat_id: str, message_ref: str, reply: Reply) -> None:
+        """Replace a message sent before (a card showing its outcome)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    per_second: float = 29.0  # Telegram: ~30 overall; the margin absorbs network jitter
+    chat_interval: float = 1.1  # seconds between two messages to one chat (Telegram: ~1 per second)
+    max_in_flight: int = 64
+    backoff_first: float = 1.0
+    backoff_cap: float = 300.0
+    max_attempts: int = 20  # with the cap, about an hour and a half of trying before giving up
+    batch: int = 200
+    idle_poll: float = 1.0  # how often to look for messages queued by other processes
+    lease_ttl: float = 30.0
+
+
+def reply_of(message: OutboundMessage) -> Reply:
+    rows = tuple(tuple(Button(label, data) for label, data in row) for row in message.buttons)
+    return Reply(message.text, buttons=rows)
+
+
+@dataclass
+class Pacer:
+    """When the next message may start: overall spacing, per-chat spacing, and 429 pauses.
+
+    Starts follow an ideal schedule (1/per_second apart), so the overshoot of each sleep does not add up
+    and the sustained rate stays at ``per_second``. A late start may catch up only ``catch_up`` seconds,
+    never as a burst: in any one-second window at most ``per_second`` (+1) messages start.
+    """
+
+    limits: Limits
+    clock: Callable[[], float] = time.monotonic
+    catch_up: float = 0.005
+    next_start: float = 0.0
+    paused_until: float = 0.0
+    chat_free_at: dict[tuple[str, str], float] = field(default_factory=dict)
+
+    def chat_ready_at(self, chat: tuple[str, str]) -> float:
+        return self.chat_free_at.get(chat, 0.0)
+
+    def start_at(self) -> float:
+        return max(self.next_start, self.paused_until)
+
+    def take(self, chat: tuple[str, str]) -> None:
+        """Count a start now."""
+        now = self.clock()
+        scheduled = max(self.next_start, now - self.catch_up)
+        self.next_start = scheduled + 1.0 / self.limits.per_second
+        self.chat_free_at[chat] = now + self.limits.chat_interval
+        if len(self.chat_free_at) > 10_000:  # forget chats whose spacing has long passed
+            self.chat_free_at = {k: v for k, v in self.chat_free_at.items() if v > now}
+
+    def pause(self, seconds: float) -> None:
+        self.paused_until = max(self.paused_until, self.clock() + seconds)
+
+
+class Outbox:
+    """The delivery worker: :meth:`run` in the bot's process, :meth:`deliver_pending` in tests and demos."""
+
+    def __init__(
+        self,
+        services: Services,
+        couriers: dict[str, Courier],
+        *,
+        limits: Limits | None = None,
+        holder: str | None = None,
+        clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+    ) -> None:
+        self.services = services
+        # Real time, not the services' clock: tests freeze that one for ages and dates, while retries
+        # and the lease must see time pass.
+        self.clock = clock
+        self.couriers = couriers
+        self.limits = limits or Limits()
+        self.pacer = Pacer(self.limits)
+        self.holder = holder or f"outbox-{secrets.token_hex(4)}"
+        self._doorbell = asyncio.Event()
+        self._in_flight: dict[tuple[str, str], asyncio.Task[None]] = {}
+        self._holding = False
+        self._lease_renew_at = dt.datetime.min.replace(tzinfo=dt.UTC)
+        services.doorbell.listen(self.wake)
+        self.sent = 0
+        self.failed = 0
+        self.retried = 0
+
+    def wake(self) -> None:
+        """New messages were committed: look now rather than at the next poll."""
+        self._doorbell.set()
+
+    # -------------------------------------------------------------------------------------------- running
+
+    async def run(self) -> None:
+        """Deliver for as long as the process runs, whenever this process holds the lease."""
+        try:
+            while True:
+                if await self._keep_lease():
+                    await self._round()
+                else:
+                    await self._wait(self.limits.lease_ttl / 3)
+        finally:
+            await self._settle()
+            await self._release()
+
+    async def deliver_pending(self, *, timeout: float = 30.0) -> int:
+        """Deliver everything due now and return when nothing is left in flight (tests, the demo)."""
+        deadline = time.monotonic() + timeout
+        before = self.sent + self.failed
+        while time.monotonic() < deadline:
+            if not await self._keep_lease():
+                break
+            dispatched = await self._round(idle_wait=False)
+            if not dispatched and not self._in_flight:
+                break
+        await self._settle()
+        return self.sent + self.failed - before
+
+    async def _keep_lease(self) -> bool:
+        now = self.clock()
+        if self._holding and now < self._lease_renew_at:
+            return True
+        try:
+            async with self.services.sessions() as session:
+                held = await store.take_lease(
+                    session,
+                    name=LEASE,
+                    holder=self.holder,
+                    now=now,
+                    ttl=dt.timedelta(seconds=self.limits.lease_ttl),
+                )
+                await session.commit()
+        except Exception as error:
+            log.error("outbox lease check failed: %s", type(error).__name__)
+            held = False
+        if held and not self._holding:
+            log.info("outbox: this process delivers (%s)", self.holder)
+        self._holding = held
+        self._lease_renew_at = now + dt.timedelta(seconds=self.limits.lease_ttl / 3)
+        return held
+
+    async def _release(self) -> None:
+        if not self._holding:
+            return
+        try:
+            async with self.services.sessions() as session:
+                await store.release_lease(session, name=LEASE, holder=self.holder)
+                await session.commit()
+        except Exception as error:
+            log.warning("outbox lease release failed: %s", type(error).__name__)
+        self._holding = False
+
+    async def _settle(self) -> None:
+        if self._in_flight:
+            await asyncio.gather(*self._in_flight.values(), return_exceptions=True)
+
+    async def _wait(self, seconds: float) -> None:
+        self._doorbell.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._doorbell.wait(), max(seconds, 0.0))
+
+    # --------------------------------------------------------------------------------------- dispatching
+
+    async def _round(self, *, idle_wait: bool = True) -> int:
+        """Start the due head-of-chat messages, paced; returns how many started."""
+        busy = set(self._in_flight)  # chats in flight now: their head read below may already be sent
+        self._doorbell.clear()
+        try:
+            async with self.services.sessions() as session:
+                heads = await store.due_messages(
+                    session,
+                    now=self.clock(),
+                    channels=list(self.couriers),
+                    limit=self.limits.batch,
+                )
+                later = None if heads else await store.next_due_at(session, channels=list(self.couriers))
+        except Exception as error:
+            log.error("outbox read failed: %s", type(error).__name__)
+            await self._wait(self.limits.idle_poll)
+            return 0
+        started = 0
+        waiting_chat: float | None = None
+        for message in heads:
+            chat = (message.channel, message.chat_id)
+            if chat in busy or chat in self._in_flight:
+                continue
+            ready = self.pacer.chat_ready_at(chat)
+            if ready > self.pacer.clock():
+                waiting_chat = ready if waiting_chat is None else min(waiting_chat, ready)
+                continue
+            while len(self._in_flight) >= self.limits.max_in_flight:
+                await asyncio.wait(set(self._in_flight.values()), return_when=asyncio.FIRST_COMPLETED)
+            delay = self.pacer.start_at() - self.pacer.clock()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            self.pacer.take(chat)
+            self._in_flight[chat] = asyncio.create_task(self._deliver(message, chat))
+            started += 1
+        if started:
+            return started
+        if not idle_wait and waiting_chat is None and not self._in_flight:
+            return 0
+        pause = self.limits.idle_poll
+        if waiting_chat is not None:
+            pause = min(pause, waiting_chat - self.pacer.clock())
+        if later is not None:
+            pause = min(pause, (later - self.clock()).total_seconds())
+        if self._in_flight:
+            pause = min(pause, 0.05) if not idle_wait else pause
+        await self._wait(max(pause, 0.001))
+        return 0
+
+    async def _deliver(self, message: OutboundMessage, chat: tuple[str, str]) -> None:
+        """Send one message and record the outcome; the chat stays reserved until the record commits."""
+        try:
+            outcome = await self._attempt(message)
+            await self._record(message, outcome)
+        finally:
+            del self._in_flight[chat]
+            self._doorbell.set()
+
+    async def _attempt(self, message: OutboundMessage) -> tuple[str, object]:
+        courier = self.couriers[message.channel]
+        try:
+            if message.edit:
+                ref = await self._card_ref(message)
+                if ref is None:  # the card itself never arrived: nothing to write the outcome on
+                    return "failed", "card_not_delivered"
+                await courier.edit(message.chat_id, ref, reply_of(message))
+                return "sent", None
+            return "sent", await courier.send(message.chat_id, reply_of(message))
+        except Undeliverable as error:
+            return "failed", error.reason
+        except RetryLater as error:
+            if error.flood and error.retry_after:
+                self.pacer.pause(error.retry_after)
+            return "retry", error
+        except Exception as error:  # a bug or an unknown failure: retried, never lost; logged by type
+            log.error("outbox send failed: %s", type(error).__name__)
+            return "retry", RetryLater(type(error).__name__)
+
+    async def _card_ref(self, message: OutboundMessage) -> str | None:
+        assert message.card_id is not None
+        async with self.services.sessions() as session:
+            return await store.card_message_ref(session, card_id=message.card_id)
+
+    def _backoff(self, attempts: int, error: RetryLater) -> float:
+        if error.retry_after is not None:
+            return error.retry_after
+        return float(min(self.limits.backoff_cap, self.limits.backoff_first * 2**attempts))
+
+    async def _record(self, message: OutboundMessage, outcome: tuple[str, object]) -> None:
+        kind, detail = outcome
+        pause = 0.05
+        while True:  # until it commits: releasing the chat unrecorded would send the message again
+            now = self.clock()
+            try:
+                async with self.services.sessions() as session:
+                    if kind == "sent":
+                        ref = detail if isinstance(detail, str) else None
+                        await store.mark_sent(session, message=message, message_ref=ref, at=now)
+                    elif kind == "failed" or message.attempts + 1 >= self.limits.max_attempts:
+                        reason = detail if isinstance(detail, str) else "gave_up"
+                        await store.mark_failed(session, message=message, at=now, error=reason)
+                        kind = "failed"
+                    else:
+                        assert isinstance(detail, RetryLater)
+                        later = now + dt.timedelta(seconds=self._backoff(message.attempts, detail))
+                        await store.mark_retry(session, message=message, at=later, error=detail.reason)
+                    await session.commit()
+                break
+            except Exception as error:
+                log.error("outbox record failed, retrying: %s", type(error).__name__)
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, 5.0)
+        if kind == "sent":
+            self.sent += 1
+        elif kind == "failed":
+            self.failed += 1
+            log.warning("outbox message %s undeliverable: %s", message.id, detail)
+        else:
+            self.retried += 1
+
+    async def purge(self) -> None:
+        """Forget messages delivered more than a week ago."""
+        async with self.services.sessions() as session:
+            await store.purge_outbound(session, sent_before=self.clock() - SENT_KEEP)
+            await session.commit()
