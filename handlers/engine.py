@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from handlers import intake, onboarding, queries, texts
+from handlers import approval, intake, onboarding, queries, texts
 from handlers.context import Services, Turn
 from handlers.messages import Inbound, Kind, Reply
 from models import store
@@ -24,6 +24,7 @@ MENU_COMMANDS = {
     texts.MENU_DAFTAR: "daftar",
     texts.MENU_DAFTARKU: "daftarku",
     texts.MENU_BANTUAN: "bantuan",
+    texts.MENU_ANTRIAN: "antrian",
 }
 
 
@@ -105,7 +106,9 @@ class Engine:
             else:
                 await route(turn)
             await session.commit()
-            return turn.replies
+        if turn.queued:
+            self.services.doorbell.ring()  # committed: the outbox may send them now
+        return turn.replies
 
 
 async def route(turn: Turn) -> None:
@@ -118,6 +121,25 @@ async def route(turn: Turn) -> None:
         command = MENU_COMMANDS[inbound.text.strip()]
     if command is not None:
         await run_command(turn, command)
+        return
+    if inbound.kind is Kind.BUTTON:
+        head, _, rest = (inbound.data or "").partition(":")
+        if head in approval.PREFIXES:
+            await approval.on_button(turn)
+            return
+        if head == "p":  # Perbaiki: correct a returned proposal
+            if rest.isdigit():
+                await intake.start_fix(turn, int(rest))
+            else:
+                turn.say(texts.STALE_BUTTON)
+            return
+    assert officer.id is not None
+    conversation = await store.conversation_of(turn.session, officer_id=officer.id)
+    if conversation is not None and conversation.flow == approval.FLOW and inbound.kind is not Kind.BUTTON:
+        if inbound.kind is Kind.TEXT:
+            await approval.on_text(turn, conversation)
+        else:
+            turn.say(texts.CANNOT_READ)
         return
     state = await intake.open_conversation(turn)
     if inbound.kind is Kind.CONTACT and (state is None or state[0].step != intake.Step.PHONE):
@@ -142,7 +164,15 @@ async def run_command(turn: Turn, command: str) -> None:
         case "daftar":
             await intake.start(turn)
         case "batal":
-            await intake.cancel(turn)
+            if not await approval.cancel(turn):
+                await intake.cancel(turn)
+        case "antrian":
+            await approval.show_queue(turn)
+        case "riwayat":
+            await approval.show_history(turn)
+            await intake.remind(turn)
+        case "gagal":
+            await approval.show_failures(turn)
         case "start" | "bantuan" | "help":
             label = onboarding.region_label(turn.services.kabupaten, officer)
             text = (

@@ -6,11 +6,12 @@ reply is decided, so a restart (or a switch of channel) continues exactly where 
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections.abc import Awaitable, Callable
 from enum import StrEnum
 
-from handlers import texts
+from handlers import cards, texts
 from handlers.context import Turn
 from handlers.messages import Button, Kind, Reply
 from models import store
@@ -40,6 +41,7 @@ from models.tables import Conversation, Proposal, format_number, utcnow
 log = logging.getLogger(__name__)
 
 FLOW = "intake"
+FIX_FLOW = "fix"  # correcting a returned proposal: the same steps, only the fields to fix, prefilled
 MAX_ANSWER = 500  # longer than any answer we ask for; a pasted essay gets one short reply
 
 
@@ -102,29 +104,32 @@ async def start(turn: Turn) -> None:
 
 
 async def cancel(turn: Turn) -> None:
-    """/batal or the Batal button: drop the draft; nothing was sent, so nothing else changes."""
+    """/batal or the Batal button: drop the draft (nothing was sent), or pause a correction."""
     state = await open_conversation(turn)
     if state is None:
         turn.say(texts.NOTHING_TO_CANCEL)
         return
     await _drop(turn, *state)
-    turn.say(texts.CANCELLED)
+    turn.say(texts.FIX_PAUSED if state[0].flow == FIX_FLOW else texts.CANCELLED)
 
 
 async def _drop(turn: Turn, conversation: Conversation, proposal: Proposal | None) -> None:
-    """Delete a conversation and its draft (the conversation first: it points at the draft)."""
+    """Delete a conversation and its draft (the conversation first: it points at the draft).
+
+    A returned proposal being corrected is not a draft: it stays, returned, with what was fixed so far.
+    """
     await turn.session.delete(conversation)
     await turn.session.flush()
-    if proposal is not None:
+    if proposal is not None and proposal.status is Status.DRAFT:
         await turn.session.delete(proposal)
 
 
 async def open_conversation(turn: Turn) -> tuple[Conversation, Proposal] | None:
-    """The officer's intake in progress, if any."""
+    """The officer's intake (or correction) in progress, if any."""
     if turn.officer is None or turn.officer.id is None:
         return None
     conversation = await store.conversation_of(turn.session, officer_id=turn.officer.id)
-    if conversation is None:
+    if conversation is None or conversation.flow not in {FLOW, FIX_FLOW}:
         return None
     proposal = await _draft(turn, conversation)
     if proposal is None:  # its draft was sent or dropped: the conversation is over
@@ -284,13 +289,20 @@ async def _goto(turn: Turn, conversation: Conversation, proposal: Proposal, step
     conversation.updated_at = utcnow()
     if step is Step.SUMMARY:
         conversation.from_summary = False
+        if conversation.data.get("queue"):
+            conversation.data = {**conversation.data, "queue": []}
     turn.session.add(conversation)
     turn.say(prompt(turn, conversation, proposal))
 
 
 async def _next(turn: Turn, conversation: Conversation, proposal: Proposal, done: Step) -> None:
-    """Move on after a main step: to the summary when editing one field, else to the next step."""
-    if conversation.from_summary:
+    """Move on after a main step: to the next field to fix in a correction, to the summary when editing
+    one field, else to the next step."""
+    queue = list(conversation.data.get("queue", []))
+    if conversation.from_summary and queue:
+        conversation.data = {**conversation.data, "queue": queue[1:]}
+        await _goto(turn, conversation, proposal, EDITABLE[queue[0]])
+    elif conversation.from_summary:
         await _goto(turn, conversation, proposal, Step.SUMMARY)
     else:
         await _goto(turn, conversation, proposal, ORDER[ORDER.index(done) + 1])
@@ -563,35 +575,116 @@ async def submit(turn: Turn, conversation: Conversation, proposal: Proposal) -> 
         await _blocked_at_kirim(turn, conversation, proposal, blocks(found))
         return
     before = proposal.status
-    proposal.status = transition(before, Action.SUBMIT, turn.officer.role)
+    resubmitted = before is Status.DIKEMBALIKAN
+    action = Action.RESUBMIT if resubmitted else Action.SUBMIT
+    proposal.status = transition(before, action, turn.officer.role)
     proposal.findings = [f.to_json() for f in warnings(found)]
+    if resubmitted:
+        proposal.changes = _changes(turn, proposal)
+        proposal.resubmissions += 1
+        proposal.fix_fields, proposal.returned_values = [], None
     proposal.submitted_at = utcnow()
     turn.session.add(proposal)
     await store.record_audit(
         turn.session,
         proposal_id=proposal.id,
         officer_id=turn.officer.id,
-        action=Action.SUBMIT.value,
+        action=action.value,
         from_status=before,
         to_status=proposal.status,
     )
     await turn.session.delete(conversation)
     await store.flush_proposal_changes(turn.session)  # DuplicateLiveNik when another officer won the race
-    log.info("proposal %s submitted by officer %s", format_number(proposal.id), turn.officer.id)
+    verb = "resubmitted" if resubmitted else "submitted"
+    log.info("proposal %s %s by officer %s", format_number(proposal.id), verb, turn.officer.id)
+    reached = await cards.send_for_decision(turn, proposal)
     desa = _desa(turn, proposal)
     masked = mask_nik(_reading(turn, proposal).nik)
-    turn.say(
-        Reply(
-            texts.submitted(
-                format_number(proposal.id),
-                proposal.name or "",
-                masked,
-                desa.kecamatan_name,
-                len(warnings(found)),
-            ),
-            menu=texts.MENU_OPERATOR,
-        )
+    text = texts.submitted(
+        format_number(proposal.id),
+        proposal.name or "",
+        masked,
+        desa.kecamatan_name,
+        len(warnings(found)),
+        resubmitted=resubmitted,
     )
+    if not reached:
+        text += "\n\n" + texts.no_camat_bound(desa.kecamatan_name)
+    turn.say(Reply(text, menu=texts.MENU_OPERATOR))
+
+
+def _changes(turn: Turn, proposal: Proposal) -> list[dict[str, str]]:
+    """What a correction changed since the proposal was returned, NIKs masked."""
+    before = proposal.returned_values or {}
+    now = cards.snapshot(proposal)
+    changed = []
+    for key, value in now.items():
+        if key not in before or before[key] == value:
+            continue
+        if key == "nik":
+            shown_before, shown_after = "(lama)", mask_nik(_reading(turn, proposal).nik)
+        elif key == "birth":
+            shown_before, shown_after = _birth_words(before[key]), _birth_words(value)
+        else:
+            shown_before, shown_after = before[key] or "-", value or "-"
+        changed.append({"field": key, "before": shown_before, "after": shown_after})
+    return changed
+
+
+def _birth_words(value: str | None) -> str:
+    day, _, gender = (value or "").partition(" ")
+    if not day:
+        return "-"
+    return f"{texts.tanggal(dt.date.fromisoformat(day))}, {texts.kelamin(gender)}"
+
+
+async def start_fix(turn: Turn, proposal_id: int) -> None:
+    """Perbaiki: correct a returned proposal, asking only the fields the camat named, then send again."""
+    officer = turn.officer
+    assert officer is not None and officer.id is not None
+    proposal = await turn.session.get(Proposal, proposal_id)
+    if proposal is None or officer.role is not Role.OPERATOR or proposal.desa_code != officer.region_code:
+        turn.say(texts.NOT_YOURS)
+        return
+    if proposal.status is not Status.DIKEMBALIKAN:
+        turn.say(texts.FIX_NOT_RETURNED)
+        return
+    state = await open_conversation(turn)
+    if state is not None and state[1].id != proposal.id:
+        if state[0].flow == FLOW:
+            await _again(turn, *state, texts.FINISH_DRAFT_FIRST)
+            return
+        await _drop(turn, *state)  # another correction: paused, this one starts
+    elif state is not None:
+        await _again(turn, *state, texts.RESUMING)
+        return
+    fields = [f for f in proposal.fix_fields if f in EDITABLE] or ["name"]
+    conversation = await store.conversation_of(turn.session, officer_id=officer.id)
+    if conversation is not None:  # a decision flow cannot be open for an operator; a stale row can
+        await turn.session.delete(conversation)
+        await turn.session.flush()
+    conversation = Conversation(
+        officer_id=officer.id,
+        flow=FIX_FLOW,
+        step=EDITABLE[fields[0]],
+        proposal_id=proposal.id,
+        from_summary=True,
+        data={"queue": fields[1:]},
+    )
+    turn.session.add(conversation)
+    note = await _return_note(turn, proposal)
+    turn.say(texts.fix_start(proposal.number, fields, note))
+    turn.say(prompt(turn, conversation, proposal))
+
+
+async def _return_note(turn: Turn, proposal: Proposal) -> str | None:
+    assert proposal.id is not None
+    notes = [
+        e.reason
+        for e, _ in await store.history(turn.session, proposal_id=proposal.id)
+        if e.action == "return"
+    ]
+    return notes[-1] if notes else None
 
 
 async def _blocked_at_kirim(
@@ -619,7 +712,8 @@ async def _draft(turn: Turn, conversation: Conversation) -> Proposal | None:
     if conversation.proposal_id is None:
         return None
     proposal = await turn.session.get(Proposal, conversation.proposal_id)
-    if proposal is None or proposal.status is not Status.DRAFT:
+    editable = Status.DIKEMBALIKAN if conversation.flow == FIX_FLOW else Status.DRAFT
+    if proposal is None or proposal.status is not editable:
         return None
     return proposal
 

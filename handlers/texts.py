@@ -50,14 +50,18 @@ STATUS_LABEL = {
 MENU_DAFTAR = "📝 Daftarkan pekerja"
 MENU_DAFTARKU = "📋 Usulan saya"
 MENU_BANTUAN = "❓ Bantuan"
+MENU_ANTRIAN = "📥 Antrian"
 MENU_OPERATOR = ((MENU_DAFTAR, MENU_DAFTARKU), (MENU_BANTUAN,))
-MENU_APPROVER = ((MENU_BANTUAN,),)
+MENU_APPROVER = ((MENU_ANTRIAN, MENU_BANTUAN),)
 
 # Telegram's command menu (shown next to the text box).
 COMMANDS = (
     ("daftar", "Usulkan pekerja rentan (operator desa)"),
     ("daftarku", "Usulan saya dan statusnya"),
     ("status", "Lihat satu usulan: /status U-00042"),
+    ("antrian", "Usulan yang menunggu keputusan Anda (camat, Diskopnaker)"),
+    ("riwayat", "Riwayat keputusan satu usulan: /riwayat U-00042"),
+    ("gagal", "Pesan yang tidak terkirim (Diskopnaker)"),
     ("batal", "Batalkan pengisian usulan"),
     ("bantuan", "Yang dapat saya lakukan"),
 )
@@ -101,13 +105,18 @@ def help_text(role: Role) -> str:
             "• /daftar — usulkan pekerja rentan dari desa Anda\n"
             "• /daftarku — daftar usulan Anda dan statusnya\n"
             "• /status NOMOR — lihat satu usulan, misalnya /status U-00042\n"
+            "• /riwayat NOMOR — siapa memutuskan apa dan kapan\n"
             "• /batal — batalkan pengisian usulan\n"
             "• /bantuan — tampilkan pesan ini"
         )
     area = "kecamatan Anda" if role is Role.CAMAT else "seluruh kabupaten"
+    failed = "• /gagal — pesan yang tidak terkirim ke petugas\n" if role is Role.DINAS else ""
     return (
         "Yang dapat Anda lakukan:\n"
+        "• /antrian — usulan yang menunggu keputusan Anda, terlama dulu\n"
         f"• /status NOMOR — lihat satu usulan dari {area}, misalnya /status U-00042\n"
+        "• /riwayat NOMOR — siapa memutuskan apa dan kapan\n"
+        f"{failed}"
         "• /bantuan — tampilkan pesan ini\n\n"
         "Usulan yang perlu keputusan Anda akan dikirim ke sini."
     )
@@ -287,10 +296,13 @@ def summary(
     return "\n".join(lines)
 
 
-def submitted(number: str, name: str, masked_nik: str, kecamatan: str, warning_count: int) -> str:
+def submitted(
+    number: str, name: str, masked_nik: str, kecamatan: str, warning_count: int, *, resubmitted: bool = False
+) -> str:
     note = f"\n⚠️ {warning_count} catatan ikut dikirim ke penyetuju." if warning_count else ""
+    sent = "Perbaikan usulan" if resubmitted else "Usulan"
     return (
-        f"✅ Usulan {number} terkirim: {name} (NIK {masked_nik}).{note}\n\n"
+        f"✅ {sent} {number} terkirim: {name} (NIK {masked_nik}).{note}\n\n"
         f"Berikutnya camat Kec. {kecamatan} akan memeriksa, lalu Diskopnaker memverifikasi. "
         f"Anda akan diberi tahu setiap keputusan. Cek kapan saja dengan /status {number}."
     )
@@ -357,4 +369,280 @@ CANNOT_READ = "Saya hanya bisa membaca pesan teks dan tombol. Silakan ketik jawa
 TOO_LONG = "Pesan terlalu panjang. Ketik jawaban yang singkat saja."
 TRY_AGAIN_LATER = (
     "Maaf, terjadi gangguan. Jawaban Anda yang terakhir belum tersimpan; silakan kirim lagi sebentar lagi."
+)
+
+
+def no_camat_bound(kecamatan: str) -> str:
+    return (
+        f"Catatan: belum ada camat Kec. {kecamatan} yang terhubung ke bot. Usulan tetap tersimpan di "
+        "antriannya dan akan terlihat begitu camat masuk."
+    )
+
+
+# ---------------------------------------------------------------------------------------------- approval
+
+ROLE_TITLE = {Role.OPERATOR: "Operator", Role.CAMAT: "Camat", Role.DINAS: "Diskopnaker"}
+APPROVE = "✅ Setujui"
+REJECT = "❌ Tolak"
+RETURN = "↩️ Kembalikan"
+ESTABLISH = "🏁 Tetapkan"
+REVEAL_NIK = "🔎 Lihat NIK"
+BACK = "« Kembali"
+NEXT_PENDING = "▶ Usulan berikutnya"
+FIX = "✏️ Perbaiki"
+CONTINUE = "Lanjut »"
+NO_NOTE = "Tanpa catatan"
+
+REJECT_REASONS = {
+    "rentan": "bukan pekerja rentan",
+    "data": "data tidak sesuai",
+    "dobel": "sudah diusulkan/dobel",
+    "jaminan": "sudah punya jaminan lain",
+    "lain": "lainnya (tulis alasannya)",
+}
+
+NOT_YOURS = (
+    "Tombol ini bukan untuk Anda: usulan itu di luar wewenang atau wilayah Anda. Tidak ada yang berubah."
+)
+UNKNOWN_PROPOSAL = "Usulan itu tidak ditemukan. Tidak ada yang berubah."
+ONLY_APPROVERS_QUEUE = "Antrian keputusan hanya untuk camat dan Diskopnaker."
+ONLY_DINAS = "Hanya untuk petugas Diskopnaker."
+CHOOSE_AT_LEAST_ONE = "Pilih minimal satu bagian yang harus diperbaiki, lalu tekan Lanjut."
+DECISION_CANCELLED = "Keputusan dibatalkan; usulan tetap menunggu di antrian."
+BULK_CANCELLED = "Baik, tidak ada yang disetujui. Antrian tetap seperti semula."
+NOTHING_WITHOUT_WARNINGS = "Tidak ada usulan tanpa peringatan yang menunggu."
+REASON_TOO_SHORT = "Alasannya terlalu pendek. Tulis satu kalimat singkat, atau /batal."
+
+
+def card(
+    *,
+    number: str,
+    status: Status,
+    name: str,
+    masked_nik: str,
+    age: int,
+    gender: str,
+    category: str,
+    desa_label: str,
+    proposer: str,
+    submitted_at: str,
+    warnings: list[Finding],
+    resubmissions: int,
+    changes: list[str],
+    camat_decision: str | None,
+) -> str:
+    """An approval card: everything an approver needs to decide, NIK masked."""
+    lines = [f"📋 Usulan {number} — {STATUS_LABEL[status]}"]
+    if resubmissions:
+        what = "; ".join(changes) if changes else "tidak ada data yang berubah"
+        lines.append(f"🔁 Diajukan ulang setelah dikembalikan (ke-{resubmissions}). Berubah: {what}.")
+    lines += [
+        f"• Nama: {name}",
+        f"• NIK: {masked_nik}",
+        f"• Umur: {age} tahun, {kelamin(gender)}",
+        f"• Pekerjaan: {category}",
+        f"• {desa_label}",
+        f"• Diusulkan: {proposer}, {submitted_at}",
+    ]
+    if camat_decision:
+        lines.append(f"• {camat_decision}")
+    if warnings:
+        lines.extend(f"⚠️ {finding_text(f)}" for f in warnings)
+    else:
+        lines.append("Tanpa peringatan.")
+    return "\n".join(lines)
+
+
+def decided_by(action: str, role: Role, name: str, at: str) -> str:
+    verb = {
+        "approve": "✅ Disetujui",
+        "reject": "❌ Ditolak",
+        "return": "↩️ Dikembalikan",
+        "establish": "🏁 Ditetapkan",
+    }[action]
+    return f"{verb} oleh {ROLE_TITLE[role]} {name}, {at}"
+
+
+def outcome(card_text: str, decision: str, reason: str | None) -> str:
+    """A card after its decision: the card, then who decided what and when (no buttons)."""
+    lines = [card_text, "", decision]
+    if reason:
+        lines.append(f"Alasan/catatan: {reason}")
+    return "\n".join(lines)
+
+
+def ask_reject_reason(card_text: str) -> str:
+    return f"{card_text}\n\nPilih alasan penolakan:"
+
+
+def ask_reject_text(number: str) -> str:
+    return f"Tulis alasan penolakan usulan {number} dalam satu kalimat (atau /batal)."
+
+
+def ask_fix_fields(card_text: str, chosen: list[str]) -> str:
+    picked = ", ".join(FIELD_LABELS[f] for f in chosen) if chosen else "belum ada"
+    return (
+        f"{card_text}\n\nApa yang harus diperbaiki operator? Pilih satu atau lebih, lalu tekan Lanjut.\n"
+        f"Dipilih: {picked}"
+    )
+
+
+def ask_return_note(number: str, fields: list[str]) -> str:
+    return (
+        f"Usulan {number} akan dikembalikan untuk memperbaiki: {', '.join(FIELD_LABELS[f] for f in fields)}.\n"
+        "Tulis catatan untuk operator (misalnya apa yang salah), atau tekan Tanpa catatan."
+    )
+
+
+def already_decided(number: str, status: Status, decision: str | None) -> str:
+    told = f" {decision}." if decision else ""
+    return f"Usulan {number} sudah tidak menunggu keputusan Anda: {STATUS_LABEL[status]}.{told} Tidak ada yang berubah."
+
+
+def quota_full(year: int, quota: int) -> str:
+    return (
+        f"Kuota peserta baru tahun {year} sudah penuh ({quota} orang). Usulan ini belum bisa ditetapkan; "
+        "usulan tetap menunggu. Hubungi pimpinan untuk tambahan kuota atau tolak dengan alasan."
+    )
+
+
+def told_officer(action: str, number: str, name: str, decider: str, reason: str | None) -> str:
+    """What the proposing officer reads about a decision on their proposal."""
+    match action:
+        case "approve":
+            text = f"✅ Usulan {number} ({name}) disetujui {decider} dan diteruskan ke Diskopnaker."
+        case "establish":
+            text = (
+                f"🏁 Usulan {number} ({name}) ditetapkan oleh {decider}: calon menjadi peserta baru program."
+            )
+        case "reject":
+            text = f"❌ Usulan {number} ({name}) ditolak oleh {decider}."
+        case _:
+            text = f"↩️ Usulan {number} ({name}) dikembalikan oleh {decider} untuk diperbaiki."
+    if reason:
+        text += f"\nAlasan/catatan: {reason}"
+    return text
+
+
+def told_fix(fields: list[str]) -> str:
+    return (
+        f"Yang harus diperbaiki: {', '.join(FIELD_LABELS[f] for f in fields)}.\n"
+        "Tekan Perbaiki untuk mengisi ulang bagian itu saja, lalu kirim lagi."
+    )
+
+
+def decided_ack(number: str, decision: str) -> str:
+    return f"{decision.split(' oleh ')[0]}: usulan {number}. Operator dan pihak terkait diberi tahu."
+
+
+def queue_header(area: str, total: int, with_warnings: int, page: int, pages: int) -> str:
+    if total == 0:
+        return f"📥 Antrian {area}: tidak ada usulan yang menunggu keputusan Anda. 👍"
+    warned = f", {with_warnings} dengan peringatan" if with_warnings else ""
+    return f"📥 Antrian {area}: {total} usulan menunggu{warned}.\nHalaman {page}/{pages}, terlama di atas:"
+
+
+def queue_line(index: int, number: str, name: str, category: str, desa: str, days: int, warned: bool) -> str:
+    age = "hari ini" if days == 0 else f"{days} hari"
+    mark = " ⚠️" if warned else ""
+    return f"{index}. {number} · {name} · {category} · {desa} · {age}{mark}"
+
+
+QUEUE_FOOTER = "Tekan nomor usulan untuk membuka dan memutuskannya."
+
+
+def bulk_button(count: int) -> str:
+    return f"✅ Setujui semua tanpa peringatan ({count})"
+
+
+def bulk_confirm(count: int, area: str) -> str:
+    return (
+        f"Setujui {count} usulan tanpa peringatan di {area} sekaligus?\n"
+        "Semuanya diteruskan ke Diskopnaker dan operatornya diberi tahu. "
+        "Usulan dengan peringatan tetap di antrian untuk dibuka satu per satu."
+    )
+
+
+def bulk_yes(count: int) -> str:
+    return f"Ya, setujui {count} usulan"
+
+
+def bulk_done(done: int, skipped: int) -> str:
+    text = f"✅ {done} usulan disetujui dan diteruskan ke Diskopnaker."
+    if skipped:
+        text += f" {skipped} usulan sudah diputuskan lebih dulu atau kini punya peringatan, jadi dilewati."
+    return text
+
+
+def nik_revealed(number: str, name: str, nik: str) -> str:
+    return f"🔎 NIK usulan {number} ({name}): {nik}\nPembukaan NIK ini tercatat di riwayat usulan."
+
+
+HISTORY_USAGE = "Tulis nomor usulannya, misalnya /riwayat U-00042."
+HISTORY_ACTION = {
+    "submit": "mengusulkan",
+    "approve": "menyetujui",
+    "reject": "menolak",
+    "return": "mengembalikan untuk diperbaiki",
+    "establish": "menetapkan",
+    "resubmit": "mengirim ulang perbaikan",
+    "reveal_nik": "membuka NIK lengkap",
+}
+
+
+def history(
+    number: str, name: str, lines: list[tuple[str, str, Role, str, Status | None, str | None]]
+) -> str:
+    """lines: (when, who, role, action, new status, reason)."""
+    out = [f"📜 Riwayat usulan {number} ({name}):"]
+    for when, who, role, action, to_status, reason in lines:
+        line = f"• {when} — {ROLE_TITLE[role]} {who}: {HISTORY_ACTION.get(action, action)}"
+        if to_status is not None:
+            line += f" → {STATUS_LABEL[to_status]}"
+        if reason:
+            line += f" (alasan/catatan: {reason})"
+        out.append(line)
+    return "\n".join(out)
+
+
+FAILURE_REASON = {
+    "blocked": "bot diblokir atau akun dihapus",
+    "chat_not_found": "chat tidak ditemukan",
+    "message_gone": "pesan kartu sudah dihapus",
+    "card_not_delivered": "kartunya tidak pernah terkirim",
+    "bad_request": "ditolak Telegram",
+    "chat_migrated": "chat pindah",
+    "gave_up": "gagal berulang kali",
+}
+NO_FAILURES = "Semua pesan terkirim. Tidak ada yang gagal. 👍"
+
+
+def failures(rows: list[tuple[str, str, str, str]], total: int) -> str:
+    """rows: (when, to whom, what, why)."""
+    out = [f"⚠️ {total} pesan tidak terkirim (terbaru di atas). Hubungi petugasnya lewat telepon:"]
+    out.extend(f"• {when} — {who} — {what} — {why}" for when, who, what, why in rows)
+    if total > len(rows):
+        out.append(f"… dan {total - len(rows)} lainnya.")
+    return "\n".join(out)
+
+
+def failures_note(count: int) -> str:
+    return f"⚠️ {count} pesan ke petugas tidak terkirim: lihat /gagal."
+
+
+def fix_start(number: str, fields: list[str], note: str | None) -> str:
+    told = f"\nCatatan camat: {note}" if note else ""
+    return (
+        f"Perbaikan usulan {number}: isi ulang {', '.join(FIELD_LABELS[f] for f in fields)}.{told}\n"
+        "Bagian lain tetap seperti semula. Ketik /batal untuk menunda perbaikan."
+    )
+
+
+FIX_PAUSED = (
+    "Perbaikan ditunda. Usulan tetap dikembalikan; tekan Perbaiki pada pesannya (atau /daftarku) "
+    "untuk melanjutkan."
+)
+FIX_NOT_RETURNED = "Usulan itu tidak sedang dikembalikan, jadi tidak perlu diperbaiki. Cek dengan /status."
+FINISH_DRAFT_FIRST = (
+    "Selesaikan atau batalkan (/batal) dulu usulan yang sedang Anda isi, lalu tekan Perbaiki lagi."
 )

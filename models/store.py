@@ -342,7 +342,7 @@ async def history(session: AsyncSession, *, proposal_id: int) -> list[tuple[Audi
 async def queue_message(
     session: AsyncSession,
     *,
-    account: ChatAccount,
+    account: ChatAccount | CardCopy,  # where to: a chat account, or the chat a card copy lives in
     text: str,
     buttons: list[list[list[str]]],
     card: CardCopy | None = None,
@@ -499,3 +499,32 @@ async def release_lease(session: AsyncSession, *, name: str, holder: str) -> Non
     await session.exec(  # type: ignore[call-overload]
         delete(Lease).where(col(Lease.name) == name, col(Lease.holder) == holder)
     )
+
+
+async def release_quota_place(session: AsyncSession, *, year: int) -> None:
+    """Give back a place taken in this transaction (the decision it was for lost a race)."""
+    await session.exec(  # type: ignore[call-overload]
+        update(ProgramYear)
+        .execution_options(synchronize_session=False)
+        .where(col(ProgramYear.year) == year)
+        .values(new_established=col(ProgramYear.new_established) - 1)
+    )
+
+
+async def queue_overview(
+    session: AsyncSession, *, status: Status, kecamatan_code: str | None
+) -> list[tuple[int, bool]]:
+    """(id, has warnings) of every proposal waiting in ``status``, oldest first: counts for a queue."""
+    rows = await session.exec(
+        select(Proposal.id, Proposal.findings)
+        .where(*_queue_filter(status, kecamatan_code))
+        .order_by(col(Proposal.submitted_at), col(Proposal.id))
+    )
+    return [(pid, bool(findings)) for pid, findings in rows if pid is not None]
+
+
+async def failed_count(session: AsyncSession) -> int:
+    found = await session.exec(
+        select(func.count()).select_from(OutboundMessage).where(OutboundMessage.status == Delivery.FAILED)
+    )
+    return found.one()

@@ -22,7 +22,7 @@ from telegram import Update
 from telegram.ext import Application
 
 import models.tables  # noqa: F401  (tables on the metadata)
-from bot.channels.telegram import build_application
+from bot.channels.telegram import TelegramCourier, build_application
 from handlers.context import Services
 from handlers.engine import Engine
 from models import store
@@ -31,6 +31,7 @@ from models.db import create_engine, session_maker
 from models.regions import load_kabupaten
 from models.rules.status import Role
 from models.tables import OfficerCreate
+from scheduler.outbox import Limits, Outbox
 from tests.fakebotapi import TOKEN, FakeBotApi, SentMessage
 from tests.offline import OfflineRequest
 
@@ -285,3 +286,14 @@ async def app(services: Services, fake_api: FakeBotApi) -> AsyncIterator[Applica
 def chat(app: Application, fake_api: FakeBotApi) -> Any:  # type: ignore[type-arg]
     """A factory of simulated Telegram users: ``chat(1001)``."""
     return lambda user_id: Chat(app, fake_api, user_id)
+
+
+# ---------------------------------------------------------------------------------------------- outbox
+
+FAST = Limits(per_second=10_000, chat_interval=0.0, backoff_first=0.01, idle_poll=0.05, lease_ttl=5.0)
+
+
+@pytest.fixture
+def outbox(services: Services, app: Application) -> Outbox:  # type: ignore[type-arg]
+    """The outbox worker sending through the offline application's bot; ``await outbox.deliver_pending()``."""
+    return Outbox(services, {"telegram": TelegramCourier(app.bot)}, limits=FAST)

@@ -1,7 +1,8 @@
 """Proposal statuses and the one table of allowed transitions (DESIGN §2).
 
-Every change of status goes through :func:`transition`, which checks the actor's role against this table.
-Region checks (own desa, own kecamatan) need the database and are done by the caller before calling it.
+Every change of status goes through :func:`authorize` (region, then :func:`transition`, which checks the
+actor's role against this table). The caller re-reads the actor and the proposal from the database on
+every request and writes the change with a compare-and-set on the status it read.
 """
 
 from __future__ import annotations
@@ -64,3 +65,35 @@ def transition(status: Status, action: Action, role: Role) -> Status:
     if rule is None or rule[0] is not role:
         raise TransitionRefused(status, action, role)
     return rule[1]
+
+
+class OutsideRegion(Exception):
+    """The actor's region does not cover the proposal (another desa or kecamatan)."""
+
+
+def covers(role: Role, region_code: str, *, desa_code: str, kecamatan_code: str) -> bool:
+    """Operators act for their desa, camats for their kecamatan, the dinas for the whole kabupaten."""
+    match role:
+        case Role.OPERATOR:
+            return desa_code == region_code
+        case Role.CAMAT:
+            return kecamatan_code == region_code
+        case Role.DINAS:
+            return desa_code.startswith(region_code + ".")
+
+
+def authorize(
+    role: Role, region_code: str, action: Action, status: Status, *, desa_code: str, kecamatan_code: str
+) -> Status:
+    """The status after the actor's action, checked against region and the transition table.
+
+    Raises :class:`OutsideRegion` or :class:`TransitionRefused`; any user can press any button.
+    """
+    if not covers(role, region_code, desa_code=desa_code, kecamatan_code=kecamatan_code):
+        raise OutsideRegion(f"{role} of {region_code} does not cover desa {desa_code}")
+    return transition(status, action, role)
+
+
+def acts_on(role: Role, action: Action) -> bool:
+    """Whether the role takes this action at some status (a refusal then means: decided already)."""
+    return any(action is a and role is r for (_, a), (r, _) in TRANSITIONS.items())

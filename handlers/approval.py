@@ -1,0 +1,607 @@
+"""Camat and Diskopnaker decide: cards, reasons, the queue, bulk approval, NIK reveal, history, failures.
+
+Every press re-reads who is acting and the proposal's status from the database (the turn's session), checks
+them against the one transition table (``models.rules.status.authorize``) and writes the change with a
+compare-and-set, so a forged, stale, second or simultaneous press changes nothing and gets a clear answer.
+
+Button data (at most 64 bytes, ids and actions only):
+``d:<id>:ok|no|ret|est|nik|back`` decide on a card · ``r:<id>:<reason>`` a rejection reason ·
+``f:<id>:<field>|go|skip`` what a returned proposal must fix · ``q:<page>`` the queue ·
+``o:<id>|next`` open a card · ``b:ask|no|go:<up to id>`` approve everything without warnings.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+
+from handlers import cards, texts
+from handlers.context import Turn
+from handlers.messages import Button, Reply
+from handlers.queries import may_see, parse_number
+from models import store
+from models.rules.categories import Category, category_label
+from models.rules.status import (
+    Action,
+    OutsideRegion,
+    Role,
+    Status,
+    TransitionRefused,
+    acts_on,
+    authorize,
+)
+from models.tables import Conversation, Proposal, utcnow
+
+log = logging.getLogger(__name__)
+
+PREFIXES = frozenset({"d", "r", "f", "q", "o", "b"})
+FLOW = "decide"
+PAGE = 8
+MAX_REASON = 300
+FIX_FIELDS = tuple(texts.FIELD_LABELS)  # nik, name, birth, category, address, phone
+
+# The status each approver role decides in.
+STAGE = {Role.CAMAT: Status.MENUNGGU_CAMAT, Role.DINAS: Status.MENUNGGU_DINAS}
+
+
+class Refused(Exception):
+    """A decision that may not be taken; the text says why, in the actor's words."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self.text = text
+
+
+# -------------------------------------------------------------------------------------------- deciding
+
+
+async def decide(
+    turn: Turn,
+    proposal: Proposal,
+    action: Action,
+    *,
+    reason: str | None = None,
+    fix_fields: list[str] | None = None,
+) -> str:
+    """Record one decision and queue everything it causes; returns the card's outcome text.
+
+    Raises :class:`Refused` when the actor may not take it (any more); nothing changes then.
+    """
+    officer = turn.officer
+    assert officer is not None and officer.id is not None and proposal.id is not None
+    before = proposal.status
+    try:
+        after = authorize(
+            officer.role,
+            officer.region_code,
+            action,
+            before,
+            desa_code=proposal.desa_code,
+            kecamatan_code=proposal.kecamatan_code,
+        )
+    except OutsideRegion:
+        raise Refused(texts.NOT_YOURS) from None
+    except TransitionRefused:
+        if acts_on(officer.role, action) and may_see(officer, proposal):
+            raise Refused(await _already_decided(turn, proposal)) from None
+        raise Refused(texts.NOT_YOURS) from None
+    now = utcnow()
+    year = turn.services.today().year
+    if action is Action.ESTABLISH:
+        quota = turn.services.new_participant_quota
+        if not await store.take_quota_place(turn.session, year=year, default_quota=quota):
+            program = await store.program_year(turn.session, year=year, default_quota=quota)
+            raise Refused(texts.quota_full(year, program.new_quota))
+    if not await store.change_status(turn.session, proposal=proposal, to_status=after, at=now):
+        # Another approver's decision committed between our read and our write.
+        if action is Action.ESTABLISH:
+            await store.release_quota_place(turn.session, year=year)
+        await turn.session.refresh(proposal)
+        raise Refused(await _already_decided(turn, proposal))
+    if action is Action.RETURN:
+        proposal.fix_fields = list(fix_fields or [])
+        proposal.returned_values = cards.snapshot(proposal)
+        turn.session.add(proposal)
+    await store.record_audit(
+        turn.session,
+        proposal_id=proposal.id,
+        officer_id=officer.id,
+        action=action.value,
+        from_status=before,
+        to_status=after,
+        reason=reason,
+    )
+    log.info("proposal %s: %s by officer %s", proposal.number, action.value, officer.id)
+    decision = texts.decided_by(action.value, officer.role, officer.name, turn.services.local_time(now))
+    outcome = texts.outcome(await cards.render_card(turn, proposal), decision, reason)
+    await cards.close_cards(turn, proposal, before, outcome)
+    await _tell_proposer(turn, proposal, action, reason)
+    if after is Status.MENUNGGU_DINAS:
+        await cards.send_for_decision(turn, proposal)
+    return outcome
+
+
+async def _tell_proposer(turn: Turn, proposal: Proposal, action: Action, reason: str | None) -> None:
+    officer = turn.officer
+    assert officer is not None and proposal.id is not None
+    decider = f"{texts.ROLE_TITLE[officer.role]} {officer.name}"
+    text = texts.told_officer(action.value, proposal.number, proposal.name or "-", decider, reason)
+    buttons: tuple[tuple[Button, ...], ...] = ()
+    if action is Action.RETURN:
+        text += "\n" + texts.told_fix(proposal.fix_fields)
+        buttons = ((Button(f"{texts.FIX} {proposal.number}", f"p:{proposal.id}"),),)
+    await cards.tell_officer(turn, proposal.officer_id, Reply(text, buttons=buttons))
+
+
+async def _already_decided(turn: Turn, proposal: Proposal) -> str:
+    assert proposal.id is not None
+    last = None
+    for event, who in await store.history(turn.session, proposal_id=proposal.id):
+        if event.action in {"approve", "reject", "return", "establish"}:
+            last = texts.decided_by(event.action, who.role, who.name, turn.services.local_time(event.at))
+    return texts.already_decided(proposal.number, proposal.status, last)
+
+
+# ---------------------------------------------------------------------------------------------- buttons
+
+
+async def on_button(turn: Turn) -> None:
+    """A press on a card, a reason, a queue page or the bulk confirmation."""
+    officer = turn.officer
+    assert officer is not None
+    parts = (turn.inbound.data or "").split(":")
+    head, args = parts[0], parts[1:]
+    if head == "q" and len(args) == 1 and args[0].isdigit():
+        await show_queue(turn, page=int(args[0]), edit=True)
+    elif head == "b" and args:
+        await _bulk(turn, args)
+    elif head == "o" and args == ["next"]:
+        await _open_next(turn)
+    elif len(args) >= 1 and args[0].isdigit():
+        proposal = await turn.session.get(Proposal, int(args[0]))
+        if proposal is None or proposal.status is Status.DRAFT:
+            turn.say(texts.UNKNOWN_PROPOSAL)
+            return
+        rest = args[1:]
+        if head == "o" and not rest:
+            await _open(turn, proposal)
+        elif head == "d" and len(rest) == 1:
+            await _card_action(turn, proposal, rest[0])
+        elif head == "r" and len(rest) == 1:
+            await _reason(turn, proposal, rest[0])
+        elif head == "f" and len(rest) == 1:
+            await _fix_choice(turn, proposal, rest[0])
+        else:
+            turn.say(texts.STALE_BUTTON)
+    else:
+        turn.say(texts.STALE_BUTTON)
+
+
+async def _card_action(turn: Turn, proposal: Proposal, act: str) -> None:
+    match act:
+        case "ok":
+            await _decide_and_reply(turn, proposal, Action.APPROVE)
+        case "est":
+            await _decide_and_reply(turn, proposal, Action.ESTABLISH)
+        case "no" | "ret":
+            action = Action.REJECT if act == "no" else Action.RETURN
+            if await _may(turn, proposal, action):
+                if action is Action.REJECT:
+                    await _ask_reason(turn, proposal)
+                else:
+                    await _start_return(turn, proposal)
+        case "back":
+            await _drop_decision(turn)
+            await _open(turn, proposal, edit=True)
+        case "nik":
+            await _reveal(turn, proposal)
+        case _:
+            turn.say(texts.STALE_BUTTON)
+
+
+async def _may(turn: Turn, proposal: Proposal, action: Action) -> bool:
+    """Check before asking a reason, so a refused approver is not asked for one first."""
+    officer = turn.officer
+    assert officer is not None
+    try:
+        authorize(
+            officer.role,
+            officer.region_code,
+            action,
+            proposal.status,
+            desa_code=proposal.desa_code,
+            kecamatan_code=proposal.kecamatan_code,
+        )
+    except OutsideRegion:
+        turn.say(texts.NOT_YOURS)
+        return False
+    except TransitionRefused:
+        if acts_on(officer.role, action) and may_see(officer, proposal):
+            turn.say(await _already_decided(turn, proposal))
+        else:
+            turn.say(texts.NOT_YOURS)
+        return False
+    return True
+
+
+async def _decide_and_reply(
+    turn: Turn,
+    proposal: Proposal,
+    action: Action,
+    *,
+    reason: str | None = None,
+    fix_fields: list[str] | None = None,
+) -> None:
+    try:
+        outcome = await decide(turn, proposal, action, reason=reason, fix_fields=fix_fields)
+    except Refused as refusal:
+        turn.say(refusal.text)
+        return
+    await _drop_decision(turn)
+    turn.say(Reply(outcome, buttons=await _next_button(turn), edit=True))
+
+
+async def _next_button(turn: Turn) -> tuple[tuple[Button, ...], ...]:
+    """ "Next" on a decided card while more wait: a camat with 80 pending goes through them in a row."""
+    waiting = await _overview(turn)
+    if not waiting:
+        return ()
+    return ((Button(f"{texts.NEXT_PENDING} ({len(waiting)})", "o:next"),),)
+
+
+async def _ask_reason(turn: Turn, proposal: Proposal) -> None:
+    card = await cards.render_card(turn, proposal)
+    reasons = [
+        Button(label.capitalize(), f"r:{proposal.id}:{code}") for code, label in texts.REJECT_REASONS.items()
+    ]
+    rows = (*((b,) for b in reasons), (Button(texts.BACK, f"d:{proposal.id}:back"),))
+    turn.say(Reply(texts.ask_reject_reason(card), buttons=rows, edit=True))
+
+
+async def _reason(turn: Turn, proposal: Proposal, code: str) -> None:
+    if code not in texts.REJECT_REASONS:
+        turn.say(texts.STALE_BUTTON)
+        return
+    if code != "lain":
+        await _decide_and_reply(turn, proposal, Action.REJECT, reason=texts.REJECT_REASONS[code])
+        return
+    if await _may(turn, proposal, Action.REJECT):
+        await _open_decision(turn, proposal, "reject", {})
+        turn.say(Reply(texts.ask_reject_text(proposal.number), edit=True))
+
+
+async def _start_return(turn: Turn, proposal: Proposal) -> None:
+    await _open_decision(turn, proposal, "return_fields", {"fields": []})
+    await _show_fix_choice(turn, proposal, [])
+
+
+async def _show_fix_choice(turn: Turn, proposal: Proposal, chosen: list[str]) -> None:
+    pid = proposal.id
+    toggles = [
+        Button(("☑️ " if key in chosen else "▫️ ") + label, f"f:{pid}:{key}")
+        for key, label in texts.FIELD_LABELS.items()
+    ]
+    rows = tuple(tuple(toggles[i : i + 2]) for i in range(0, len(toggles), 2))
+    rows += ((Button(texts.BACK, f"d:{pid}:back"), Button(texts.CONTINUE, f"f:{pid}:go")),)
+    card = await cards.render_card(turn, proposal)
+    turn.say(Reply(texts.ask_fix_fields(card, chosen), buttons=rows, edit=True))
+
+
+async def _fix_choice(turn: Turn, proposal: Proposal, choice: str) -> None:
+    conversation = await _decision(turn, proposal)
+    if conversation is None or conversation.step not in {"return_fields", "return_note"}:
+        turn.say(texts.STALE_BUTTON)
+        return
+    chosen = list(conversation.data.get("fields", []))
+    if choice in FIX_FIELDS and conversation.step == "return_fields":
+        chosen = [f for f in FIX_FIELDS if (f in chosen) != (f == choice)]  # toggle, keep the form's order
+        conversation.data = {"fields": chosen}
+        turn.session.add(conversation)
+        await _show_fix_choice(turn, proposal, chosen)
+    elif choice == "go" and conversation.step == "return_fields":
+        if not chosen:
+            turn.say(texts.CHOOSE_AT_LEAST_ONE)
+            return
+        conversation.step = "return_note"
+        turn.session.add(conversation)
+        skip = ((Button(texts.NO_NOTE, f"f:{proposal.id}:skip"),),)
+        turn.say(Reply(texts.ask_return_note(proposal.number, chosen), buttons=skip, edit=True))
+    elif choice == "skip" and conversation.step == "return_note":
+        await _decide_and_reply(turn, proposal, Action.RETURN, fix_fields=chosen)
+    else:
+        turn.say(texts.STALE_BUTTON)
+
+
+async def _reveal(turn: Turn, proposal: Proposal) -> None:
+    """Lihat NIK: the full NIK, to the dinas only, and on the record."""
+    officer = turn.officer
+    assert officer is not None and officer.id is not None and proposal.id is not None
+    if officer.role is not Role.DINAS:
+        turn.say(texts.NOT_YOURS)
+        return
+    assert proposal.nik_encrypted is not None
+    await store.record_audit(
+        turn.session,
+        proposal_id=proposal.id,
+        officer_id=officer.id,
+        action="reveal_nik",
+        from_status=None,
+        to_status=None,
+    )
+    log.info("proposal %s: full NIK shown to officer %s", proposal.number, officer.id)
+    nik = turn.services.vault.decrypt(proposal.nik_encrypted)
+    turn.say(texts.nik_revealed(proposal.number, proposal.name or "-", nik))
+
+
+# ------------------------------------------------------------------------------------- typed decisions
+
+
+async def _open_decision(turn: Turn, proposal: Proposal, step: str, data: dict[str, object]) -> None:
+    """Remember that the approver is typing a reason or choosing fields for this proposal."""
+    officer = turn.officer
+    assert officer is not None and officer.id is not None
+    conversation = await store.conversation_of(turn.session, officer_id=officer.id)
+    if conversation is None:
+        conversation = Conversation(officer_id=officer.id, flow=FLOW, step=step)
+    conversation.flow, conversation.step, conversation.proposal_id = FLOW, step, proposal.id
+    conversation.data, conversation.updated_at = data, utcnow()
+    turn.session.add(conversation)
+
+
+async def _decision(turn: Turn, proposal: Proposal) -> Conversation | None:
+    officer = turn.officer
+    assert officer is not None and officer.id is not None
+    conversation = await store.conversation_of(turn.session, officer_id=officer.id)
+    if conversation is None or conversation.flow != FLOW or conversation.proposal_id != proposal.id:
+        return None
+    return conversation
+
+
+async def _drop_decision(turn: Turn) -> None:
+    officer = turn.officer
+    assert officer is not None and officer.id is not None
+    conversation = await store.conversation_of(turn.session, officer_id=officer.id)
+    if conversation is not None and conversation.flow == FLOW:
+        await turn.session.delete(conversation)
+
+
+async def on_text(turn: Turn, conversation: Conversation) -> None:
+    """A typed reason (rejection, "lainnya") or note (return) while a decision waits for it."""
+    text = " ".join(turn.inbound.text.split())
+    proposal = (
+        await turn.session.get(Proposal, conversation.proposal_id) if conversation.proposal_id else None
+    )
+    if proposal is None:
+        await turn.session.delete(conversation)
+        turn.say(texts.UNKNOWN_PROPOSAL)
+        return
+    if text.lower() in {"batal", "/batal"}:
+        await cancel(turn)
+        return
+    if conversation.step == "return_fields":
+        turn.say(texts.CHOOSE_AT_LEAST_ONE if not conversation.data.get("fields") else texts.PRESS_A_BUTTON)
+        return
+    if len(text) > MAX_REASON:
+        turn.say(texts.TOO_LONG)
+        return
+    if len(text) < 3 or not any(ch.isalpha() for ch in text):
+        turn.say(texts.REASON_TOO_SHORT)
+        return
+    if conversation.step == "reject":
+        await _decide_and_reply(turn, proposal, Action.REJECT, reason=text)
+    else:
+        fields = list(conversation.data.get("fields", []))
+        await _decide_and_reply(turn, proposal, Action.RETURN, reason=text, fix_fields=fields)
+
+
+async def cancel(turn: Turn) -> bool:
+    """/batal while choosing a reason: nothing decided. False when no decision was open."""
+    officer = turn.officer
+    assert officer is not None and officer.id is not None
+    conversation = await store.conversation_of(turn.session, officer_id=officer.id)
+    if conversation is None or conversation.flow != FLOW:
+        return False
+    await turn.session.delete(conversation)
+    turn.say(texts.DECISION_CANCELLED)
+    return True
+
+
+# ------------------------------------------------------------------------------------------------ queue
+
+
+def _stage_of(turn: Turn) -> tuple[Status, str | None] | None:
+    officer = turn.officer
+    assert officer is not None
+    if officer.role is Role.CAMAT:
+        return Status.MENUNGGU_CAMAT, officer.region_code
+    if officer.role is Role.DINAS:
+        return Status.MENUNGGU_DINAS, None
+    return None
+
+
+async def _overview(turn: Turn) -> list[tuple[int, bool]]:
+    stage = _stage_of(turn)
+    if stage is None:
+        return []
+    return await store.queue_overview(turn.session, status=stage[0], kecamatan_code=stage[1])
+
+
+def _area(turn: Turn) -> str:
+    officer = turn.officer
+    assert officer is not None
+    if officer.role is Role.CAMAT:
+        kecamatan = turn.services.kabupaten.kecamatan_by_code(officer.region_code)
+        return f"Kec. {kecamatan.name}" if kecamatan else officer.region_code
+    return turn.services.kabupaten.name
+
+
+async def show_queue(turn: Turn, *, page: int = 1, edit: bool = False) -> None:
+    """/antrian: what waits for this approver, oldest first, a page at a time, each openable."""
+    stage = _stage_of(turn)
+    if stage is None:
+        turn.say(texts.ONLY_APPROVERS_QUEUE)
+        return
+    status, kecamatan = stage
+    overview = await store.queue_overview(turn.session, status=status, kecamatan_code=kecamatan)
+    total = len(overview)
+    pages = max(1, math.ceil(total / PAGE))
+    page = min(max(page, 1), pages)
+    rows, _ = await store.decision_queue(
+        turn.session, status=status, kecamatan_code=kecamatan, offset=(page - 1) * PAGE, limit=PAGE
+    )
+    warned = sum(1 for _, w in overview if w)
+    lines = [texts.queue_header(_area(turn), total, warned, page, pages)]
+    today = turn.services.today()
+    for i, proposal in enumerate(rows, (page - 1) * PAGE + 1):
+        desa = turn.services.kabupaten.desa_by_code(proposal.desa_code)
+        submitted = proposal.submitted_at or proposal.created_at
+        days = (today - submitted.astimezone(turn.services.timezone).date()).days
+        category = category_label(
+            Category(proposal.category or Category.LAINNYA), proposal.category_description
+        )
+        lines.append(
+            texts.queue_line(
+                i,
+                proposal.number,
+                proposal.name or "-",
+                category,
+                desa.name if desa else "-",
+                days,
+                bool(proposal.findings),
+            )
+        )
+    if rows:
+        lines.append(texts.QUEUE_FOOTER)
+    officer = turn.officer
+    assert officer is not None
+    if officer.role is Role.DINAS:
+        failed = await store.failed_count(turn.session)
+        if failed:
+            lines.append(texts.failures_note(failed))
+    opens = [Button(p.number, f"o:{p.id}") for p in rows]
+    buttons: list[tuple[Button, ...]] = [tuple(opens[i : i + 4]) for i in range(0, len(opens), 4)]
+    nav = []
+    if page > 1:
+        nav.append(Button("◀ Sebelumnya", f"q:{page - 1}"))
+    if page < pages:
+        nav.append(Button("Berikutnya ▶", f"q:{page + 1}"))
+    if nav:
+        buttons.append(tuple(nav))
+    clean = total - warned
+    if officer.role is Role.CAMAT and clean:
+        buttons.append((Button(texts.bulk_button(clean), "b:ask"),))
+    turn.say(Reply("\n".join(lines), buttons=tuple(buttons), edit=edit))
+
+
+async def _open(turn: Turn, proposal: Proposal, *, edit: bool = False) -> None:
+    """One card from the queue: with decision buttons if it waits for this approver."""
+    officer = turn.officer
+    assert officer is not None
+    if not may_see(officer, proposal):
+        turn.say(texts.NOT_YOURS)
+        return
+    card = await cards.render_card(turn, proposal)
+    waiting = STAGE.get(officer.role) is proposal.status
+    buttons = cards.decision_buttons(proposal, proposal.status) if waiting else ()
+    turn.say(Reply(card, buttons=buttons, edit=edit))
+
+
+async def _open_next(turn: Turn) -> None:
+    waiting = await _overview(turn)
+    if not waiting:
+        turn.say(texts.queue_header(_area(turn), 0, 0, 1, 1))
+        return
+    proposal = await turn.session.get(Proposal, waiting[0][0])
+    assert proposal is not None
+    await _open(turn, proposal)
+
+
+async def _bulk(turn: Turn, args: list[str]) -> None:
+    """Approve every waiting proposal without warnings, after a confirmation that states the count."""
+    officer = turn.officer
+    assert officer is not None
+    if officer.role is not Role.CAMAT:
+        turn.say(texts.NOT_YOURS)
+        return
+    if args == ["no"]:
+        turn.say(Reply(texts.BULK_CANCELLED, edit=True))
+        return
+    clean = [pid for pid, warned in await _overview(turn) if not warned]
+    if args == ["ask"]:
+        if not clean:
+            turn.say(texts.NOTHING_WITHOUT_WARNINGS)
+            return
+        # The confirmation names the newest id it counted: a proposal arriving meanwhile is not included.
+        rows = (
+            (Button(texts.bulk_yes(len(clean)), f"b:go:{max(clean)}"),),
+            (Button(texts.CANCEL, "b:no"),),
+        )
+        turn.say(Reply(texts.bulk_confirm(len(clean), _area(turn)), buttons=rows, edit=True))
+        return
+    if len(args) != 2 or args[0] != "go" or not args[1].isdigit():
+        turn.say(texts.STALE_BUTTON)
+        return
+    proposals = await store.without_warnings(
+        turn.session, status=Status.MENUNGGU_CAMAT, kecamatan_code=officer.region_code, up_to_id=int(args[1])
+    )
+    done = 0
+    for proposal in proposals:
+        try:
+            await decide(turn, proposal, Action.APPROVE)
+            done += 1
+        except Refused:
+            continue
+    confirmed = int(args[1])
+    skipped = sum(1 for pid in clean if pid <= confirmed) - done
+    turn.say(Reply(texts.bulk_done(done, max(skipped, 0)), buttons=await _next_button(turn), edit=True))
+
+
+# --------------------------------------------------------------------------------------- history, failures
+
+
+async def show_history(turn: Turn) -> None:
+    """/riwayat NUMBER: the audit trail of one proposal, for anyone who may see it."""
+    officer = turn.officer
+    assert officer is not None
+    if not turn.inbound.text.strip():
+        turn.say(texts.HISTORY_USAGE)
+        return
+    number = parse_number(turn.inbound.text)
+    proposal = await turn.session.get(Proposal, number) if number else None
+    if proposal is None or not may_see(officer, proposal):
+        turn.say(texts.STATUS_NOT_FOUND)
+        return
+    assert proposal.id is not None
+    lines = [
+        (
+            turn.services.local_time(event.at),
+            who.name,
+            who.role,
+            event.action,
+            Status(event.to_status) if event.to_status else None,
+            event.reason,
+        )
+        for event, who in await store.history(turn.session, proposal_id=proposal.id)
+    ]
+    turn.say(texts.history(proposal.number, proposal.name or "-", lines))
+
+
+async def show_failures(turn: Turn) -> None:
+    """/gagal: messages the outbox could never deliver, for the dinas to follow up by phone."""
+    officer = turn.officer
+    assert officer is not None
+    if officer.role is not Role.DINAS:
+        turn.say(texts.ONLY_DINAS)
+        return
+    rows, total = await store.failed_deliveries(turn.session, limit=20)
+    if not rows:
+        turn.say(texts.NO_FAILURES)
+        return
+    listed = []
+    for message, who in rows:
+        person = f"{texts.ROLE_TITLE[who.role]} {who.name} ({texts.nomor_hp(who.phone)})" if who else "-"
+        what = message.text.split("\n", 1)[0][:60]
+        why = texts.FAILURE_REASON.get(message.error or "", message.error or "-")
+        when = turn.services.local_time(message.sent_at or message.created_at)
+        listed.append((when, person, what, why))
+    turn.say(texts.failures(listed, total))
