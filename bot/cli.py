@@ -114,6 +114,7 @@ def run() -> None:
         token=settings.telegram_bot_token.get_secret_value().strip(),
         base_url=settings.telegram_api_url,
         max_concurrent_updates=settings.max_concurrent_updates,
+        outbox_limits=settings.outbox_limits(),
     )
 
     async def preflight() -> None:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from bot.channels.terminal import Persona, TerminalChannel
+from bot.channels.terminal import CHANNEL, Persona, TerminalChannel, TerminalCourier
 from handlers.context import Services
 from handlers.engine import Engine
 from models import store
 from models.rules.status import Role
 from models.tables import OfficerCreate
+from scheduler.outbox import Limits, Outbox
 
 
 def demo_roster(services: Services) -> list[tuple[Persona, OfficerCreate]]:
@@ -39,7 +40,12 @@ async def seed_demo(services: Services) -> list[Persona]:
 
 async def run_demo(services: Services) -> None:
     personas = await seed_demo(services)
+    courier = TerminalCourier()
+    # The demo's outbox: cards and notices for the other personas wait in their mailboxes.
+    outbox = Outbox(services, {CHANNEL: courier}, limits=Limits(per_second=1000, chat_interval=0.0))
     try:
-        await TerminalChannel(Engine(services), personas).run()
+        await TerminalChannel(
+            Engine(services), personas, courier=courier, deliver=outbox.deliver_pending
+        ).run()
     finally:
         await services.close()

@@ -43,4 +43,5 @@ def build_services(settings: Settings, *, secret: str | None = None) -> Services
         ages=AgeLimits(minimum=settings.age_min, maximum=settings.age_max),
         coverage_start=settings.coverage_start,
         admin_contact=settings.admin_contact,
+        new_participant_quota=settings.new_participant_quota,
     )

@@ -9,6 +9,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from scheduler.outbox import Limits
+
 DEFAULT_API_URL = "https://api.telegram.org/bot"
 
 
@@ -36,6 +38,11 @@ class Settings(BaseSettings):
     max_concurrent_updates: int = Field(
         default=256, ge=1, validation_alias="LANJUTKAN_MAX_CONCURRENT_UPDATES"
     )
+    new_participant_quota: int = Field(default=320, ge=0, validation_alias="LANJUTKAN_NEW_PARTICIPANT_QUOTA")
+    outbox_per_second: float = Field(
+        default=29.0, gt=0, le=30, validation_alias="LANJUTKAN_OUTBOX_PER_SECOND"
+    )
+    outbox_chat_interval: float = Field(default=1.1, ge=0, validation_alias="LANJUTKAN_OUTBOX_CHAT_INTERVAL")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         default="INFO", validation_alias="LANJUTKAN_LOG_LEVEL"
     )
@@ -72,6 +79,9 @@ class Settings(BaseSettings):
     @classmethod
     def _empty_is_none(cls, value: object) -> object:
         return None if value == "" else value
+
+    def outbox_limits(self) -> Limits:
+        return Limits(per_second=self.outbox_per_second, chat_interval=self.outbox_chat_interval)
 
     @property
     def zone(self) -> ZoneInfo:

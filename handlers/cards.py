@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from handlers import texts
 from handlers.context import Turn
-from handlers.messages import Button, Reply
+from handlers.messages import Button, Kind, Reply
 from models import store
 from models.rules.candidate import Finding
 from models.rules.categories import Category, category_label
@@ -84,7 +84,7 @@ def decision_buttons(proposal: Proposal, stage: Status) -> tuple[tuple[Button, .
 async def camat_decision_line(turn: Turn, proposal: Proposal) -> str | None:
     """ "Disetujui oleh Camat X, <when>" for a card at the dinas stage."""
     assert proposal.id is not None
-    if proposal.status is not Status.MENUNGGU_DINAS:
+    if proposal.status in {Status.DRAFT, Status.MENUNGGU_CAMAT, Status.DIKEMBALIKAN}:
         return None
     for event, officer in reversed(await store.history(turn.session, proposal_id=proposal.id)):
         if event.action == "approve":
@@ -132,11 +132,16 @@ async def send_for_decision(turn: Turn, proposal: Proposal) -> int:
 async def close_cards(turn: Turn, proposal: Proposal, stage: Status, outcome: str) -> None:
     """Write a decision on every open copy of the stage's card (the pressed one is edited directly)."""
     assert proposal.id is not None
-    pressed = (turn.inbound.channel, turn.inbound.chat_id, turn.inbound.message_ref)
+    inbound = turn.inbound
     for copy in await store.open_cards(turn.session, proposal_id=proposal.id, stage=stage):
         copy.closed = True
         turn.session.add(copy)
-        if (copy.channel, copy.chat_id, copy.message_ref) == pressed:
+        pressed_here = inbound.kind is Kind.BUTTON and (copy.channel, copy.chat_id) == (
+            inbound.channel,
+            inbound.chat_id,
+        )
+        # A channel that cannot name the pressed message (the terminal) edits it in its own chat.
+        if pressed_here and inbound.message_ref in {None, copy.message_ref}:
             continue
         await _queue(turn, copy, Reply(outcome), card=copy, edit=True)
 

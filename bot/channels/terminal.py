@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TextIO
 
 from handlers import texts
@@ -20,6 +21,26 @@ class Persona:
     key: str  # "operator", "camat", "dinas"
     name: str
     phone: str  # as on the roster, shared when the persona presses the contact button
+
+
+@dataclass
+class TerminalCourier:
+    """The outbox's way out in the demo: messages wait in each persona's mailbox until it is shown."""
+
+    mailbox: dict[str, list[Reply]] = field(default_factory=dict)
+    _refs: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+
+    async def send(self, chat_id: str, reply: Reply) -> str | None:
+        """Put a message in the persona's mailbox."""
+        self.mailbox.setdefault(chat_id, []).append(reply)
+        return str(next(self._refs))
+
+    async def edit(self, chat_id: str, message_ref: str, reply: Reply) -> None:
+        """A card's outcome, shown as a new line in the mailbox (a terminal cannot rewrite the past)."""
+        self.mailbox.setdefault(chat_id, []).append(Reply("(kartu diperbarui)\n" + reply.text))
+
+    def take(self, chat_id: str) -> list[Reply]:
+        return self.mailbox.pop(chat_id, [])
 
 
 HELP = (
@@ -38,8 +59,12 @@ class TerminalChannel:
         *,
         out: TextIO = sys.stdout,
         read_line: Callable[[], str] | None = None,
+        courier: TerminalCourier | None = None,
+        deliver: Callable[[], object] | None = None,
     ) -> None:
         self.engine = engine
+        self.courier = courier or TerminalCourier()
+        self.deliver = deliver  # runs the outbox: ``await deliver()`` after each message
         self.personas = {p.key: p for p in personas}
         self.persona = personas[0]
         self.out = out
@@ -54,7 +79,7 @@ class TerminalChannel:
         buttons: list[Button] = []
         asked = False
         for reply in replies:
-            self.show(f"\n🤖 {reply.text}")
+            self.show(f"\n🤖 {'(diperbarui) ' if reply.edit else ''}{reply.text}")
             if reply.buttons:
                 buttons = [b for row in reply.buttons for b in row]
                 for i, button in enumerate(buttons, 1):
@@ -64,13 +89,17 @@ class TerminalChannel:
                 self.show(f"   [0] {texts.SHARE_CONTACT_BUTTON}")
             if reply.menu:
                 self.show("   menu: " + " · ".join(item for row in reply.menu for item in row))
-        self.choices[self.persona.key] = buttons
+        previous = self.choices.get(self.persona.key, [])
+        on_card = bool(previous) and previous[0].data.startswith("d:")
+        # A plain answer to a card's button (the revealed NIK) leaves the card pressable, as in a chat.
+        if buttons or not on_card or any(r.edit for r in replies):
+            self.choices[self.persona.key] = buttons
         self.contact_asked[self.persona.key] = asked
 
     def to_inbound(self, line: str) -> Inbound | None:
         """A typed line as the current persona would send it; numbers press the buttons shown last."""
         persona = self.persona
-        user_id = f"demo-{persona.key}"
+        user_id = self.user_id(persona)
         choice = line.strip()
         if choice == "0" and self.contact_asked.get(persona.key):
             return Inbound(
@@ -88,6 +117,27 @@ class TerminalChannel:
             return
         self.persona = persona
         self.show(f"\n— Sekarang Anda {persona.name} ({persona.key}). Ketik /start untuk mulai. —")
+        self.show_mailbox()
+
+    def user_id(self, persona: Persona) -> str:
+        return f"demo-{persona.key}"
+
+    def show_mailbox(self) -> None:
+        """Messages the outbox delivered to the current persona while another one was typing."""
+        waiting = self.courier.take(self.user_id(self.persona))
+        if waiting:
+            self.show(f"📨 {len(waiting)} pesan masuk:")
+            self.render(waiting)
+
+    async def _after_turn(self) -> None:
+        if self.deliver is None:
+            return
+        await self.deliver()  # type: ignore[misc]
+        self.show_mailbox()
+        for key, persona in self.personas.items():
+            count = len(self.courier.mailbox.get(self.user_id(persona), []))
+            if count and persona is not self.persona:
+                self.show(f"   📨 {count} pesan baru untuk {key} — ketik /persona {key} untuk melihatnya")
 
     async def run(self) -> None:
         self.show(HELP)
@@ -111,3 +161,4 @@ class TerminalChannel:
             inbound = self.to_inbound(line)
             if inbound is not None:
                 self.render(await self.engine.handle(inbound))
+                await self._after_turn()
