@@ -178,9 +178,12 @@ class Outbox:
         while time.monotonic() < deadline:
             if not await self._keep_lease():
                 break
-            dispatched = await self._round(idle_wait=False)
-            if not dispatched and not self._in_flight:
+            if await self._round(idle_wait=False):
+                continue
+            if not self._in_flight:
                 break
+            # A chat's next message becomes due when the one in flight is recorded: look again then.
+            await self._settle()
         await self._settle()
         return self.sent + self.failed - before
 
@@ -230,7 +233,8 @@ class Outbox:
     # --------------------------------------------------------------------------------------- dispatching
 
     async def _round(self, *, idle_wait: bool = True) -> int:
-        """Start the due head-of-chat messages, paced; returns how many started."""
+        """Start the due head-of-chat messages, paced; returns how many started (1 after waiting for a
+        chat's spacing, which makes a message due)."""
         busy = set(self._in_flight)  # chats in flight now: their head read below may already be sent
         self._doorbell.clear()
         try:
@@ -247,10 +251,12 @@ class Outbox:
             await self._wait(self.limits.idle_poll)
             return 0
         started = 0
+        skipped_busy = False  # a chat in flight: its next message may be due once that one is recorded
         waiting_chat: float | None = None
         for message in heads:
             chat = (message.channel, message.chat_id)
             if chat in busy or chat in self._in_flight:
+                skipped_busy = True
                 continue
             ready = self.pacer.chat_ready_at(chat)
             if ready > self.pacer.clock():
@@ -266,7 +272,7 @@ class Outbox:
             started += 1
         if started:
             return started
-        if not idle_wait and waiting_chat is None and not self._in_flight:
+        if not idle_wait and waiting_chat is None and not self._in_flight and not skipped_busy:
             return 0
         pause = self.limits.idle_poll
         if waiting_chat is not None:
@@ -276,7 +282,8 @@ class Outbox:
         if self._in_flight:
             pause = min(pause, 0.05) if not idle_wait else pause
         await self._wait(max(pause, 0.001))
-        return 0
+        # Nothing started; but a chat waiting out its spacing has a message due now.
+        return int(waiting_chat is not None or skipped_busy)
 
     async def _deliver(self, message: OutboundMessage, chat: tuple[str, str]) -> None:
         """Send one message and record the outcome; the chat stays reserved until the record commits."""

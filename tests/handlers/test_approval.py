@@ -55,7 +55,9 @@ async def people(services: Services, chat) -> dict[int, Chat]:
     return bound
 
 
-async def propose(person: Chat, *, serial: int = 1, name: str = "Budi Santoso", district: str = "121701") -> str:
+async def propose(
+    person: Chat, *, serial: int = 1, name: str = "Budi Santoso", district: str = "121701"
+) -> str:
     """The operator proposes one synthetic worker; returns the proposal number."""
     await person.say("/daftar")
     await person.say(synthetic_nik(serial=serial, district=district))
@@ -70,8 +72,9 @@ async def propose(person: Chat, *, serial: int = 1, name: str = "Budi Santoso", 
 
 
 def last_card(api: FakeBotApi, user_id: int, number: str) -> SentMessage:
+    """The newest card of ``number`` in the user's chat, as it stands now (edits included)."""
     for message in reversed(api.messages_to(user_id)):
-        if f"Usulan {number}" in message.text and message.buttons:
+        if message.text.startswith(f"📋 Usulan {number}"):
             return message
     raise AssertionError(f"no card of {number} for {user_id}")
 
@@ -146,4 +149,362 @@ async def test_submit_approve_establish_every_card_edited_and_officer_told(
         pending = await session.exec(select(OutboundMessage).where(OutboundMessage.status != "sent"))
         assert pending.all() == []
         copies = (await session.exec(select(CardCopy))).all()
-        assert copies and all(c.closed and c.message_ref for c in copies)
+        assert copies
+        assert all(c.closed and c.message_ref for c in copies)
+
+
+# ------------------------------------------------------------------------------------- helpers for queues
+
+
+async def waiting(
+    services: Services, count: int, *, warned: set[int] = frozenset(), first_serial: int = 100
+) -> list[int]:  # type: ignore[assignment]
+    """``count`` proposals of Desa Tomok waiting for the camat, oldest first; ``warned`` (indexes) carry a
+    warning. Written straight to the database: the queue is what is tested here, not the intake."""
+    import datetime as dt
+
+    from models import store as db
+
+    ids = []
+    async with services.sessions() as session:
+        rina = await db.officer_by_phone(session, phone=OPERATOR_PHONE)
+        assert rina is not None
+        assert rina.id is not None
+        for i in range(count):
+            nik = synthetic_nik(serial=first_serial + i)
+            finding = {"severity": "warning", "code": "nik_other_kecamatan",
+                       "params": {"district": "Pangururan", "kecamatan": "Simanindo"}}  # fmt: skip
+            proposal = Proposal(
+                officer_id=rina.id,
+                desa_code="12.17.01.2001",
+                kecamatan_code=SIMANINDO,
+                status=Status.MENUNGGU_CAMAT,
+                name=f"PEKERJA {i + 1:03d}",
+                birth_date=dt.date(1990, 8, 15),
+                gender="L",
+                category="petani",
+                address="Dusun I",
+                nik_encrypted=services.vault.encrypt(nik),
+                nik_hash=services.vault.hash(nik),
+                findings=[finding] if i in warned else [],
+                submitted_at=dt.datetime(2026, 11, 1, tzinfo=dt.UTC) + dt.timedelta(hours=i),
+            )
+            session.add(proposal)
+            await session.flush()
+            assert proposal.id is not None
+            ids.append(proposal.id)
+        await session.commit()
+    return ids
+
+
+async def statuses(services: Services, ids: list[int]) -> list[Status]:
+    async with services.sessions() as session:
+        rows = await session.exec(
+            select(Proposal).where(col(Proposal.id).in_(ids)).order_by(col(Proposal.id))
+        )
+        return [p.status for p in rows]
+
+
+# ------------------------------------------------------------------------------------------ rejection
+
+
+async def test_reject_with_a_common_reason_edits_every_copy_and_tells_the_officer(
+    people, services: Services, outbox: Outbox, fake_api: FakeBotApi
+):
+    """Tolak → reason buttons on the card → "data tidak sesuai" → rejected with that reason everywhere."""
+    number = await propose(people[RINA])
+    await outbox.deliver_pending()
+    card = last_card(fake_api, JONSON, number)
+    await people[JONSON].press("Tolak", card)
+    asked = edits_of(fake_api, card)[-1]
+    assert "Pilih alasan penolakan" in asked
+    await people[JONSON].press("Data tidak sesuai", _edited_message(fake_api, card))
+    assert "Ditolak oleh Camat Jonson Simbolon" in edits_of(fake_api, card)[-1]
+    assert "Alasan/catatan: data tidak sesuai" in edits_of(fake_api, card)[-1]
+    await outbox.deliver_pending()
+    assert "Ditolak oleh Camat Jonson Simbolon" in edits_of(fake_api, last_card(fake_api, DEWI, number))[-1]
+    told = fake_api.messages_to(RINA)[-1].text
+    assert f"Usulan {number} (BUDI SANTOSO) ditolak oleh Camat Jonson Simbolon" in told
+    assert "data tidak sesuai" in told
+    assert (await get(services, number)).status is Status.DITOLAK
+    assert (await audit(services, number))[-1] == ("reject", "menunggu_camat", "ditolak")
+    assert not fake_api.messages_to(MARIA)[2:]  # a rejection at the camat never reaches the dinas
+
+
+def _edited_message(api: FakeBotApi, message: SentMessage) -> SentMessage:
+    """The message as its last edit left it (text and buttons), to press its new buttons."""
+    return next(m for m in api.sent if m.message_id == message.message_id)
+
+
+async def test_reject_with_a_typed_reason_after_a_too_short_one_and_back_out_first(
+    people, services: Services, outbox: Outbox, fake_api: FakeBotApi
+):
+    """« Kembali restores the card; "lainnya" asks for a sentence; "x" is refused; a sentence decides."""
+    number = await propose(people[RINA])
+    await outbox.deliver_pending()
+    card = last_card(fake_api, JONSON, number)
+    jonson = people[JONSON]
+    await jonson.press("Tolak", card)
+    await jonson.press("Kembali", _edited_message(fake_api, card))
+    restored = _edited_message(fake_api, card)
+    assert [b["text"] for b in restored.buttons] == ["✅ Setujui", "❌ Tolak", "↩️ Kembalikan"]
+
+    await jonson.press("Tolak", restored)
+    await jonson.press("Lainnya", _edited_message(fake_api, card))
+    assert "Tulis alasan penolakan" in edits_of(fake_api, card)[-1]
+    short = await jonson.say("x")
+    assert "terlalu pendek" in short[-1].text
+    assert (await get(services, number)).status is Status.MENUNGGU_CAMAT
+    done = await jonson.say("Yang bersangkutan pegawai kontrak di kantor desa")
+    assert "Ditolak oleh Camat Jonson Simbolon" in done[-1].text
+    assert "pegawai kontrak" in done[-1].text
+    await outbox.deliver_pending()
+    # The copy in Jonson's own chat is written too: the decision came as text, not from that card.
+    assert "Ditolak oleh" in edits_of(fake_api, card)[-1]
+    assert "pegawai kontrak" in fake_api.messages_to(RINA)[-1].text
+
+
+async def test_batal_while_typing_a_reason_decides_nothing(people, services: Services, outbox, fake_api):
+    """/batal after "lainnya": nothing recorded, the proposal still waits, later text is not a reason."""
+    number = await propose(people[RINA])
+    await outbox.deliver_pending()
+    card = last_card(fake_api, JONSON, number)
+    await people[JONSON].press("Tolak", card)
+    await people[JONSON].press("Lainnya", _edited_message(fake_api, card))
+    cancelled = await people[JONSON].say("/batal")
+    assert "Keputusan dibatalkan" in cancelled[-1].text
+    later = await people[JONSON].say("bukan alasan")
+    assert "tidak mengerti" in later[-1].text
+    assert (await get(services, number)).status is Status.MENUNGGU_CAMAT
+    assert [a for a, _, _ in await audit(services, number)] == ["submit"]
+
+
+# ------------------------------------------------------------------------------ return and correction
+
+
+async def test_return_fix_two_fields_and_resubmit_shows_the_camat_what_changed(
+    people, services: Services, outbox: Outbox, fake_api: FakeBotApi
+):
+    """Kembalikan (Nama, Alamat, a note) → officer presses Perbaiki → asked only those two → Kirim →
+    back at the camat, marked as a resubmission with the changes."""
+    number = await propose(people[RINA])
+    await outbox.deliver_pending()
+    card = last_card(fake_api, JONSON, number)
+    jonson = people[JONSON]
+    await jonson.press("Kembalikan", card)
+    nothing = await jonson.press("Lanjut", _edited_message(fake_api, card))
+    assert "Pilih minimal satu" in nothing[-1].text
+    await jonson.press("Nama", _edited_message(fake_api, card))
+    await jonson.press("Alamat", _edited_message(fake_api, card))
+    assert "Dipilih: Nama, Alamat" in edits_of(fake_api, card)[-1]
+    await jonson.press("Lanjut", _edited_message(fake_api, card))
+    assert "memperbaiki: Nama, Alamat" in edits_of(fake_api, card)[-1]
+    returned = await jonson.say("Nama sesuai KTP, RT salah")
+    assert "Dikembalikan oleh Camat Jonson Simbolon" in returned[-1].text
+    assert (await get(services, number)).status is Status.DIKEMBALIKAN
+
+    await outbox.deliver_pending()
+    rina = people[RINA]
+    told = fake_api.messages_to(RINA)[-1]
+    assert "dikembalikan oleh Camat Jonson Simbolon" in told.text
+    assert "Yang harus diperbaiki: Nama, Alamat" in told.text
+    assert "RT salah" in told.text
+    first = await rina.press("Perbaiki", told)
+    assert "isi ulang Nama, Alamat" in first[-1].text
+    assert "Catatan camat: Nama sesuai KTP, RT salah" in first[-1].text
+    assert "nama lengkap" in first[-1].text
+    then = await rina.say("Budi Santoso Sitanggang")
+    assert "alamat" in then[-1].text.lower()
+    summary = await rina.say("Dusun III, RT 004/RW 002")
+    assert "Ringkasan usulan" in summary[-1].text
+    sent = await rina.press("Kirim")
+    assert f"Perbaikan usulan {number} terkirim" in sent[-1].text
+
+    proposal = await get(services, number)
+    assert proposal.status is Status.MENUNGGU_CAMAT
+    assert proposal.resubmissions == 1
+    assert [c["field"] for c in proposal.changes] == ["name", "address"]
+    await outbox.deliver_pending()
+    again = last_card(fake_api, JONSON, number)
+    assert again.message_id != card.message_id
+    assert "Diajukan ulang setelah dikembalikan (ke-1)" in again.text
+    assert "Nama: BUDI SANTOSO → BUDI SANTOSO SITANGGANG" in again.text
+    assert "Alamat: Dusun II, RT 002/RW 001 → Dusun III, RT 004/RW 002" in again.text
+    assert [a for a, _, _ in await audit(services, number)] == ["submit", "return", "resubmit"]
+
+
+async def test_pausing_a_correction_keeps_the_returned_proposal(people, services: Services, outbox, fake_api):
+    """/batal in a correction pauses it: the proposal stays returned (never deleted) and can be resumed."""
+    number = await propose(people[RINA])
+    await outbox.deliver_pending()
+    card = last_card(fake_api, JONSON, number)
+    await people[JONSON].press("Kembalikan", card)
+    await people[JONSON].press("Alamat", _edited_message(fake_api, card))
+    await people[JONSON].press("Lanjut", _edited_message(fake_api, card))
+    await people[JONSON].press("Tanpa catatan", _edited_message(fake_api, card))
+    await outbox.deliver_pending()
+    told = fake_api.messages_to(RINA)[-1]
+    await people[RINA].press("Perbaiki", told)
+    paused = await people[RINA].say("/batal")
+    assert "Perbaikan ditunda" in paused[-1].text
+    assert (await get(services, number)).status is Status.DIKEMBALIKAN
+    resumed = await people[RINA].press("Perbaiki", told)
+    assert "alamat" in resumed[-1].text.lower()
+    status = await people[RINA].say(f"/status {number}")
+    assert "dikembalikan untuk diperbaiki" in status[0].text
+
+
+# ------------------------------------------------------------------------------------------------ queue
+
+
+async def test_queue_pages_oldest_first_and_opens_a_card(people, services: Services, fake_api: FakeBotApi):
+    """/antrian with 20 waiting: 8 per page, oldest first, ◀ ▶ edit the list in place, a number opens."""
+    ids = await waiting(services, 20, warned={3})
+    listed = await people[JONSON].say("/antrian")
+    page = listed[-1]
+    assert "20 usulan menunggu, 1 dengan peringatan" in page.text
+    assert "Halaman 1/3" in page.text
+    assert "1. U-" in page.text
+    assert "PEKERJA 001" in page.text
+    assert "PEKERJA 009" not in page.text
+    [warned_line] = [line for line in page.text.splitlines() if "PEKERJA 004" in line]
+    assert warned_line.endswith("⚠️")
+    assert page.button("Setujui semua tanpa peringatan (19)")
+    await people[JONSON].press("Berikutnya", page)
+    second = _edited_message(fake_api, page)
+    assert "Halaman 2/3" in second.text
+    assert "PEKERJA 009" in second.text
+    opened = await people[JONSON].press(f"U-{ids[8]:05d}", second)
+    assert f"Usulan U-{ids[8]:05d}" in opened[-1].text
+    assert [b["text"] for b in opened[-1].buttons] == ["✅ Setujui", "❌ Tolak", "↩️ Kembalikan"]
+    decided = await people[JONSON].press("Setujui", opened[-1])
+    assert decided == []  # the card itself was edited
+    after = _edited_message(fake_api, opened[-1])
+    assert "Disetujui oleh Camat Jonson Simbolon" in after.text
+    assert after.button("Usulan berikutnya (19)")
+    nxt = await people[JONSON].press("Usulan berikutnya", after)
+    assert f"Usulan U-{ids[0]:05d}" in nxt[-1].text  # the oldest still waiting
+
+
+async def test_queue_is_for_approvers_and_shows_the_dinas_failed_deliveries(people, services: Services):
+    """Operators have no queue; the dinas queue names undelivered messages and /gagal lists them."""
+    assert "hanya untuk camat dan Diskopnaker" in (await people[RINA].say("/antrian"))[-1].text
+    empty = await people[MARIA].say("/antrian")
+    assert "tidak ada usulan yang menunggu" in empty[-1].text
+    async with services.sessions() as session:
+        from models import store as db
+
+        camat = await db.officer_by_phone(session, phone=CAMAT_PHONE)
+        assert camat is not None
+        session.add(
+            OutboundMessage(
+                channel="telegram",
+                chat_id="2001",
+                officer_id=camat.id,
+                text="📋 Usulan U-00042 — x",
+                status="failed",
+                error="blocked",
+            )
+        )
+        await session.commit()
+    noted = await people[MARIA].say("/antrian")
+    assert "1 pesan ke petugas tidak terkirim: lihat /gagal" in noted[-1].text
+    failed = await people[MARIA].say("/gagal")
+    assert "Camat Jonson Simbolon (0812-0000-0201)" in failed[-1].text
+    assert "bot diblokir" in failed[-1].text
+    assert "Hanya untuk petugas Diskopnaker" in (await people[JONSON].say("/gagal"))[-1].text
+
+
+async def test_bulk_approval_confirms_the_count_and_skips_warnings_and_newcomers(
+    people, services: Services, outbox: Outbox, fake_api: FakeBotApi
+):
+    """ "Setujui semua tanpa peringatan": the confirmation states 5; a proposal arriving after it is shown
+    is not included; warned proposals stay for one-by-one review."""
+    ids = await waiting(services, 7, warned={1, 4})
+    listed = (await people[JONSON].say("/antrian"))[-1]
+    await people[JONSON].press("Setujui semua", listed)
+    confirm = _edited_message(fake_api, listed)
+    assert "Setujui 5 usulan tanpa peringatan di Kec. Simanindo" in confirm.text
+    late = await waiting(services, 1, first_serial=900)  # arrives while the camat reads
+    await people[JONSON].press("Ya, setujui 5 usulan", confirm)
+    done = _edited_message(fake_api, listed)
+    assert "5 usulan disetujui" in done.text
+    assert await statuses(services, ids) == [
+        Status.MENUNGGU_DINAS, Status.MENUNGGU_CAMAT, Status.MENUNGGU_DINAS, Status.MENUNGGU_DINAS,
+        Status.MENUNGGU_CAMAT, Status.MENUNGGU_DINAS, Status.MENUNGGU_DINAS,
+    ]  # fmt: skip
+    assert await statuses(services, late) == [Status.MENUNGGU_CAMAT]
+    await outbox.deliver_pending()
+    assert len([m for m in fake_api.messages_to(MARIA) if "menunggu verifikasi" in m.text]) == 5
+    assert len([m for m in fake_api.messages_to(RINA) if "disetujui Camat" in m.text]) == 5
+
+
+async def test_bulk_cancel_changes_nothing(people, services: Services, fake_api: FakeBotApi):
+    """Batal on the confirmation approves nothing."""
+    ids = await waiting(services, 3)
+    listed = (await people[JONSON].say("/antrian"))[-1]
+    await people[JONSON].press("Setujui semua", listed)
+    await people[JONSON].press("Batal", _edited_message(fake_api, listed))
+    assert "tidak ada yang disetujui" in _edited_message(fake_api, listed).text
+    assert await statuses(services, ids) == [Status.MENUNGGU_CAMAT] * 3
+
+
+# ------------------------------------------------------------------------------- reveal, quota, history
+
+
+async def test_dinas_reveals_the_nik_on_request_and_it_is_audited(
+    people, services: Services, outbox, fake_api
+):
+    """Lihat NIK shows the full NIK to the dinas only, and /riwayat records who saw it."""
+    number = await propose(people[RINA])
+    await outbox.deliver_pending()
+    await people[JONSON].press("Setujui", last_card(fake_api, JONSON, number))
+    await outbox.deliver_pending()
+    shown = await people[MARIA].press("Lihat NIK", last_card(fake_api, MARIA, number))
+    assert synthetic_nik() in shown[-1].text
+    assert "tercatat di riwayat" in shown[-1].text
+    history = await people[RINA].say(f"/riwayat {number}")
+    assert "Diskopnaker Maria Naibaho: membuka NIK lengkap" in history[-1].text
+    assert "Camat Jonson Simbolon: menyetujui → menunggu verifikasi Diskopnaker" in history[-1].text
+    elsewhere = await people[LAMRIA].say(f"/riwayat {number}")
+    assert "tidak ditemukan" in elsewhere[-1].text
+    async with services.sessions() as session:
+        queued = (await session.exec(select(OutboundMessage))).all()
+        assert queued
+        assert not any(synthetic_nik() in m.text for m in queued)
+
+
+async def test_tetapkan_is_refused_when_the_years_quota_is_full(
+    people, services: Services, outbox, fake_api, app
+):
+    """With the quota used up, Tetapkan explains and nothing changes."""
+    import dataclasses
+
+    number = await propose(people[RINA])
+    await outbox.deliver_pending()
+    await people[JONSON].press("Setujui", last_card(fake_api, JONSON, number))
+    await outbox.deliver_pending()
+    async with services.sessions() as session:
+        from models.tables import ProgramYear
+
+        session.add(ProgramYear(year=2026, new_quota=2, new_established=2))
+        await session.commit()
+    refused = await people[MARIA].press("Tetapkan", last_card(fake_api, MARIA, number))
+    assert "Kuota peserta baru tahun 2026 sudah penuh (2 orang)" in refused[-1].text
+    assert (await get(services, number)).status is Status.MENUNGGU_DINAS
+    assert dataclasses.is_dataclass(services)
+
+
+async def test_officer_is_told_when_no_camat_is_connected_yet(chat, services: Services, outbox, fake_api):
+    """Without a bound camat the proposal waits in the queue and the officer knows it."""
+    rina = chat(RINA)
+    await rina.onboard(OPERATOR_PHONE)
+    await rina.say("/daftar")
+    for answer in (synthetic_nik(), "Budi"):
+        await rina.say(answer)
+    await rina.press("Benar")
+    await rina.press("Petani")
+    await rina.say("Dusun II")
+    await rina.press("Lewati")
+    sent = await rina.press("Kirim")
+    assert "belum ada camat Kec. Simanindo yang terhubung" in sent[-1].text
