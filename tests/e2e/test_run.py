@@ -35,13 +35,14 @@ STEP_TIMEOUT = 10.0
 RINA = 1001  # operator of Desa Tomok
 TIGOR = 1002  # another operator of Desa Tomok
 JONSON = 2001  # camat of Simanindo
+MARIA = 3001  # Diskopnaker (on the roster of the approval tests)
 ROSTER_CSV = (
     "nama,peran,kode_wilayah,no_hp\n"
     "Rina Sitohang,operator,12.17.01.2001,081200000101\n"
     "Tigor Manik,operator,12.17.01.2001,081200000102\n"
     "Jonson Simbolon,camat,12.17.01,081200000201\n"
 )
-PHONES = {RINA: "081200000101", TIGOR: "081200000102", JONSON: "+62 812-0000-0201"}
+PHONES = {RINA: "081200000101", TIGOR: "081200000102", JONSON: "+62 812-0000-0201", MARIA: "081200000301"}
 ADDRESS = "Dusun II, RT 002/RW 001"
 
 
@@ -299,7 +300,9 @@ async def test_officer_onboards_and_submits_a_proposal_with_the_nik_masked_after
         assert d.query("SELECT count(*) FROM proposal") == [(1,)]
         assert d.query("SELECT count(*) FROM conversation") == [(0,)]
         commands = [p["commands"] for m, p in d.api.calls if m == "setMyCommands"]
-        assert [c["command"] for c in commands[0]] == ["daftar", "daftarku", "status", "batal", "bantuan"]
+        assert [c["command"] for c in commands[0]] == [
+            "daftar", "daftarku", "status", "antrian", "riwayat", "gagal", "batal", "bantuan",
+        ]  # fmt: skip
         assert proc.returncode is None  # still serving
         # Stopped the way a service manager does: SIGTERM ends long polling cleanly.
         proc.send_signal(signal.SIGTERM)
