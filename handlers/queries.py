@@ -6,6 +6,7 @@ import re
 
 from handlers import texts
 from handlers.context import Turn
+from handlers.messages import Button, Reply
 from models import store
 from models.rules.candidate import Finding
 from models.rules.categories import Category, category_label
@@ -35,7 +36,9 @@ async def my_proposals(turn: Turn) -> None:
         turn.say(texts.NO_PROPOSALS)
         return
     listed = [(p.number, p.name or "-", texts.STATUS_LABEL[p.status]) for p in rows]
-    turn.say(texts.proposals_list(listed, total))
+    # Returned proposals can be corrected from here too, not only from the message that returned them.
+    fixes = [Button(f"{texts.FIX} {p.number}", f"p:{p.id}") for p in rows if p.status is Status.DIKEMBALIKAN]
+    turn.say(Reply(texts.proposals_list(listed, total), buttons=tuple((b,) for b in fixes)))
 
 
 def may_see(officer: Officer, proposal: Proposal) -> bool:

@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 
 LEASE = "outbox"
 SENT_KEEP = dt.timedelta(days=7)
+PURGE_EVERY = 3600.0  # seconds
 
 
 class RetryLater(Exception):
@@ -161,10 +162,14 @@ class Outbox:
 
     async def run(self) -> None:
         """Deliver for as long as the process runs, whenever this process holds the lease."""
+        purged_at = time.monotonic()
         try:
             while True:
                 if await self._keep_lease():
                     await self._round()
+                    if time.monotonic() - purged_at > PURGE_EVERY:
+                        purged_at = time.monotonic()
+                        await self._purge_quietly()
                 else:
                     await self._wait(self.limits.lease_ttl / 3)
         finally:
@@ -355,6 +360,12 @@ class Outbox:
             log.warning("outbox message %s undeliverable: %s", message.id, detail)
         else:
             self.retried += 1
+
+    async def _purge_quietly(self) -> None:
+        try:
+            await self.purge()
+        except Exception as error:
+            log.warning("outbox purge failed: %s", type(error).__name__)
 
     async def purge(self) -> None:
         """Forget messages delivered more than a week ago."""

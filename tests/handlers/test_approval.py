@@ -334,7 +334,8 @@ async def test_return_fix_two_fields_and_resubmit_shows_the_camat_what_changed(
 
 
 async def test_pausing_a_correction_keeps_the_returned_proposal(people, services: Services, outbox, fake_api):
-    """/batal in a correction pauses it: the proposal stays returned (never deleted) and can be resumed."""
+    """/batal in a correction pauses it: the proposal stays returned (never deleted) and /daftarku offers
+    Perbaiki to resume it."""
     number = await propose(people[RINA])
     await outbox.deliver_pending()
     card = last_card(fake_api, JONSON, number)
@@ -348,7 +349,9 @@ async def test_pausing_a_correction_keeps_the_returned_proposal(people, services
     paused = await people[RINA].say("/batal")
     assert "Perbaikan ditunda" in paused[-1].text
     assert (await get(services, number)).status is Status.DIKEMBALIKAN
-    resumed = await people[RINA].press("Perbaiki", told)
+    listed = await people[RINA].say("/daftarku")
+    assert f"{number} — BUDI SANTOSO — dikembalikan untuk diperbaiki" in listed[-1].text
+    resumed = await people[RINA].press(f"Perbaiki {number}", listed[-1])
     assert "alamat" in resumed[-1].text.lower()
     status = await people[RINA].say(f"/status {number}")
     assert "dikembalikan untuk diperbaiki" in status[0].text

@@ -6,7 +6,18 @@ import itertools
 
 import pytest
 
-from models.rules.status import LIVE_STATUSES, Action, Role, Status, TransitionRefused, transition
+from models.rules.status import (
+    LIVE_STATUSES,
+    Action,
+    OutsideRegion,
+    Role,
+    Status,
+    TransitionRefused,
+    acts_on,
+    authorize,
+    covers,
+    transition,
+)
 
 S, A, R = Status, Action, Role
 
@@ -76,3 +87,56 @@ def test_live_statuses_are_those_that_block_a_new_proposal():
     live = {"menunggu_camat", "menunggu_dinas", "ditetapkan", "dikembalikan"}
 
     assert {s.value for s in LIVE_STATUSES} == live
+
+
+# ------------------------------------------------------------------------------------- region and actor
+
+TOMOK, SIMANINDO, PANGURURAN_DESA, PANGURURAN = "12.17.01.2001", "12.17.01", "12.17.08.2001", "12.17.08"
+
+
+@pytest.mark.parametrize(
+    ("role", "region", "desa", "kecamatan", "covered"),
+    [
+        (Role.OPERATOR, TOMOK, TOMOK, SIMANINDO, True),
+        (Role.OPERATOR, TOMOK, PANGURURAN_DESA, PANGURURAN, False),
+        (Role.CAMAT, SIMANINDO, TOMOK, SIMANINDO, True),
+        (Role.CAMAT, PANGURURAN, TOMOK, SIMANINDO, False),
+        (Role.DINAS, "12.17", TOMOK, SIMANINDO, True),
+        (Role.DINAS, "12.16", TOMOK, SIMANINDO, False),  # another kabupaten's dinas
+        (Role.DINAS, "12.1", "12.17.01.2001", SIMANINDO, False),  # a prefix is not a region
+    ],
+)
+def test_covers_own_region_only(role, region, desa, kecamatan, covered):
+    """Operators cover their desa, camats their kecamatan, the dinas its kabupaten, nobody else's."""
+    assert covers(role, region, desa_code=desa, kecamatan_code=kecamatan) is covered
+
+
+def test_authorize_checks_the_region_before_the_table():
+    """A camat of another kecamatan is refused as outside the region even where the table allows camats."""
+    with pytest.raises(OutsideRegion):
+        authorize(Role.CAMAT, PANGURURAN, Action.APPROVE, Status.MENUNGGU_CAMAT, desa_code=TOMOK,
+                  kecamatan_code=SIMANINDO)  # fmt: skip
+    assert (
+        authorize(
+            Role.CAMAT,
+            SIMANINDO,
+            Action.APPROVE,
+            Status.MENUNGGU_CAMAT,
+            desa_code=TOMOK,
+            kecamatan_code=SIMANINDO,
+        )
+        is Status.MENUNGGU_DINAS
+    )
+    with pytest.raises(TransitionRefused):
+        authorize(Role.CAMAT, SIMANINDO, Action.APPROVE, Status.MENUNGGU_DINAS, desa_code=TOMOK,
+                  kecamatan_code=SIMANINDO)  # fmt: skip
+
+
+def test_acts_on_says_which_role_takes_which_action():
+    """Used to tell "already decided" (your action, another status) from "not yours"."""
+    assert acts_on(Role.CAMAT, Action.APPROVE)
+    assert acts_on(Role.DINAS, Action.REJECT)
+    assert acts_on(Role.CAMAT, Action.REJECT)
+    assert not acts_on(Role.CAMAT, Action.ESTABLISH)
+    assert not acts_on(Role.OPERATOR, Action.APPROVE)
+    assert not acts_on(Role.DINAS, Action.RETURN)
