@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 
 from handlers import cards, texts
 from handlers.context import Turn
@@ -21,6 +22,7 @@ from handlers.messages import Button, Reply
 from handlers.queries import may_see, parse_number
 from models import store
 from models.rules.categories import Category, category_label
+from models.rules.nik import mask_nik
 from models.rules.status import (
     Action,
     OutsideRegion,
@@ -34,6 +36,7 @@ from models.tables import Conversation, Proposal, utcnow
 
 log = logging.getLogger(__name__)
 
+NIK_LIKE = re.compile(r"(?<!\d)\d{16}(?!\d)")
 PREFIXES = frozenset({"d", "r", "f", "q", "o", "b"})
 FLOW = "decide"
 PAGE = 8
@@ -235,6 +238,7 @@ async def _decide_and_reply(
     try:
         outcome = await decide(turn, proposal, action, reason=reason, fix_fields=fix_fields)
     except Refused as refusal:
+        await _drop_decision(turn)  # a reason typed for a proposal decided meanwhile is moot
         turn.say(refusal.text)
         return
     await _drop_decision(turn)
@@ -367,7 +371,8 @@ async def _drop_decision(turn: Turn) -> None:
 
 async def on_text(turn: Turn, conversation: Conversation) -> None:
     """A typed reason (rejection, "lainnya") or note (return) while a decision waits for it."""
-    text = " ".join(turn.inbound.text.split())
+    # A NIK typed into a reason would reach the officer and the audit trail: masked like everywhere else.
+    text = NIK_LIKE.sub(lambda m: mask_nik(m.group()), " ".join(turn.inbound.text.split()))
     proposal = (
         await turn.session.get(Proposal, conversation.proposal_id) if conversation.proposal_id else None
     )

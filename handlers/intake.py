@@ -250,7 +250,7 @@ def _question(turn: Turn, conversation: Conversation, proposal: Proposal) -> Rep
             return Reply(texts.ASK_PHONE, buttons=((b("skip", texts.SKIP),),))
         case Step.SUMMARY:
             return Reply(
-                _summary_text(turn, proposal),
+                _summary_text(turn, proposal, masked=conversation.flow == FIX_FLOW),
                 buttons=((b("send", texts.SEND),), (b("edit", texts.EDIT), b("cancel", texts.CANCEL))),
             )
         case Step.EDIT:
@@ -260,11 +260,13 @@ def _question(turn: Turn, conversation: Conversation, proposal: Proposal) -> Rep
             return Reply(texts.ASK_WHICH_FIELD, buttons=(*rows, last_row))
 
 
-def _summary_text(turn: Turn, proposal: Proposal) -> str:
-    # The full NIK is shown here, right before Kirim, so the officer can compare it with the KTP.
+def _summary_text(turn: Turn, proposal: Proposal, *, masked: bool = False) -> str:
+    # The full NIK is shown here, right before Kirim, so the officer can compare it with the KTP. Not in a
+    # correction: another operator of the desa may be fixing it, and a retyped NIK was read back in full.
     assert proposal.nik_encrypted and proposal.name and proposal.birth_date and proposal.address
+    nik = turn.services.vault.decrypt(proposal.nik_encrypted)
     return texts.summary(
-        nik=turn.services.vault.decrypt(proposal.nik_encrypted),
+        nik=mask_nik(nik) if masked else nik,
         name=proposal.name,
         birth_date=proposal.birth_date,
         gender=proposal.gender or "",

@@ -317,6 +317,8 @@ async def test_return_fix_two_fields_and_resubmit_shows_the_camat_what_changed(
     assert "alamat" in then[-1].text.lower()
     summary = await rina.say("Dusun III, RT 004/RW 002")
     assert "Ringkasan usulan" in summary[-1].text
+    assert "NIK: 1217••••••••0001" in summary[-1].text  # a correction never shows the full NIK again
+    assert synthetic_nik() not in summary[-1].text
     sent = await rina.press("Kirim")
     assert f"Perbaikan usulan {number} terkirim" in sent[-1].text
 
@@ -511,3 +513,43 @@ async def test_officer_is_told_when_no_camat_is_connected_yet(chat, services: Se
     await rina.press("Lewati")
     sent = await rina.press("Kirim")
     assert "belum ada camat Kec. Simanindo yang terhubung" in sent[-1].text
+
+
+async def test_a_reason_typed_after_another_camat_decided_is_refused_and_forgotten(
+    people, services: Services, outbox: Outbox, fake_api: FakeBotApi
+):
+    """Jonson starts typing a reason; Dewi approves meanwhile; Jonson's reason changes nothing, is answered
+    with Dewi's decision, and his next message is not taken as a reason again."""
+    number = await propose(people[RINA])
+    await outbox.deliver_pending()
+    jonson_card = last_card(fake_api, JONSON, number)
+    await people[JONSON].press("Tolak", jonson_card)
+    await people[JONSON].press("Lainnya", _edited_message(fake_api, jonson_card))
+    await people[DEWI].press("Setujui", last_card(fake_api, DEWI, number))
+    late = await people[JONSON].say("Sudah pindah ke kabupaten lain")
+    assert "sudah tidak menunggu keputusan Anda" in late[-1].text
+    assert "Disetujui oleh Camat Dewi Sirait" in late[-1].text
+    assert (await get(services, number)).status is Status.MENUNGGU_DINAS
+    after = await people[JONSON].say("halo")
+    assert "tidak mengerti" in after[-1].text
+    assert [a for a, _, _ in await audit(services, number)] == ["submit", "approve"]
+
+
+async def test_a_nik_typed_into_a_reason_is_masked_for_the_officer_and_the_record(
+    people, services: Services, outbox: Outbox, fake_api: FakeBotApi
+):
+    """The reason reaches the officer and /riwayat with the NIK masked."""
+    number = await propose(people[RINA])
+    await outbox.deliver_pending()
+    card = last_card(fake_api, JONSON, number)
+    await people[JONSON].press("Tolak", card)
+    await people[JONSON].press("Lainnya", _edited_message(fake_api, card))
+    other = synthetic_nik(serial=4242)
+    await people[JONSON].say(f"Sudah terdaftar dengan NIK {other} di desa lain")
+    await outbox.deliver_pending()
+    told = fake_api.messages_to(RINA)[-1].text
+    assert "1217••••••••4242" in told
+    assert other not in told
+    async with services.sessions() as session:
+        reasons = (await session.exec(select(AuditEvent.reason))).all()
+    assert not any(other in (r or "") for r in reasons)
