@@ -320,7 +320,7 @@ async def _reveal(turn: Turn, proposal: Proposal) -> None:
     """Lihat NIK: the full NIK, to the dinas only, and on the record."""
     officer = turn.officer
     assert officer is not None and officer.id is not None and proposal.id is not None
-    if officer.role is not Role.DINAS:
+    if officer.role is not Role.DINAS or not may_see(officer, proposal):
         turn.say(texts.NOT_YOURS)
         return
     assert proposal.nik_encrypted is not None
@@ -419,7 +419,7 @@ def _stage_of(turn: Turn) -> tuple[Status, str | None] | None:
     assert officer is not None
     if officer.role is Role.CAMAT:
         return Status.MENUNGGU_CAMAT, officer.region_code
-    if officer.role is Role.DINAS:
+    if officer.role is Role.DINAS and officer.region_code == turn.services.kabupaten.code:
         return Status.MENUNGGU_DINAS, None
     return None
 
@@ -610,3 +610,11 @@ async def show_failures(turn: Turn) -> None:
         when = turn.services.local_time(message.sent_at or message.created_at)
         listed.append((when, person, what, why))
     turn.say(texts.failures(listed, total))
+
+
+async def waiting_note(turn: Turn) -> None:
+    """After /start of an approver: how many proposals wait for them (cards sent before they joined
+    never reached them)."""
+    waiting = await _overview(turn)
+    if waiting:
+        turn.say(texts.waiting_for_you(len(waiting)))

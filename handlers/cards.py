@@ -107,8 +107,10 @@ async def send_for_decision(turn: Turn, proposal: Proposal) -> int:
         approvers = await store.officers_of(
             turn.session, role=Role.CAMAT, region_code=proposal.kecamatan_code
         )
-    else:
-        approvers = await store.officers_of(turn.session, role=Role.DINAS)
+    else:  # the kabupaten's dinas (a roster row of another kabupaten's code covers nothing here)
+        approvers = await store.officers_of(
+            turn.session, role=Role.DINAS, region_code=turn.services.kabupaten.code
+        )
     reply = Reply(await render_card(turn, proposal), buttons=decision_buttons(proposal, stage))
     reached = 0
     for approver in approvers:

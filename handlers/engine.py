@@ -181,6 +181,8 @@ async def run_command(turn: Turn, command: str) -> None:
                 else texts.help_text(officer.role)
             )
             turn.say(Reply(text, menu=onboarding.menu_for(officer.role)))
+            if command == "start":
+                await approval.waiting_note(turn)
             await intake.remind(turn)
         case "daftarku":
             await queries.my_proposals(turn)

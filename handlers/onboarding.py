@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from lokal import parse_phone
 
-from handlers import texts
+from handlers import approval, texts
 from handlers.context import Turn
 from handlers.messages import Kind, Reply
 from models import store
@@ -58,3 +58,5 @@ async def handle_unbound(turn: Turn) -> None:
     )
     label = region_label(turn.services.kabupaten, officer)
     turn.say(Reply(texts.bound_welcome(officer.name, officer.role, label), menu=menu_for(officer.role)))
+    turn.officer = officer
+    await approval.waiting_note(turn)

@@ -11,7 +11,7 @@ from models import store
 from models.rules.candidate import Finding
 from models.rules.categories import Category, category_label
 from models.rules.nik import mask_nik
-from models.rules.status import Role, Status
+from models.rules.status import Role, Status, covers
 from models.tables import Officer, Proposal
 
 LIST_LIMIT = 20
@@ -45,14 +45,12 @@ def may_see(officer: Officer, proposal: Proposal) -> bool:
     """Operators see their desa's proposals, camats their kecamatan's, the dinas all."""
     if proposal.status is Status.DRAFT:
         return False
-    match officer.role:
-        case Role.OPERATOR:
-            return proposal.desa_code == officer.region_code
-        case Role.CAMAT:
-            return proposal.kecamatan_code == officer.region_code
-        case Role.DINAS:
-            return True
-    return False
+    return covers(
+        officer.role,
+        officer.region_code,
+        desa_code=proposal.desa_code,
+        kecamatan_code=proposal.kecamatan_code,
+    )
 
 
 async def status(turn: Turn) -> None:

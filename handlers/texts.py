@@ -646,3 +646,7 @@ FIX_NOT_RETURNED = "Usulan itu tidak sedang dikembalikan, jadi tidak perlu diper
 FINISH_DRAFT_FIRST = (
     "Selesaikan atau batalkan (/batal) dulu usulan yang sedang Anda isi, lalu tekan Perbaiki lagi."
 )
+
+
+def waiting_for_you(count: int) -> str:
+    return f"📥 {count} usulan menunggu keputusan Anda. Ketik /antrian untuk melihatnya, terlama dulu."

@@ -6,9 +6,11 @@ import datetime as dt
 from typing import Any
 
 from sqlalchemy import bindparam, delete, func, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
-from sqlmodel import col, select
+from sqlmodel import SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.rules.status import LIVE_STATUSES, Role, Status
@@ -250,13 +252,9 @@ async def change_status(
 
 async def take_quota_place(session: AsyncSession, *, year: int, default_quota: int) -> bool:
     """Count one more new participant for ``year`` if its quota has room; False when it is full."""
-    if await session.get(ProgramYear, year) is None:
-        session.add(ProgramYear(year=year, new_quota=default_quota))
-        try:
-            async with session.begin_nested():
-                await session.flush()
-        except IntegrityError:
-            pass  # another process created the year first
+    await _insert_if_missing(
+        session, ProgramYear, {"year": year, "new_quota": default_quota, "new_established": 0}
+    )
     taken = await session.exec(  # type: ignore[call-overload]
         update(ProgramYear)
         .execution_options(synchronize_session=False)
@@ -484,15 +482,8 @@ async def take_lease(
     )
     if renewed.rowcount == 1:
         return True
-    if await session.get(Lease, name, populate_existing=True) is not None:
-        return False
-    session.add(Lease(name=name, holder=holder, expires_at=now + ttl))
-    try:
-        async with session.begin_nested():
-            await session.flush()
-    except IntegrityError:
-        return False  # another process created it first
-    return True
+    # No row yet: create it; of two processes doing so at once, one inserts and the other gets nothing.
+    return await _insert_if_missing(session, Lease, {"name": name, "holder": holder, "expires_at": now + ttl})
 
 
 async def release_lease(session: AsyncSession, *, name: str, holder: str) -> None:
@@ -528,3 +519,16 @@ async def failed_count(session: AsyncSession) -> int:
         select(func.count()).select_from(OutboundMessage).where(OutboundMessage.status == Delivery.FAILED)
     )
     return found.one()
+
+
+async def _insert_if_missing(session: AsyncSession, table: type[SQLModel], values: dict[str, Any]) -> bool:
+    """INSERT ... ON CONFLICT DO NOTHING (SQLite and PostgreSQL); True if this call inserted the row.
+
+    Not add-and-flush in a savepoint: a refused pending object would stay in the session and fail the
+    next flush, and the caller's transaction with it.
+    """
+    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    statement = insert(table).values(**values).on_conflict_do_nothing()
+    result = await session.exec(statement)  # type: ignore[call-overload]
+    return bool(result.rowcount == 1)

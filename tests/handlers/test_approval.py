@@ -553,3 +553,15 @@ async def test_a_nik_typed_into_a_reason_is_masked_for_the_officer_and_the_recor
     async with services.sessions() as session:
         reasons = (await session.exec(select(AuditEvent.reason))).all()
     assert not any(other in (r or "") for r in reasons)
+
+
+async def test_a_camat_joining_late_is_told_what_waits(chat, services: Services):
+    """Cards sent before the camat joined never reached them: binding (and /start) names the queue."""
+    await waiting(services, 3)
+    jonson = chat(JONSON)
+    joined = await jonson.onboard(CAMAT_PHONE)
+    assert "3 usulan menunggu keputusan Anda" in joined[-1].text
+    again = await jonson.say("/start")
+    assert "3 usulan menunggu keputusan Anda" in again[-1].text
+    rina = chat(RINA)
+    assert "menunggu keputusan" not in (await rina.onboard(OPERATOR_PHONE))[-1].text
