@@ -137,7 +137,10 @@ async def _tell_proposer(turn: Turn, proposal: Proposal, action: Action, reason:
 
 
 async def _already_decided(turn: Turn, proposal: Proposal) -> str:
-    assert proposal.id is not None
+    """Why an approver's own kind of decision is refused: decided already, or not at their stage yet."""
+    assert proposal.id is not None and turn.officer is not None
+    if turn.officer.role is Role.DINAS and proposal.status in {Status.MENUNGGU_CAMAT, Status.DIKEMBALIKAN}:
+        return texts.not_yet_yours(proposal.number, proposal.status)
     last = None
     for event, who in await store.history(turn.session, proposal_id=proposal.id):
         if event.action in {"approve", "reject", "return", "establish"}:

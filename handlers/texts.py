@@ -650,3 +650,7 @@ FINISH_DRAFT_FIRST = (
 
 def waiting_for_you(count: int) -> str:
     return f"📥 {count} usulan menunggu keputusan Anda. Ketik /antrian untuk melihatnya, terlama dulu."
+
+
+def not_yet_yours(number: str, status: Status) -> str:
+    return f"Usulan {number} belum sampai ke Diskopnaker: {STATUS_LABEL[status]}. Tidak ada yang berubah."

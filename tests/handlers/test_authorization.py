@@ -141,8 +141,10 @@ STATUSES = (
 
 # Outcomes: "→<status>" the action is taken and the proposal moves there; "nik" the full NIK is shown
 # (status unchanged, one reveal_nik audit row); the rest are refusals that change nothing:
-# "not yours" texts.NOT_YOURS, "decided" texts.already_decided(...), "not returned" texts.FIX_NOT_RETURNED.
+# "not yours" texts.NOT_YOURS, "decided" texts.already_decided(...), "not returned" texts.FIX_NOT_RETURNED,
+# "not yet" texts.not_yet_yours(...).
 NY, AD, NR, NIK_SHOWN = "not yours", "decided", "not returned", "nik"
+NOT_YET = "not yet"  # texts.not_yet_yours(...): the dinas pressing while the camat still decides
 TO_MC, TO_MD, TO_TT, TO_TL, TO_DK = (
     "→menunggu_camat",
     "→menunggu_dinas",
@@ -181,9 +183,9 @@ EXPECTED: dict[tuple[str, str, str], tuple[str, ...]] = {
     ("camat",    "other", "fix"):       NONE,
     ("dinas",    "own",   "approve"):   NONE,
     # The dinas pressing Tolak/Tetapkan while the camat still decides is told where the proposal is.
-    ("dinas",    "own",   "reject"):    (AD,            TO_TL,          AD,         AD,      AD),
+    ("dinas",    "own",   "reject"):    (NOT_YET,       TO_TL,          AD,         AD,      NOT_YET),
     ("dinas",    "own",   "return"):    NONE,
-    ("dinas",    "own",   "establish"): (AD,            TO_TT,          AD,         AD,      AD),
+    ("dinas",    "own",   "establish"): (NOT_YET,       TO_TT,          AD,         AD,      NOT_YET),
     # Lihat NIK: to a Diskopnaker officer whose region covers the desa, on a sent proposal of any status.
     ("dinas",    "own",   "reveal"):    (NIK_SHOWN,     NIK_SHOWN,      NIK_SHOWN,  NIK_SHOWN, NIK_SHOWN),
     ("dinas",    "own",   "fix"):       NONE,
@@ -415,6 +417,8 @@ def refusal_text(outcome: str, number: str, status: Status) -> str:
         return texts.NOT_YOURS
     if outcome == NR:
         return texts.FIX_NOT_RETURNED
+    if outcome == NOT_YET:
+        return texts.not_yet_yours(number, status)
     assert outcome == AD
     return texts.already_decided(number, status, LAST_DECISION[status])
 
