@@ -166,3 +166,55 @@ def test_end_of_input_at_once_ends_cleanly(tmp_path):
     assert empty.stderr == ""
     assert "Perintah demo" in empty.stdout
     assert (tmp_path / "demo.db").exists()
+
+
+# The approval path: the camat and the dinas join after the proposal, find it in /antrian and decide.
+APPROVAL_SCRIPT = [
+    *SCRIPT[: SCRIPT.index("/daftarku")],  # the operator onboards and sends U-00001
+    "/persona camat",
+    "/start",
+    "0",  # joins: told one proposal waits
+    "/antrian",
+    "1",  # U-00001: its card
+    "1",  # ✅ Setujui
+    "/persona dinas",
+    "/start",
+    "0",
+    "/antrian",
+    "1",  # U-00001
+    "3",  # 🔎 Lihat NIK
+    "1",  # 🏁 Tetapkan (the card's buttons stay pressable after the NIK)
+    "/persona operator",  # two notices waiting in the operator's mailbox
+    "/riwayat U-00001",
+    "/keluar",
+]
+
+
+def test_the_demo_runs_the_approval_path_end_to_end(tmp_path):
+    """Camat approves from /antrian, the dinas sees the NIK and establishes, the operator reads both."""
+    run = run_demo(tmp_path, APPROVAL_SCRIPT)
+    assert run.returncode == 0, run.stderr
+    assert "Traceback" not in run.stderr
+    replies = [reply for _, reply in run.replies]
+    at = APPROVAL_SCRIPT.index("/persona camat")
+    assert "1 usulan menunggu keputusan Anda" in replies[at + 2]
+    queue = replies[at + 3]
+    assert "Antrian Kec. Simanindo: 1 usulan menunggu" in queue
+    assert "[1] U-00001" in queue
+    card = replies[at + 4]
+    assert f"NIK: {MASKED}" in card
+    assert "[1] ✅ Setujui" in card
+    assert "Disetujui oleh Camat Jonson Demo" in replies[at + 5]
+    at = APPROVAL_SCRIPT.index("/persona dinas")
+    assert "[1] 🏁 Tetapkan" in replies[at + 4]
+    assert "Disetujui oleh Camat Jonson Demo" in replies[at + 4]
+    assert f"NIK usulan U-00001 (BUDI SANTOSO): {NIK}" in replies[at + 5]  # the dinas asked for it
+    assert "Ditetapkan oleh Diskopnaker Maria Demo" in replies[at + 6]
+    mailbox = replies[APPROVAL_SCRIPT.index("/persona operator")]
+    assert "2 pesan masuk" in mailbox
+    assert "disetujui Camat Jonson Demo" in mailbox
+    assert "ditetapkan oleh Diskopnaker Maria Demo" in mailbox
+    history = replies[APPROVAL_SCRIPT.index("/riwayat U-00001")]
+    assert "Diskopnaker Maria Demo: membuka NIK lengkap" in history
+    assert "Diskopnaker Maria Demo: menetapkan → ditetapkan" in history
+    assert NIK not in run.stderr
