@@ -3,16 +3,34 @@
 It speaks enough of the Bot API for python-telegram-bot's long polling and our calls: getMe, getUpdates
 (long poll), sendMessage, answerCallbackQuery, editMessageReplyMarkup, editMessageText, deleteWebhook.
 Tests push updates as a simulated person would send them and read what the bot sent back.
+
+For the outbox it can also behave like Telegram under load and trouble, on sendMessage and editMessageText
+only (the calls that put a message in a chat):
+
+- **Limits** (``enforce_limits=True``, off by default): at most ``per_second`` accepted calls in any sliding
+  one-second window overall and ``chat_interval`` seconds between two accepted calls to one chat, checked
+  when a call arrives; beyond them it answers 429 with an integer ``retry_after`` (>= 1), as Telegram does,
+  and counts it in ``too_many``.
+- **Faults**: ``fail_next`` (5xx), ``time_out_next`` (no answer until the client gives up), ``flood_next``
+  (429), and for good ``block`` (403, the person blocked the bot) and ``forget_chat`` (400, chat not found).
+
+Every such call is logged in ``arrivals`` (when it arrived, for which chat, what was answered); a refused
+call is never recorded as sent. Errors are raised as :class:`ApiError` inside :meth:`FakeBotApi.call` and
+reach the client as Telegram's HTTP status and JSON body, over HTTP and through ``tests.offline``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
+import dataclasses
 import itertools
 import json
+import math
 import time
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from typing import Any
 
 from aiohttp import web
@@ -43,12 +61,84 @@ class SentMessage:
         raise KeyError(f"no button with {label_part!r} in {[b['text'] for b in self.buttons]}")
 
 
+class ApiError(Exception):
+    """A Bot API error answer: the HTTP status, Telegram's description and its ``parameters``."""
+
+    def __init__(self, code: int, description: str, parameters: dict[str, Any] | None = None) -> None:
+        super().__init__(f"{code} {description}")
+        self.code = code
+        self.description = description
+        self.parameters = parameters
+
+    def body(self) -> dict[str, Any]:
+        """The JSON Telegram answers with."""
+        body: dict[str, Any] = {"ok": False, "error_code": self.code, "description": self.description}
+        if self.parameters:
+            body["parameters"] = self.parameters
+        return body
+
+
+BLOCKED = (403, "Forbidden: bot was blocked by the user")
+CHAT_NOT_FOUND = (400, "Bad Request: chat not found")
+EDIT_NOT_FOUND = (400, "Bad Request: message to edit not found")
+TIMEOUT = 0  # the "status" of a fault that answers nothing before the client gives up
+
+MESSAGE_METHODS = frozenset({"sendMessage", "editMessageText"})  # the calls limits and faults apply to
+
+
+def too_many_requests(retry_after: int) -> ApiError:
+    return ApiError(429, f"Too Many Requests: retry after {retry_after}", {"retry_after": retry_after})
+
+
+@dataclass
+class Fault:
+    """The next ``remaining`` message calls (to ``chat_id``, or any chat) fail this way."""
+
+    status: int  # the HTTP status answered, or TIMEOUT: no answer before the client's timeout
+    remaining: int
+    chat_id: int | None = None
+    delivered: bool = False  # TIMEOUT only: the message arrives, its answer is lost on the way back
+    retry_after: int = 1  # 429 only
+
+
+@dataclass(frozen=True)
+class Arrival:
+    """One sendMessage/editMessageText call as it arrived, and the HTTP status answered (0: none)."""
+
+    at: float  # time.monotonic()
+    method: str
+    chat_id: int | None
+    status: int
+
+
 class FakeBotApi:
     """The server; ``base_url`` goes into TELEGRAM_API_URL / PTB's ``base_url``."""
 
-    def __init__(self, *, latency: float = 0.0, host: str = "127.0.0.1") -> None:
+    def __init__(
+        self,
+        *,
+        latency: float = 0.0,
+        host: str = "127.0.0.1",
+        enforce_limits: bool = False,
+        per_second: int = 30,
+        chat_interval: float = 1.0,
+        hang_for: float = 30.0,
+    ) -> None:
         self.latency = latency
         self.host = host
+        # Telegram's limits, checked when a message call arrives (see the module's docstring).
+        self.enforce_limits = enforce_limits
+        self.per_second = per_second
+        self.chat_interval = chat_interval
+        self.too_many = 0  # 429s answered (limits and flood_next)
+        self.hang_for = hang_for  # how long a timed-out call stays unanswered (the client gives up first)
+        self.arrivals: list[Arrival] = []
+        self.faults: list[Fault] = []
+        self.blocked: set[int] = set()
+        self.unknown_chats: set[int] = set()
+        self._window: collections.deque[float] = collections.deque()  # accepted calls of the last second
+        self._chat_last: dict[int, float] = {}  # when each chat last had a call accepted
+        self._closing = asyncio.Event()
         self.port = 0
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.sent: list[SentMessage] = []
@@ -70,6 +160,7 @@ class FakeBotApi:
         return f"http://{self.host}:{self.port}/bot"
 
     async def start(self) -> FakeBotApi:
+        self._closing.clear()
         app = web.Application()
         app.router.add_route("*", "/bot{token}/{method}", self._dispatch)
         self._runner = web.AppRunner(app, access_log=None)
@@ -82,6 +173,7 @@ class FakeBotApi:
         return self
 
     async def stop(self) -> None:
+        self._closing.set()  # calls left hanging answer now, so the server can close
         if self._runner is not None:
             await self._runner.cleanup()
 
@@ -166,6 +258,99 @@ class FakeBotApi:
         }
         return self._update({"callback_query": query})
 
+    # ------------------------------------------------------------------------------ Telegram in trouble
+
+    def fail_next(self, count: int, *, status: int = 500, chat_id: int | None = None) -> None:
+        """The next ``count`` message calls (to ``chat_id``, or any) answer ``status`` (a 5xx)."""
+        self.faults.append(Fault(status, count, chat_id))
+
+    def time_out_next(self, count: int, *, chat_id: int | None = None, delivered: bool = False) -> None:
+        """The next ``count`` message calls get no answer for ``hang_for`` seconds (the client times out).
+
+        By default the request is lost on the way (nothing is sent); ``delivered=True`` loses the answer on
+        the way back instead: the message is in the chat, but the client cannot know it.
+        """
+        self.faults.append(Fault(TIMEOUT, count, chat_id, delivered=delivered))
+
+    def flood_next(self, count: int, *, retry_after: int = 1, chat_id: int | None = None) -> None:
+        """The next ``count`` message calls answer 429 with ``retry_after`` seconds, limits or not."""
+        self.faults.append(Fault(429, count, chat_id, retry_after=retry_after))
+
+    def block(self, chat_id: int) -> None:
+        """The person blocked the bot: every message call to the chat answers 403 from now on."""
+        self.blocked.add(chat_id)
+
+    def forget_chat(self, chat_id: int) -> None:
+        """The chat does not exist: every message call to it answers 400 "chat not found" from now on."""
+        self.unknown_chats.add(chat_id)
+
+    def _fault_for(self, chat_id: int | None) -> Fault | None:
+        for fault in self.faults:
+            if fault.chat_id is None or fault.chat_id == chat_id:
+                fault.remaining -= 1
+                if fault.remaining <= 0:
+                    self.faults.remove(fault)
+                return fault
+        return None
+
+    def _over_limit(self, chat_id: int | None, now: float) -> int | None:
+        """Seconds to wait (Telegram's integer retry_after) if accepting a call now breaks a limit."""
+        window = self._window
+        while window and window[0] <= now - 1.0:
+            window.popleft()
+        waits = []
+        if len(window) >= self.per_second:
+            waits.append(window[0] + 1.0 - now)
+        last = self._chat_last.get(chat_id) if chat_id is not None else None
+        if last is not None and now - last < self.chat_interval:
+            waits.append(last + self.chat_interval - now)
+        return max(1, math.ceil(max(waits))) if waits else None
+
+    async def _admit(self, method: str, params: dict[str, Any]) -> Fault | None:
+        """Decide a message call's fate on arrival: raise its error, or let it through (with a lost-answer
+        fault to apply after it is handled)."""
+        now = time.monotonic()
+        chat_id = int(params["chat_id"]) if "chat_id" in params else None
+        fault = self._fault_for(chat_id)
+        error: ApiError | None = None
+        if fault is not None and fault.status == TIMEOUT:
+            if fault.delivered:
+                self._accept(method, chat_id, now, 200)
+                return fault
+            self.arrivals.append(Arrival(now, method, chat_id, TIMEOUT))
+            await self._hang()
+            raise ApiError(504, "Gateway Timeout")
+        if fault is not None and fault.status == 429:
+            error = too_many_requests(fault.retry_after)
+        elif fault is not None:
+            error = ApiError(fault.status, HTTPStatus(fault.status).phrase)
+        elif self.enforce_limits and (wait := self._over_limit(chat_id, now)) is not None:
+            error = too_many_requests(wait)
+        elif chat_id in self.blocked:
+            error = ApiError(*BLOCKED)
+        elif chat_id in self.unknown_chats:
+            error = ApiError(*CHAT_NOT_FOUND)
+        elif method == "editMessageText" and self._stored(params) is None:
+            error = ApiError(*EDIT_NOT_FOUND)
+        if error is not None:
+            if error.code == 429:
+                self.too_many += 1
+            self.arrivals.append(Arrival(now, method, chat_id, error.code))
+            raise error
+        self._accept(method, chat_id, now, 200)
+        return None
+
+    def _accept(self, method: str, chat_id: int | None, now: float, status: int) -> None:
+        self.arrivals.append(Arrival(now, method, chat_id, status))
+        self._window.append(now)
+        if chat_id is not None:
+            self._chat_last[chat_id] = now
+
+    async def _hang(self) -> None:
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(self.hang_for):
+                await self._closing.wait()
+
     # ------------------------------------------------------------------------------ what the bot sent
 
     def messages_to(self, chat_id: int) -> list[SentMessage]:
@@ -189,6 +374,15 @@ class FakeBotApi:
         have = len(self.messages_to(chat_id))
         return (await self.wait_for(chat_id, have + 1, timeout))[-1]
 
+    def _stored(self, params: dict[str, Any]) -> int | None:
+        """Where in ``sent`` the message a call names (chat_id, message_id) is, if the bot sent it."""
+        chat_id = int(params.get("chat_id") or 0)
+        message_id = int(params.get("message_id") or 0)
+        for i in range(len(self.sent) - 1, -1, -1):
+            if self.sent[i].message_id == message_id and self.sent[i].chat_id == chat_id:
+                return i
+        return None
+
     # -------------------------------------------------------------------------------------- the server
 
     async def _params(self, request: web.Request) -> dict[str, Any]:
@@ -209,17 +403,28 @@ class FakeBotApi:
             return web.json_response(
                 {"ok": False, "error_code": 401, "description": "Unauthorized"}, status=401
             )
-        result = await self.call(request.match_info["method"], await self._params(request))
+        try:
+            result = await self.call(request.match_info["method"], await self._params(request))
+        except ApiError as error:
+            return web.json_response(error.body(), status=error.code)
         return web.json_response({"ok": True, "result": result})
 
     async def call(self, method: str, params: dict[str, Any]) -> Any:
-        """Answer one Bot API call; used over HTTP, and directly by the offline request of unit tests."""
+        """Answer one Bot API call; used over HTTP, and directly by the offline request of unit tests.
+
+        Raises :class:`ApiError` for an error answer (limits, faults, unknown messages).
+        """
         if self.record_calls:
             self.calls.append((method, params))
+        lost_answer = await self._admit(method, params) if method in MESSAGE_METHODS else None
         if self.latency and method != "getUpdates":
             await asyncio.sleep(self.latency)
         handler = getattr(self, f"_api_{method}", None)
-        return await handler(params) if handler else True
+        result = await handler(params) if handler else True
+        if lost_answer is not None:  # done, but the answer never reaches the client
+            await self._hang()
+            raise ApiError(504, "Gateway Timeout")
+        return result
 
     async def _api_getMe(self, params: dict[str, Any]) -> dict[str, Any]:
         return {
@@ -265,6 +470,28 @@ class FakeBotApi:
         self.edits.append(params)
         return True
 
-    async def _api_editMessageText(self, params: dict[str, Any]) -> bool:
+    async def _api_editMessageText(self, params: dict[str, Any]) -> dict[str, Any]:
+        """Replace a message's text and inline keyboard (none when the call carries none), as Telegram does.
+
+        The stored message is replaced by an updated copy in ``sent``: ``messages_to`` shows the current
+        state, a SentMessage a test kept shows the message as it was.
+        """
+        found = self._stored(params)
+        if found is None:
+            raise ApiError(*EDIT_NOT_FOUND)
         self.edits.append(params)
-        return True
+        markup = params.get("reply_markup")
+        new = dataclasses.replace(self.sent[found], text=str(params.get("text", "")), reply_markup=markup)
+        self.sent[found] = new
+        self._new_message.set()
+        result: dict[str, Any] = {
+            "message_id": new.message_id,
+            "date": int(time.time()),
+            "edit_date": int(time.time()),
+            "chat": self._chat(new.chat_id),
+            "from": {"id": BOT_ID, "is_bot": True, "first_name": "Lanjutkan"},
+            "text": new.text,
+        }
+        if isinstance(markup, dict) and "inline_keyboard" in markup:
+            result["reply_markup"] = markup
+        return result
