@@ -171,6 +171,7 @@ class Outbox:
                         purged_at = time.monotonic()
                         await self._purge_quietly()
                 else:
+                    self._doorbell.clear()  # rings are for the holder; look at the lease again later
                     await self._wait(self.limits.lease_ttl / 3)
         finally:
             await self._settle()
@@ -231,9 +232,15 @@ class Outbox:
             await asyncio.gather(*self._in_flight.values(), return_exceptions=True)
 
     async def _wait(self, seconds: float) -> None:
-        self._doorbell.clear()
+        """Sleep until the doorbell rings or ``seconds`` pass.
+
+        The bell is cleared before each read of the outbox (:meth:`_round`), not here, so a ring during
+        the read is not lost. ``asyncio.timeout``, not ``wait_for``: in Python 3.11, ``wait_for`` swallows
+        a cancellation that arrives as the bell rings, and the bot's shutdown would wait forever.
+        """
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._doorbell.wait(), max(seconds, 0.0))
+            async with asyncio.timeout(max(seconds, 0.0)):
+                await self._doorbell.wait()
 
     # --------------------------------------------------------------------------------------- dispatching
 
@@ -269,9 +276,8 @@ class Outbox:
                 continue
             while len(self._in_flight) >= self.limits.max_in_flight:
                 await asyncio.wait(set(self._in_flight.values()), return_when=asyncio.FIRST_COMPLETED)
-            delay = self.pacer.start_at() - self.pacer.clock()
-            if delay > 0:
-                await asyncio.sleep(delay)
+            if not await self._paced():
+                break  # the lease went to another process meanwhile: it sends from now on
             self.pacer.take(chat)
             self._in_flight[chat] = asyncio.create_task(self._deliver(message, chat))
             started += 1
@@ -282,13 +288,27 @@ class Outbox:
         pause = self.limits.idle_poll
         if waiting_chat is not None:
             pause = min(pause, waiting_chat - self.pacer.clock())
-        if later is not None:
+        if later is not None and later > self.clock():
+            # A retry coming due. (An earlier time is a message queued behind a retrying one, not due
+            # before it: sleeping 0 s for it would make the loop spin until the retry.)
             pause = min(pause, (later - self.clock()).total_seconds())
         if self._in_flight:
             pause = min(pause, 0.05) if not idle_wait else pause
         await self._wait(max(pause, 0.001))
         # Nothing started; but a chat waiting out its spacing has a message due now.
         return int(waiting_chat is not None or skipped_busy)
+
+    async def _paced(self) -> bool:
+        """Wait for the next start's turn (pacing, a 429 pause) while renewing the lease; False if lost.
+
+        A round can outlast the lease (200 starts at 29/s, a 429 pause of a minute): without renewing it
+        meanwhile, another process would take the lease and send the same heads too.
+        """
+        while (delay := self.pacer.start_at() - self.pacer.clock()) > 0:
+            await asyncio.sleep(min(delay, self.limits.lease_ttl / 3))
+            if not await self._keep_lease():
+                return False
+        return await self._keep_lease()
 
     async def _deliver(self, message: OutboundMessage, chat: tuple[str, str]) -> None:
         """Send one message and record the outcome; the chat stays reserved until the record commits."""
