@@ -25,6 +25,7 @@ lint: $(STAMP)
 
 bench: $(STAMP)  ## the speed and memory targets
 	$(BIN)/python benchmarks/intake.py
+	$(BIN)/python benchmarks/outbox.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache

@@ -315,7 +315,9 @@ async def _card(services: Services, chat: int) -> CardCopy:
         operator = await store.officer_by_phone(session, phone=OPERATOR_PHONE)
         camat = await store.officer_by_phone(session, phone=CAMAT_PHONE)
         assert operator is not None
+        assert operator.id is not None
         assert camat is not None
+        assert camat.id is not None
         proposal = Proposal(
             desa_code=TOMOK, kecamatan_code=SIMANINDO, officer_id=operator.id, status=Status.MENUNGGU_CAMAT
         )
