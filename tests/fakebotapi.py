@@ -103,7 +103,8 @@ class Fault:
 
 @dataclass(frozen=True)
 class Arrival:
-    """One sendMessage/editMessageText call as it arrived, and the HTTP status answered (0: none)."""
+    """One sendMessage/editMessageText call as it arrived, and its fate: the HTTP status answered, 0 for
+    a request lost on the way, 200 for a message accepted (even when its answer is then lost)."""
 
     at: float  # time.monotonic()
     method: str
