@@ -373,14 +373,16 @@ async def open_cards(session: AsyncSession, *, proposal_id: int, stage: Status) 
     return list(rows)
 
 
+# The oldest pending message of each chat: the only one of a chat that may be sent (or be waited for).
+_HEAD_IDS = (
+    select(func.min(OutboundMessage.id))
+    .where(OutboundMessage.status == Delivery.PENDING)
+    .group_by(col(OutboundMessage.channel), col(OutboundMessage.chat_id))
+)
 _HEADS = (
     select(OutboundMessage)
     .where(
-        col(OutboundMessage.id).in_(
-            select(func.min(OutboundMessage.id))
-            .where(OutboundMessage.status == Delivery.PENDING)
-            .group_by(col(OutboundMessage.channel), col(OutboundMessage.chat_id))
-        ),
+        col(OutboundMessage.id).in_(_HEAD_IDS),
         col(OutboundMessage.next_attempt_at) <= bindparam("now"),
         col(OutboundMessage.channel).in_(bindparam("channels", expanding=True)),
     )
@@ -399,10 +401,11 @@ async def due_messages(
 
 
 async def next_due_at(session: AsyncSession, *, channels: list[str]) -> dt.datetime | None:
-    """When the earliest waiting (retrying) message becomes due."""
+    """When the earliest waiting (retrying) head of a chat becomes due; messages queued behind a head
+    wait for it, whatever their own time."""
     found = await session.exec(
         select(func.min(OutboundMessage.next_attempt_at)).where(
-            OutboundMessage.status == Delivery.PENDING, col(OutboundMessage.channel).in_(channels)
+            col(OutboundMessage.id).in_(_HEAD_IDS), col(OutboundMessage.channel).in_(channels)
         )
     )
     return found.one()
@@ -466,7 +469,7 @@ async def purge_outbound(session: AsyncSession, *, sent_before: dt.datetime) -> 
     """Forget delivered messages after a while (failures stay for the dinas to follow up)."""
     await session.exec(  # type: ignore[call-overload]
         delete(OutboundMessage).where(
-            OutboundMessage.status == Delivery.SENT, col(OutboundMessage.sent_at) < sent_before
+            col(OutboundMessage.status) == Delivery.SENT, col(OutboundMessage.sent_at) < sent_before
         )
     )
 
