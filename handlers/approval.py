@@ -116,7 +116,8 @@ async def decide(
     )
     log.info("proposal %s: %s by officer %s", proposal.number, action.value, officer.id)
     decision = texts.decided_by(action.value, officer.role, officer.name, turn.services.local_time(now))
-    outcome = texts.outcome(await cards.render_card(turn, proposal), decision, reason)
+    card = await cards.render_card(turn, proposal, with_camat=action is not Action.APPROVE)
+    outcome = texts.outcome(card, decision, reason)
     await cards.close_cards(turn, proposal, before, outcome)
     await _tell_proposer(turn, proposal, action, reason)
     if after is Status.MENUNGGU_DINAS:

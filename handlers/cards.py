@@ -92,11 +92,11 @@ async def camat_decision_line(turn: Turn, proposal: Proposal) -> str | None:
     return None
 
 
-async def render_card(turn: Turn, proposal: Proposal) -> str:
+async def render_card(turn: Turn, proposal: Proposal, *, with_camat: bool = True) -> str:
+    """The card as it stands; ``with_camat=False`` leaves out the camat's approval (said just below it)."""
     proposer = await turn.session.get(Officer, proposal.officer_id)
-    return card_text(
-        turn, proposal, proposer=proposer, camat_decision=await camat_decision_line(turn, proposal)
-    )
+    camat = await camat_decision_line(turn, proposal) if with_camat else None
+    return card_text(turn, proposal, proposer=proposer, camat_decision=camat)
 
 
 async def send_for_decision(turn: Turn, proposal: Proposal) -> int:

@@ -123,7 +123,7 @@ async def test_submit_approve_establish_every_card_edited_and_officer_told(
     assert not fake_api.messages_to(HOTMAN)[2:]  # the other kecamatan's camat got nothing
 
     await people[JONSON].press("Setujui", jonson_card)
-    assert "Disetujui oleh Camat Jonson Simbolon" in edits_of(fake_api, jonson_card)[-1]
+    assert edits_of(fake_api, jonson_card)[-1].count("Disetujui oleh Camat Jonson Simbolon") == 1
     await outbox.deliver_pending()
     assert "Disetujui oleh Camat Jonson Simbolon" in edits_of(fake_api, dewi_card)[-1]
     told = fake_api.messages_to(RINA)[-1].text
