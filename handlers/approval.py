@@ -4,14 +4,16 @@ Every press re-reads who is acting and the proposal's status from the database (
 them against the one transition table (``models.rules.status.authorize``) and writes the change with a
 compare-and-set, so a forged, stale, second or simultaneous press changes nothing and gets a clear answer.
 
-Button data (at most 64 bytes, ids and actions only):
-``d:<id>:ok|no|ret|est|nik|back`` decide on a card · ``r:<id>:<reason>`` a rejection reason ·
-``f:<id>:<field>|go|skip`` what a returned proposal must fix · ``q:<page>`` the queue ·
-``o:<id>|next`` open a card · ``b:ask|no|go:<up to id>`` approve everything without warnings.
+Button data (at most 64 bytes, ids and actions only; ``<ref>`` is ``<id>.<version>``, see ``cards.ref``):
+``d:<ref>:ok|no|ret|est|nik|back`` decide on a card · ``r:<ref>:<reason>`` a rejection reason ·
+``f:<ref>:<field>|go|skip`` what a returned proposal must fix · ``q:<page>`` the queue ·
+``o:<id>|next`` open a card · ``b:ask|no|go`` approve everything without warnings (the confirmed list is
+kept in the database, not in the button).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import math
 import re
@@ -32,11 +34,14 @@ from models.rules.status import (
     acts_on,
     authorize,
 )
-from models.tables import Conversation, Proposal, utcnow
+from models.tables import Conversation, Officer, Proposal, format_number, utcnow
 
 log = logging.getLogger(__name__)
 
-NIK_LIKE = re.compile(r"(?<!\d)\d{16}(?!\d)")
+# 16 digits, perhaps written with spaces, dots or dashes (the intake accepts those too).
+NIK_LIKE = re.compile(r"(?<!\d)(?:\d[ .\-]?){15}\d(?!\d)")
+REF = re.compile(r"^(\d{1,9})(?:\.(\d{1,4}))?$")
+DECISION_TTL = dt.timedelta(minutes=15)  # a reason typed later than this is no longer a reason
 PREFIXES = frozenset({"d", "r", "f", "q", "o", "b"})
 FLOW = "decide"
 PAGE = 8
@@ -126,6 +131,8 @@ async def decide(
 
 
 async def _tell_proposer(turn: Turn, proposal: Proposal, action: Action, reason: str | None) -> None:
+    """The proposing officer hears every decision; if the roster has moved them off the desa since, the
+    desa's current operators do (a returned proposal needs someone who may fix it)."""
     officer = turn.officer
     assert officer is not None and proposal.id is not None
     decider = f"{texts.ROLE_TITLE[officer.role]} {officer.name}"
@@ -134,7 +141,14 @@ async def _tell_proposer(turn: Turn, proposal: Proposal, action: Action, reason:
     if action is Action.RETURN:
         text += "\n" + texts.told_fix(proposal.fix_fields)
         buttons = ((Button(f"{texts.FIX} {proposal.number}", f"p:{proposal.id}"),),)
-    await cards.tell_officer(turn, proposal.officer_id, Reply(text, buttons=buttons))
+    reply = Reply(text, buttons=buttons)
+    proposer = await turn.session.get(Officer, proposal.officer_id)
+    if proposer is not None and proposer.role is Role.OPERATOR and proposer.region_code == proposal.desa_code:
+        await cards.tell_officer(turn, proposal.officer_id, reply)
+        return
+    for operator in await store.officers_of(turn.session, role=Role.OPERATOR, region_code=proposal.desa_code):
+        assert operator.id is not None
+        await cards.tell_officer(turn, operator.id, reply)
 
 
 async def _already_decided(turn: Turn, proposal: Proposal) -> str:
@@ -158,16 +172,25 @@ async def on_button(turn: Turn) -> None:
     assert officer is not None
     parts = (turn.inbound.data or "").split(":")
     head, args = parts[0], parts[1:]
+    open_decision = await _current_decision(turn)
+    keeps = head in {"f", "b"} or (head == "d" and args[1:] == ["back"])
+    if open_decision is not None and not keeps:
+        # Another press: a reason half typed or a bulk confirmation shown is no longer what they do.
+        await turn.session.delete(open_decision)
     if head == "q" and len(args) == 1 and args[0].isdigit():
         await show_queue(turn, page=int(args[0]), edit=True)
     elif head == "b" and args:
         await _bulk(turn, args)
     elif head == "o" and args == ["next"]:
         await _open_next(turn)
-    elif len(args) >= 1 and args[0].isdigit():
-        proposal = await turn.session.get(Proposal, int(args[0]))
+    elif len(args) >= 1 and (named := REF.match(args[0])):
+        proposal = await turn.session.get(Proposal, int(named.group(1)))
         if proposal is None or proposal.status is Status.DRAFT:
             turn.say(texts.UNKNOWN_PROPOSAL)
+            return
+        version = named.group(2)
+        if version is not None and int(version) != proposal.resubmissions and may_see(officer, proposal):
+            turn.say(texts.newer_version(proposal.number))
             return
         rest = args[1:]
         if head == "o" and not rest:
@@ -260,9 +283,10 @@ async def _next_button(turn: Turn) -> tuple[tuple[Button, ...], ...]:
 async def _ask_reason(turn: Turn, proposal: Proposal) -> None:
     card = await cards.render_card(turn, proposal)
     reasons = [
-        Button(label.capitalize(), f"r:{proposal.id}:{code}") for code, label in texts.REJECT_REASONS.items()
+        Button(label.capitalize(), f"r:{cards.ref(proposal)}:{code}")
+        for code, label in texts.REJECT_REASONS.items()
     ]
-    rows = (*((b,) for b in reasons), (Button(texts.BACK, f"d:{proposal.id}:back"),))
+    rows = (*((b,) for b in reasons), (Button(texts.BACK, f"d:{cards.ref(proposal)}:back"),))
     turn.say(Reply(texts.ask_reject_reason(card), buttons=rows, edit=True))
 
 
@@ -274,17 +298,17 @@ async def _reason(turn: Turn, proposal: Proposal, code: str) -> None:
         await _decide_and_reply(turn, proposal, Action.REJECT, reason=texts.REJECT_REASONS[code])
         return
     if await _may(turn, proposal, Action.REJECT):
-        await _open_decision(turn, proposal, "reject", {})
+        await _open_decision(turn, proposal, "reject", {"v": proposal.resubmissions})
         turn.say(Reply(texts.ask_reject_text(proposal.number), edit=True))
 
 
 async def _start_return(turn: Turn, proposal: Proposal) -> None:
-    await _open_decision(turn, proposal, "return_fields", {"fields": []})
+    await _open_decision(turn, proposal, "return_fields", {"fields": [], "v": proposal.resubmissions})
     await _show_fix_choice(turn, proposal, [])
 
 
 async def _show_fix_choice(turn: Turn, proposal: Proposal, chosen: list[str]) -> None:
-    pid = proposal.id
+    pid = cards.ref(proposal)
     toggles = [
         Button(("☑️ " if key in chosen else "▫️ ") + label, f"f:{pid}:{key}")
         for key, label in texts.FIELD_LABELS.items()
@@ -303,7 +327,7 @@ async def _fix_choice(turn: Turn, proposal: Proposal, choice: str) -> None:
     chosen = list(conversation.data.get("fields", []))
     if choice in FIX_FIELDS and conversation.step == "return_fields":
         chosen = [f for f in FIX_FIELDS if (f in chosen) != (f == choice)]  # toggle, keep the form's order
-        conversation.data = {"fields": chosen}
+        conversation.data = {**conversation.data, "fields": chosen}
         turn.session.add(conversation)
         await _show_fix_choice(turn, proposal, chosen)
     elif choice == "go" and conversation.step == "return_fields":
@@ -312,7 +336,7 @@ async def _fix_choice(turn: Turn, proposal: Proposal, choice: str) -> None:
             return
         conversation.step = "return_note"
         turn.session.add(conversation)
-        skip = ((Button(texts.NO_NOTE, f"f:{proposal.id}:skip"),),)
+        skip = ((Button(texts.NO_NOTE, f"f:{cards.ref(proposal)}:skip"),),)
         turn.say(Reply(texts.ask_return_note(proposal.number, chosen), buttons=skip, edit=True))
     elif choice == "skip" and conversation.step == "return_note":
         await _decide_and_reply(turn, proposal, Action.RETURN, fix_fields=chosen)
@@ -344,14 +368,15 @@ async def _reveal(turn: Turn, proposal: Proposal) -> None:
 # ------------------------------------------------------------------------------------- typed decisions
 
 
-async def _open_decision(turn: Turn, proposal: Proposal, step: str, data: dict[str, object]) -> None:
-    """Remember that the approver is typing a reason or choosing fields for this proposal."""
+async def _open_decision(turn: Turn, proposal: Proposal | None, step: str, data: dict[str, object]) -> None:
+    """Remember that the approver is typing a reason, choosing fields, or confirming a bulk approval."""
     officer = turn.officer
     assert officer is not None and officer.id is not None
     conversation = await store.conversation_of(turn.session, officer_id=officer.id)
     if conversation is None:
         conversation = Conversation(officer_id=officer.id, flow=FLOW, step=step)
-    conversation.flow, conversation.step, conversation.proposal_id = FLOW, step, proposal.id
+    conversation.flow, conversation.step = FLOW, step
+    conversation.proposal_id = proposal.id if proposal is not None else None
     conversation.data, conversation.updated_at = data, utcnow()
     turn.session.add(conversation)
 
@@ -365,6 +390,14 @@ async def _decision(turn: Turn, proposal: Proposal) -> Conversation | None:
     return conversation
 
 
+async def _current_decision(turn: Turn) -> Conversation | None:
+    """The approver's open decision (a reason being typed, fields ticked, a bulk confirmation), if any."""
+    officer = turn.officer
+    assert officer is not None and officer.id is not None
+    conversation = await store.conversation_of(turn.session, officer_id=officer.id)
+    return conversation if conversation is not None and conversation.flow == FLOW else None
+
+
 async def _drop_decision(turn: Turn) -> None:
     officer = turn.officer
     assert officer is not None and officer.id is not None
@@ -373,34 +406,48 @@ async def _drop_decision(turn: Turn) -> None:
         await turn.session.delete(conversation)
 
 
-async def on_text(turn: Turn, conversation: Conversation) -> None:
-    """A typed reason (rejection, "lainnya") or note (return) while a decision waits for it."""
+async def on_text(turn: Turn, conversation: Conversation) -> bool:
+    """A typed reason (rejection, "lainnya") or note (return) while a decision waits for it; False when
+    the text is not one (no reason asked, or asked too long ago): the open decision is dropped then."""
+    if conversation.step not in {"reject", "return_fields", "return_note"} or (
+        utcnow() - conversation.updated_at > DECISION_TTL
+    ):
+        await turn.session.delete(conversation)
+        if conversation.step != "bulk":
+            turn.say(texts.reason_expired(format_number(conversation.proposal_id or 0)))
+        return False
     # A NIK typed into a reason would reach the officer and the audit trail: masked like everywhere else.
-    text = NIK_LIKE.sub(lambda m: mask_nik(m.group()), " ".join(turn.inbound.text.split()))
+    text = NIK_LIKE.sub(lambda m: mask_nik(re.sub(r"\D", "", m.group())), " ".join(turn.inbound.text.split()))
     proposal = (
         await turn.session.get(Proposal, conversation.proposal_id) if conversation.proposal_id else None
     )
     if proposal is None:
         await turn.session.delete(conversation)
         turn.say(texts.UNKNOWN_PROPOSAL)
-        return
+        return True
     if text.lower() in {"batal", "/batal"}:
         await cancel(turn)
-        return
+        return True
+    if conversation.data.get("v", proposal.resubmissions) != proposal.resubmissions:
+        # Returned and corrected since the reason was asked: it was meant for what the camat saw then.
+        await turn.session.delete(conversation)
+        turn.say(texts.newer_version(proposal.number))
+        return True
     if conversation.step == "return_fields":
         turn.say(texts.CHOOSE_AT_LEAST_ONE if not conversation.data.get("fields") else texts.PRESS_A_BUTTON)
-        return
+        return True
     if len(text) > MAX_REASON:
         turn.say(texts.TOO_LONG)
-        return
+        return True
     if len(text) < 3 or not any(ch.isalpha() for ch in text):
         turn.say(texts.REASON_TOO_SHORT)
-        return
+        return True
     if conversation.step == "reject":
         await _decide_and_reply(turn, proposal, Action.REJECT, reason=text)
     else:
         fields = list(conversation.data.get("fields", []))
         await _decide_and_reply(turn, proposal, Action.RETURN, reason=text, fix_fields=fields)
+    return True
 
 
 async def cancel(turn: Turn) -> bool:
@@ -532,37 +579,45 @@ async def _bulk(turn: Turn, args: list[str]) -> None:
     if officer.role is not Role.CAMAT:
         turn.say(texts.NOT_YOURS)
         return
+    pending = await _current_decision(turn)
+    confirmed = pending.data.get("bulk") if pending is not None and pending.step == "bulk" else None
     if args == ["no"]:
+        if pending is not None:
+            await turn.session.delete(pending)
         turn.say(Reply(texts.BULK_CANCELLED, edit=True))
         return
-    clean = [pid for pid, warned in await _overview(turn) if not warned]
     if args == ["ask"]:
+        clean = await store.without_warnings(
+            turn.session, status=Status.MENUNGGU_CAMAT, kecamatan_code=officer.region_code
+        )
         if not clean:
             turn.say(texts.NOTHING_WITHOUT_WARNINGS)
             return
-        # The confirmation names the newest id it counted: a proposal arriving meanwhile is not included.
-        rows = (
-            (Button(texts.bulk_yes(len(clean)), f"b:go:{max(clean)}"),),
-            (Button(texts.CANCEL, "b:no"),),
-        )
+        # Exactly what the confirmation counts, each in the version shown: nothing arriving, returned and
+        # resubmitted, or changed meanwhile is approved unseen.
+        await _open_decision(turn, None, "bulk", {"bulk": [[p.id, p.resubmissions] for p in clean]})
+        rows = ((Button(texts.bulk_yes(len(clean)), "b:go"),), (Button(texts.CANCEL, "b:no"),))
         turn.say(Reply(texts.bulk_confirm(len(clean), _area(turn)), buttons=rows, edit=True))
         return
-    if len(args) != 2 or args[0] != "go" or not args[1].isdigit():
+    if args != ["go"]:
         turn.say(texts.STALE_BUTTON)
         return
-    proposals = await store.without_warnings(
-        turn.session, status=Status.MENUNGGU_CAMAT, kecamatan_code=officer.region_code, up_to_id=int(args[1])
-    )
+    if confirmed is None:  # pressed twice, or after another press: the list was used or dropped
+        turn.say(texts.BULK_ALREADY_DONE)
+        return
+    await turn.session.delete(pending)
     done = 0
-    for proposal in proposals:
+    for pid, version in confirmed:
+        proposal = await turn.session.get(Proposal, pid)
+        if proposal is None or proposal.resubmissions != version or proposal.findings:
+            continue
         try:
             await decide(turn, proposal, Action.APPROVE)
             done += 1
         except Refused:
             continue
-    confirmed = int(args[1])
-    skipped = sum(1 for pid in clean if pid <= confirmed) - done
-    turn.say(Reply(texts.bulk_done(done, max(skipped, 0)), buttons=await _next_button(turn), edit=True))
+    skipped = len(confirmed) - done
+    turn.say(Reply(texts.bulk_done(done, skipped), buttons=await _next_button(turn), edit=True))
 
 
 # --------------------------------------------------------------------------------------- history, failures
@@ -622,3 +677,13 @@ async def waiting_note(turn: Turn) -> None:
     waiting = await _overview(turn)
     if waiting:
         turn.say(texts.waiting_for_you(len(waiting)))
+
+
+async def forget_decision(turn: Turn) -> None:
+    """Drop an open decision when the approver moves on (a command), saying so if a reason was asked."""
+    conversation = await _current_decision(turn)
+    if conversation is None:
+        return
+    await turn.session.delete(conversation)
+    if conversation.step != "bulk" and conversation.proposal_id is not None:
+        turn.say(texts.reason_expired(format_number(conversation.proposal_id)))

@@ -64,12 +64,18 @@ def snapshot(proposal: Proposal) -> dict[str, str | None]:
     }
 
 
+def ref(proposal: Proposal) -> str:
+    """How buttons name a proposal: its id and version ("42.1" after one resubmission), so a button of a
+    version the camat never saw (the proposal was corrected meanwhile) decides nothing."""
+    return f"{proposal.id}.{proposal.resubmissions}"
+
+
 def decision_buttons(proposal: Proposal, stage: Status) -> tuple[tuple[Button, ...], ...]:
     """Setujui / Tolak / Kembalikan for the camat; Tetapkan / Tolak and Lihat NIK for the dinas.
 
     The data carries the proposal id and an action, never personal data; every press is re-checked.
     """
-    pid = proposal.id
+    pid = ref(proposal)
     if stage is Status.MENUNGGU_CAMAT:
         return (
             (Button(texts.APPROVE, f"d:{pid}:ok"), Button(texts.REJECT, f"d:{pid}:no")),

@@ -120,6 +120,9 @@ async def route(turn: Turn) -> None:
     if inbound.kind is Kind.TEXT and inbound.text.strip() in MENU_COMMANDS:
         command = MENU_COMMANDS[inbound.text.strip()]
     if command is not None:
+        if command != "batal":
+            # A command means they moved on: a reason half typed must not catch a later message.
+            await approval.forget_decision(turn)
         await run_command(turn, command)
         return
     if inbound.kind is Kind.BUTTON:
@@ -136,11 +139,11 @@ async def route(turn: Turn) -> None:
     assert officer.id is not None
     conversation = await store.conversation_of(turn.session, officer_id=officer.id)
     if conversation is not None and conversation.flow == approval.FLOW and inbound.kind is not Kind.BUTTON:
-        if inbound.kind is Kind.TEXT:
-            await approval.on_text(turn, conversation)
-        else:
+        if inbound.kind is not Kind.TEXT:
             turn.say(texts.CANNOT_READ)
-        return
+            return
+        if await approval.on_text(turn, conversation):
+            return
     state = await intake.open_conversation(turn)
     if inbound.kind is Kind.CONTACT and (state is None or state[0].step != intake.Step.PHONE):
         # Their own card again, or a card outside the phone question: as /start, who they are.

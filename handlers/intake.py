@@ -579,7 +579,15 @@ async def submit(turn: Turn, conversation: Conversation, proposal: Proposal) -> 
     before = proposal.status
     resubmitted = before is Status.DIKEMBALIKAN
     action = Action.RESUBMIT if resubmitted else Action.SUBMIT
-    proposal.status = transition(before, action, turn.officer.role)
+    after = transition(before, action, turn.officer.role)
+    # Compare and set: two Kirim of one correction (two phones, two operators) send it once.
+    if resubmitted and not await store.change_status(
+        turn.session, proposal=proposal, to_status=after, at=utcnow(), decision=False
+    ):
+        await _drop(turn, conversation, proposal)
+        turn.say(texts.FIX_NOT_RETURNED)
+        return
+    proposal.status = after
     proposal.findings = [f.to_json() for f in warnings(found)]
     if resubmitted:
         proposal.changes = _changes(turn, proposal)

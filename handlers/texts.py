@@ -654,3 +654,22 @@ def waiting_for_you(count: int) -> str:
 
 def not_yet_yours(number: str, status: Status) -> str:
     return f"Usulan {number} belum sampai ke Diskopnaker: {STATUS_LABEL[status]}. Tidak ada yang berubah."
+
+
+BULK_ALREADY_DONE = (
+    "Persetujuan sekaligus itu sudah dijalankan atau dibatalkan. Buka /antrian untuk melihat yang tersisa."
+)
+
+
+def newer_version(number: str) -> str:
+    return (
+        f"Usulan {number} sudah diperbaiki dan diajukan ulang sejak tombol ini dikirim. Tidak ada yang "
+        "berubah; buka kartunya yang baru (/antrian)."
+    )
+
+
+def reason_expired(number: str) -> str:
+    return (
+        f"Alasan untuk usulan {number} tidak jadi dicatat (tidak ada keputusan yang dibuat). "
+        "Tekan tombolnya lagi bila masih ingin memutuskan."
+    )

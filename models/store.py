@@ -227,9 +227,10 @@ async def purge_inbound(session: AsyncSession, *, handled_before: dt.datetime) -
 
 
 async def change_status(
-    session: AsyncSession, *, proposal: Proposal, to_status: Status, at: dt.datetime
+    session: AsyncSession, *, proposal: Proposal, to_status: Status, at: dt.datetime, decision: bool = True
 ) -> bool:
-    """Move a proposal from the status it was read in to ``to_status``; False if it moved meanwhile.
+    """Move a proposal from the status (and version) it was read in to ``to_status``; False if it moved
+    or was resubmitted meanwhile.
 
     A guarded UPDATE (compare and set): of two approvers pressing at the same moment, on SQLite or
     PostgreSQL, exactly one changes the row and the other learns it lost.
@@ -238,39 +239,46 @@ async def change_status(
     changed = await session.exec(  # type: ignore[call-overload]
         update(Proposal)
         .execution_options(synchronize_session=False)
-        .where(col(Proposal.id) == proposal.id, col(Proposal.status) == proposal.status.value)
-        .values(status=to_status.value, decided_at=at, updated_at=at)
+        .where(
+            col(Proposal.id) == proposal.id,
+            col(Proposal.status) == proposal.status.value,
+            col(Proposal.resubmissions) == proposal.resubmissions,
+        )
+        .values(status=to_status.value, updated_at=at, **({"decided_at": at} if decision else {}))
     )
     if changed.rowcount != 1:
         return False
     # Keep the loaded object in step without a reload (the UPDATE bypassed it).
     set_committed_value(proposal, "status", to_status)
-    set_committed_value(proposal, "decided_at", at)
     set_committed_value(proposal, "updated_at", at)
+    if decision:
+        set_committed_value(proposal, "decided_at", at)
     return True
 
 
 async def take_quota_place(session: AsyncSession, *, year: int, default_quota: int) -> bool:
-    """Count one more new participant for ``year`` if its quota has room; False when it is full."""
+    """Count one more new participant for ``year`` if its quota has room; False when it is full.
+
+    The configured quota applies (raising the setting takes effect at once); it is stored with the count.
+    """
     await _insert_if_missing(
         session, ProgramYear, {"year": year, "new_quota": default_quota, "new_established": 0}
     )
     taken = await session.exec(  # type: ignore[call-overload]
         update(ProgramYear)
         .execution_options(synchronize_session=False)
-        .where(
-            col(ProgramYear.year) == year,
-            col(ProgramYear.new_established) < col(ProgramYear.new_quota),
-        )
-        .values(new_established=col(ProgramYear.new_established) + 1)
+        .where(col(ProgramYear.year) == year, col(ProgramYear.new_established) < default_quota)
+        .values(new_established=col(ProgramYear.new_established) + 1, new_quota=default_quota)
     )
     return bool(taken.rowcount == 1)
 
 
 async def program_year(session: AsyncSession, *, year: int, default_quota: int) -> ProgramYear:
-    """The year's quota and count (not stored until a place is taken)."""
+    """The year's count (not stored until a place is taken) and the configured quota."""
     found = await session.get(ProgramYear, year, populate_existing=True)
-    return found or ProgramYear(year=year, new_quota=default_quota)
+    return ProgramYear(
+        year=year, new_quota=default_quota, new_established=found.new_established if found else 0
+    )
 
 
 async def officers_of(session: AsyncSession, *, role: Role, region_code: str | None = None) -> list[Officer]:

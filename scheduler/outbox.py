@@ -17,7 +17,11 @@ then records the delivery. A crash (or a lost lease) between the chat app accept
 record committing leaves the row pending, and the next holder sends it again. Each message crosses that
 window once per attempt, and the record is retried until it commits before the chat is released, so a
 message is sent twice at most once per crash, never more. A timeout is the same window seen from the
-network: if the request reached Telegram but the answer did not reach us, the retry duplicates it.
+network, without a crash: if the request reached Telegram but the answer did not reach us, the retry
+duplicates it, and each further lost answer can add one more copy (at most ``max_attempts`` in all; the
+Bot API has no idempotency key to prevent it). A duplicated card keeps its buttons, since only the last
+copy's message id is recorded for the outcome edit; pressing them is re-checked like any press, and after
+the decision answers "sudah diputuskan".
 """
 
 from __future__ import annotations

@@ -483,21 +483,31 @@ async def test_tetapkan_is_refused_when_the_years_quota_is_full(
     people, services: Services, outbox, fake_api, app
 ):
     """With the quota used up, Tetapkan explains and nothing changes."""
-    import dataclasses
+    from models.tables import ProgramYear
 
     number = await propose(people[RINA])
     await outbox.deliver_pending()
     await people[JONSON].press("Setujui", last_card(fake_api, JONSON, number))
     await outbox.deliver_pending()
     async with services.sessions() as session:
-        from models.tables import ProgramYear
-
-        session.add(ProgramYear(year=2026, new_quota=2, new_established=2))
+        # An earlier, smaller quota was stored with the count; the configured 320 is what applies.
+        session.add(ProgramYear(year=2026, new_quota=2, new_established=320))
         await session.commit()
     refused = await people[MARIA].press("Tetapkan", last_card(fake_api, MARIA, number))
-    assert "Kuota peserta baru tahun 2026 sudah penuh (2 orang)" in refused[-1].text
+    assert "Kuota peserta baru tahun 2026 sudah penuh (320 orang)" in refused[-1].text
     assert (await get(services, number)).status is Status.MENUNGGU_DINAS
-    assert dataclasses.is_dataclass(services)
+    async with services.sessions() as session:
+        year = await session.get(ProgramYear, 2026)
+        assert year is not None
+        year.new_established = 319  # a place is free again under the configured quota
+        session.add(year)
+        await session.commit()
+    await people[MARIA].press("Tetapkan", last_card(fake_api, MARIA, number))
+    assert (await get(services, number)).status is Status.DITETAPKAN
+    async with services.sessions() as session:
+        year = await session.get(ProgramYear, 2026)
+        assert year is not None
+        assert (year.new_quota, year.new_established) == (320, 320)
 
 
 async def test_officer_is_told_when_no_camat_is_connected_yet(chat, services: Services, outbox, fake_api):
@@ -565,3 +575,207 @@ async def test_a_camat_joining_late_is_told_what_waits(chat, services: Services)
     assert "3 usulan menunggu keputusan Anda" in again[-1].text
     rina = chat(RINA)
     assert "menunggu keputusan" not in (await rina.onboard(OPERATOR_PHONE))[-1].text
+
+
+# ------------------------------------------------------------------------- stale decisions and versions
+
+
+async def test_a_command_forgets_a_half_typed_reason_so_later_chat_rejects_nothing(
+    people, services: Services, outbox: Outbox, fake_api: FakeBotApi
+):
+    """Tolak → Lainnya → /riwayat (moved on): told the reason is dropped; later text is just text."""
+    number = await propose(people[RINA])
+    await outbox.deliver_pending()
+    card = last_card(fake_api, JONSON, number)
+    await people[JONSON].press("Tolak", card)
+    await people[JONSON].press("Lainnya", _edited_message(fake_api, card))
+    moved_on = await people[JONSON].say(f"/riwayat {number}")
+    assert f"Alasan untuk usulan {number} tidak jadi dicatat" in moved_on[0].text
+    later = await people[JONSON].say("oke saya cek dulu")
+    assert "tidak mengerti" in later[-1].text
+    assert (await get(services, number)).status is Status.MENUNGGU_CAMAT
+
+
+async def test_a_reason_typed_long_after_it_was_asked_is_not_taken(
+    people, services: Services, outbox: Outbox, fake_api: FakeBotApi
+):
+    """A reason asked more than 15 minutes ago no longer decides anything."""
+    import datetime as dt
+
+    from models.tables import Conversation
+
+    number = await propose(people[RINA])
+    await outbox.deliver_pending()
+    card = last_card(fake_api, JONSON, number)
+    await people[JONSON].press("Tolak", card)
+    await people[JONSON].press("Lainnya", _edited_message(fake_api, card))
+    async with services.sessions() as session:
+        open_ = (await session.exec(select(Conversation).where(Conversation.flow == "decide"))).one()
+        open_.updated_at = open_.updated_at - dt.timedelta(minutes=16)
+        session.add(open_)
+        await session.commit()
+    late = await people[JONSON].say("Tidak memenuhi syarat")
+    assert f"Alasan untuk usulan {number} tidak jadi dicatat" in late[0].text
+    assert (await get(services, number)).status is Status.MENUNGGU_CAMAT
+
+
+async def test_buttons_and_reasons_of_an_earlier_version_decide_nothing(
+    people, services: Services, outbox: Outbox, fake_api: FakeBotApi
+):
+    """Jonson holds the first card (and a reason half typed); Dewi returns it; Rina corrects and resends.
+    Jonson's old Setujui and his old reason are refused; the new card decides."""
+    number = await propose(people[RINA])
+    await outbox.deliver_pending()
+    old_card = last_card(fake_api, JONSON, number)
+    opened = await people[JONSON].say("/antrian")
+    old_opened = await people[JONSON].press(number, opened[-1])  # not a card copy: never edited
+    dewi = people[DEWI]
+    dewi_card = last_card(fake_api, DEWI, number)
+    await dewi.press("Kembalikan", dewi_card)
+    await dewi.press("Nama", _edited_message(fake_api, dewi_card))
+    await dewi.press("Lanjut", _edited_message(fake_api, dewi_card))
+    await dewi.press("Tanpa catatan", _edited_message(fake_api, dewi_card))
+    await outbox.deliver_pending()
+    await people[RINA].press("Perbaiki", fake_api.messages_to(RINA)[-1])
+    await people[RINA].say("Budi Santoso Sitanggang")
+    await people[RINA].press("Kirim")
+    await outbox.deliver_pending()
+    assert (await get(services, number)).status is Status.MENUNGGU_CAMAT
+
+    stale = await people[JONSON].press("Setujui", old_opened[-1])
+    assert "sudah diperbaiki dan diajukan ulang" in stale[-1].text
+    assert old_card.message_id != last_card(fake_api, JONSON, number).message_id
+    assert (await get(services, number)).status is Status.MENUNGGU_CAMAT
+    await people[JONSON].press("Setujui", last_card(fake_api, JONSON, number))
+    assert (await get(services, number)).status is Status.MENUNGGU_DINAS
+    assert [a for a, _, _ in await audit(services, number)] == ["submit", "return", "resubmit", "approve"]
+
+
+async def test_a_nik_written_with_separators_is_masked_in_a_reason(
+    people, services: Services, outbox: Outbox, fake_api: FakeBotApi
+):
+    """121701.150890.4242 and 1217 0115 0890 4242 are NIKs too."""
+    number = await propose(people[RINA])
+    await outbox.deliver_pending()
+    card = last_card(fake_api, JONSON, number)
+    await people[JONSON].press("Tolak", card)
+    await people[JONSON].press("Lainnya", _edited_message(fake_api, card))
+    await people[JONSON].say("Dobel dengan 121701.150890.4242 dan 1217 0115 0890 4243")
+    await outbox.deliver_pending()
+    told = fake_api.messages_to(RINA)[-1].text
+    assert "1217••••••••4242" in told
+    assert "1217••••••••4243" in told
+    assert "150890" not in told
+
+
+async def test_a_return_reaches_the_desas_current_operator_when_the_proposer_moved(
+    people, services: Services, outbox: Outbox, fake_api: FakeBotApi, chat
+):
+    """Rina was moved to another desa by a roster import: Tigor, operator of Tomok now, gets the return
+    and can fix it."""
+    from tests.conftest import OPERATOR2_PHONE, PANGURURAN_DESA
+
+    number = await propose(people[RINA])
+    await outbox.deliver_pending()
+    tigor = chat(1002)
+    await tigor.onboard(OPERATOR2_PHONE)
+    await seed_roster(
+        services,
+        [
+            OfficerCreate(
+                name="Rina Sitohang", role=Role.OPERATOR, region_code=PANGURURAN_DESA, phone=OPERATOR_PHONE
+            )
+        ],
+    )
+    card = last_card(fake_api, JONSON, number)
+    await people[JONSON].press("Kembalikan", card)
+    await people[JONSON].press("Alamat", _edited_message(fake_api, card))
+    await people[JONSON].press("Lanjut", _edited_message(fake_api, card))
+    await people[JONSON].press("Tanpa catatan", _edited_message(fake_api, card))
+    await outbox.deliver_pending()
+    assert not any(number in m.text and "dikembalikan" in m.text for m in fake_api.messages_to(RINA))
+    told = fake_api.messages_to(1002)[-1]
+    assert f"Usulan {number} (BUDI SANTOSO) dikembalikan" in told.text
+    fixing = await tigor.press("Perbaiki", told)
+    assert "alamat" in fixing[-1].text.lower()
+
+
+async def test_pressing_the_bulk_confirmation_twice_approves_once_and_says_so(
+    people, services: Services, fake_api: FakeBotApi
+):
+    """The second "Ya" does not turn the result into "0 usulan disetujui"."""
+    ids = await waiting(services, 2)
+    listed = (await people[JONSON].say("/antrian"))[-1]
+    await people[JONSON].press("Setujui semua", listed)
+    confirm = _edited_message(fake_api, listed)
+    await people[JONSON].press("Ya, setujui 2 usulan", confirm)
+    assert "2 usulan disetujui" in _edited_message(fake_api, listed).text
+    again = await people[JONSON].press("Ya, setujui 2 usulan", confirm)
+    assert "sudah dijalankan" in again[-1].text
+    assert "2 usulan disetujui" in _edited_message(fake_api, listed).text
+    assert await statuses(services, ids) == [Status.MENUNGGU_DINAS] * 2
+    async with services.sessions() as session:
+        approvals = (await session.exec(select(AuditEvent).where(AuditEvent.action == "approve"))).all()
+    assert len(approvals) == 2
+
+
+async def test_bulk_approves_only_the_versions_it_counted(people, services: Services, fake_api: FakeBotApi):
+    """A proposal corrected after the confirmation was shown is left for the camat to look at again."""
+    ids = await waiting(services, 2)
+    listed = (await people[JONSON].say("/antrian"))[-1]
+    await people[JONSON].press("Setujui semua", listed)
+    async with services.sessions() as session:
+        changed = await session.get(Proposal, ids[1])
+        assert changed is not None
+        changed.resubmissions = 1  # returned and corrected while the camat read the confirmation
+        session.add(changed)
+        await session.commit()
+    await people[JONSON].press("Ya, setujui 2 usulan", _edited_message(fake_api, listed))
+    assert "1 usulan disetujui" in _edited_message(fake_api, listed).text
+    assert await statuses(services, ids) == [Status.MENUNGGU_DINAS, Status.MENUNGGU_CAMAT]
+
+
+async def test_two_operators_sending_one_correction_at_once_resubmit_it_once(
+    people, services: Services, outbox: Outbox, fake_api: FakeBotApi, chat
+):
+    """Rina and Tigor both correct the returned proposal and press Kirim together: one resubmission,
+    one set of new cards; the other is told it is no longer returned (PostgreSQL decides the race)."""
+    import asyncio
+
+    from telegram import Update
+
+    from tests.conftest import OPERATOR2_PHONE
+
+    number = await propose(people[RINA])
+    await outbox.deliver_pending()
+    card = last_card(fake_api, JONSON, number)
+    await people[JONSON].press("Kembalikan", card)
+    await people[JONSON].press("Alamat", _edited_message(fake_api, card))
+    await people[JONSON].press("Lanjut", _edited_message(fake_api, card))
+    await people[JONSON].press("Tanpa catatan", _edited_message(fake_api, card))
+    await outbox.deliver_pending()
+    tigor = chat(1002)
+    await tigor.onboard(OPERATOR2_PHONE)
+    pid = int(number.split("-")[1])
+    summaries = []
+    fix = {"inline_keyboard": [[{"text": "Perbaiki", "callback_data": f"p:{pid}"}]]}
+    for person, address in ((people[RINA], "Dusun III"), (tigor, "Dusun IV")):
+        # Tigor has no message with the button (Rina was told): he presses one as if forwarded to him.
+        await person.press_data(f"p:{pid}", SentMessage(person.user_id, 1, "Perbaiki", fix))
+        summaries.append((await person.say(address))[-1])
+    updates = [
+        Update.de_json(
+            fake_api.press_update(person.user_id, summary, summary.button("Kirim")["callback_data"]),
+            people[RINA].app.bot,
+        )
+        for person, summary in ((people[RINA], summaries[0]), (tigor, summaries[1]))
+    ]
+    await asyncio.gather(*(people[RINA].app.process_update(u) for u in updates))
+
+    assert (await get(services, number)).status is Status.MENUNGGU_CAMAT
+    assert [a for a, _, _ in await audit(services, number)] == ["submit", "return", "resubmit"]
+    async with services.sessions() as session:
+        cards_ = (await session.exec(select(CardCopy).where(CardCopy.stage == "menunggu_camat"))).all()
+    assert len(cards_) == 4  # Jonson and Dewi, first version and the resubmission: not twice
+    answers = [fake_api.messages_to(user)[-1].text for user in (RINA, 1002)]
+    assert sum("Perbaikan usulan" in a and "terkirim" in a for a in answers) == 1, answers

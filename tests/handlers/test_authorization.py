@@ -675,16 +675,18 @@ async def test_forged_button_data_changes_nothing(
 
 
 async def test_forged_bulk_go_still_checks_region(services: Services, bot: Driver):
-    """``b:go:<id>`` approves only the presser's own kecamatan's waiting proposals, and only for a camat."""
+    """A forged ``b:go`` approves nothing: the list it approves is the one the presser's own confirmation
+    counted (their kecamatan's), kept in the database; the other kecamatan's camat has none."""
     officers = await bind_everyone(services)
     waiting = await make_proposal(services, officers, Status.MENUNGGU_CAMAT)
     assert waiting.id is not None
     await bot.card(HOTMAN, waiting.number)
     before = await snapshot_db(services)
 
-    reply = await bot.press(HOTMAN, f"b:go:{waiting.id}")
-
-    assert reply == [texts.bulk_done(0, 0)]
+    assert await bot.press(HOTMAN, "b:go") == [texts.BULK_ALREADY_DONE]
+    assert await bot.press(HOTMAN, f"b:go:{waiting.id}") == [texts.STALE_BUTTON]
+    assert await bot.press(HOTMAN, "b:ask") == [texts.NOTHING_WITHOUT_WARNINGS]
+    assert await bot.press(HOTMAN, "b:go") == [texts.BULK_ALREADY_DONE]
     assert await snapshot_db(services) == before
     assert await status_of(services, waiting.id) is Status.MENUNGGU_CAMAT
 
