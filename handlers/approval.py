@@ -18,10 +18,10 @@ import logging
 import math
 import re
 
-from handlers import cards, texts
+from handlers import cards, queries, texts
 from handlers.context import Turn
 from handlers.messages import Button, Reply
-from handlers.queries import may_see, parse_number
+from handlers.queries import may_see
 from models import store
 from models.rules.categories import Category, category_label
 from models.rules.nik import mask_nik
@@ -625,15 +625,8 @@ async def _bulk(turn: Turn, args: list[str]) -> None:
 
 async def show_history(turn: Turn) -> None:
     """/riwayat NUMBER: the audit trail of one proposal, for anyone who may see it."""
-    officer = turn.officer
-    assert officer is not None
-    if not turn.inbound.text.strip():
-        turn.say(texts.HISTORY_USAGE)
-        return
-    number = parse_number(turn.inbound.text)
-    proposal = await turn.session.get(Proposal, number) if number else None
-    if proposal is None or not may_see(officer, proposal):
-        turn.say(texts.STATUS_NOT_FOUND)
+    proposal = await queries.numbered(turn, texts.HISTORY_USAGE)
+    if proposal is None:
         return
     assert proposal.id is not None
     lines = [

@@ -53,18 +53,26 @@ def may_see(officer: Officer, proposal: Proposal) -> bool:
     )
 
 
-async def status(turn: Turn) -> None:
-    """/status NUMBER: one proposal, NIK masked."""
+async def numbered(turn: Turn, usage: str) -> Proposal | None:
+    """The proposal a command names by number (/status U-00042), if the officer may see it; else says why."""
     officer = turn.officer
     assert officer is not None
     if not turn.inbound.text.strip():
-        turn.say(texts.STATUS_USAGE)
-        return
+        turn.say(usage)
+        return None
     number = parse_number(turn.inbound.text)
     proposal = await turn.session.get(Proposal, number) if number else None
     # "Not found" and "not yours" read the same: the number alone must not reveal a proposal elsewhere.
     if proposal is None or not may_see(officer, proposal):
         turn.say(texts.STATUS_NOT_FOUND)
+        return None
+    return proposal
+
+
+async def status(turn: Turn) -> None:
+    """/status NUMBER: one proposal, NIK masked."""
+    proposal = await numbered(turn, texts.STATUS_USAGE)
+    if proposal is None:
         return
     desa = turn.services.kabupaten.desa_by_code(proposal.desa_code)
     assert proposal.nik_encrypted is not None and proposal.submitted_at is not None

@@ -79,6 +79,13 @@ def last_card(api: FakeBotApi, user_id: int, number: str) -> SentMessage:
     raise AssertionError(f"no card of {number} for {user_id}")
 
 
+async def return_for(api: FakeBotApi, camat: Chat, card: SentMessage, field: str) -> None:
+    """The camat returns the card's proposal to fix one field, without a note."""
+    await camat.press("Kembalikan", card)
+    for label in (field, "Lanjut", "Tanpa catatan"):
+        await camat.press(label, next(m for m in api.sent if m.message_id == card.message_id))
+
+
 def edits_of(api: FakeBotApi, message: SentMessage) -> list[str]:
     return [
         str(e["text"])
@@ -341,10 +348,7 @@ async def test_pausing_a_correction_keeps_the_returned_proposal(people, services
     number = await propose(people[RINA])
     await outbox.deliver_pending()
     card = last_card(fake_api, JONSON, number)
-    await people[JONSON].press("Kembalikan", card)
-    await people[JONSON].press("Alamat", _edited_message(fake_api, card))
-    await people[JONSON].press("Lanjut", _edited_message(fake_api, card))
-    await people[JONSON].press("Tanpa catatan", _edited_message(fake_api, card))
+    await return_for(fake_api, people[JONSON], card, "Alamat")
     await outbox.deliver_pending()
     told = fake_api.messages_to(RINA)[-1]
     await people[RINA].press("Perbaiki", told)
@@ -631,10 +635,7 @@ async def test_buttons_and_reasons_of_an_earlier_version_decide_nothing(
     old_opened = await people[JONSON].press(number, opened[-1])  # not a card copy: never edited
     dewi = people[DEWI]
     dewi_card = last_card(fake_api, DEWI, number)
-    await dewi.press("Kembalikan", dewi_card)
-    await dewi.press("Nama", _edited_message(fake_api, dewi_card))
-    await dewi.press("Lanjut", _edited_message(fake_api, dewi_card))
-    await dewi.press("Tanpa catatan", _edited_message(fake_api, dewi_card))
+    await return_for(fake_api, dewi, dewi_card, "Nama")
     await outbox.deliver_pending()
     await people[RINA].press("Perbaiki", fake_api.messages_to(RINA)[-1])
     await people[RINA].say("Budi Santoso Sitanggang")
@@ -688,10 +689,7 @@ async def test_a_return_reaches_the_desas_current_operator_when_the_proposer_mov
         ],
     )
     card = last_card(fake_api, JONSON, number)
-    await people[JONSON].press("Kembalikan", card)
-    await people[JONSON].press("Alamat", _edited_message(fake_api, card))
-    await people[JONSON].press("Lanjut", _edited_message(fake_api, card))
-    await people[JONSON].press("Tanpa catatan", _edited_message(fake_api, card))
+    await return_for(fake_api, people[JONSON], card, "Alamat")
     await outbox.deliver_pending()
     assert not any(number in m.text and "dikembalikan" in m.text for m in fake_api.messages_to(RINA))
     told = fake_api.messages_to(1002)[-1]
@@ -749,10 +747,7 @@ async def test_two_operators_sending_one_correction_at_once_resubmit_it_once(
     number = await propose(people[RINA])
     await outbox.deliver_pending()
     card = last_card(fake_api, JONSON, number)
-    await people[JONSON].press("Kembalikan", card)
-    await people[JONSON].press("Alamat", _edited_message(fake_api, card))
-    await people[JONSON].press("Lanjut", _edited_message(fake_api, card))
-    await people[JONSON].press("Tanpa catatan", _edited_message(fake_api, card))
+    await return_for(fake_api, people[JONSON], card, "Alamat")
     await outbox.deliver_pending()
     tigor = chat(1002)
     await tigor.onboard(OPERATOR2_PHONE)
