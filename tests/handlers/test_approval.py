@@ -79,6 +79,16 @@ def last_card(api: FakeBotApi, user_id: int, number: str) -> SentMessage:
     raise AssertionError(f"no card of {number} for {user_id}")
 
 
+async def reason_asked(people: dict[int, Chat], outbox: Outbox, api: FakeBotApi) -> tuple[str, SentMessage]:
+    """Rina proposes; Jonson presses Tolak, then "Lainnya": the bot waits for his typed reason."""
+    number = await propose(people[RINA])
+    await outbox.deliver_pending()
+    card = last_card(api, JONSON, number)
+    await people[JONSON].press("Tolak", card)
+    await people[JONSON].press("Lainnya", next(m for m in api.sent if m.message_id == card.message_id))
+    return number, card
+
+
 async def return_for(api: FakeBotApi, camat: Chat, card: SentMessage, field: str) -> None:
     """The camat returns the card's proposal to fix one field, without a note."""
     await camat.press("Kembalikan", card)
@@ -273,11 +283,7 @@ async def test_reject_with_a_typed_reason_after_a_too_short_one_and_back_out_fir
 
 async def test_batal_while_typing_a_reason_decides_nothing(people, services: Services, outbox, fake_api):
     """/batal after "lainnya": nothing recorded, the proposal still waits, later text is not a reason."""
-    number = await propose(people[RINA])
-    await outbox.deliver_pending()
-    card = last_card(fake_api, JONSON, number)
-    await people[JONSON].press("Tolak", card)
-    await people[JONSON].press("Lainnya", _edited_message(fake_api, card))
+    number, _card = await reason_asked(people, outbox, fake_api)
     cancelled = await people[JONSON].say("/batal")
     assert "Keputusan dibatalkan" in cancelled[-1].text
     later = await people[JONSON].say("bukan alasan")
@@ -534,11 +540,7 @@ async def test_a_reason_typed_after_another_camat_decided_is_refused_and_forgott
 ):
     """Jonson starts typing a reason; Dewi approves meanwhile; Jonson's reason changes nothing, is answered
     with Dewi's decision, and his next message is not taken as a reason again."""
-    number = await propose(people[RINA])
-    await outbox.deliver_pending()
-    jonson_card = last_card(fake_api, JONSON, number)
-    await people[JONSON].press("Tolak", jonson_card)
-    await people[JONSON].press("Lainnya", _edited_message(fake_api, jonson_card))
+    number, _jonson_card = await reason_asked(people, outbox, fake_api)
     await people[DEWI].press("Setujui", last_card(fake_api, DEWI, number))
     late = await people[JONSON].say("Sudah pindah ke kabupaten lain")
     assert "sudah tidak menunggu keputusan Anda" in late[-1].text
@@ -553,11 +555,7 @@ async def test_a_nik_typed_into_a_reason_is_masked_for_the_officer_and_the_recor
     people, services: Services, outbox: Outbox, fake_api: FakeBotApi
 ):
     """The reason reaches the officer and /riwayat with the NIK masked."""
-    number = await propose(people[RINA])
-    await outbox.deliver_pending()
-    card = last_card(fake_api, JONSON, number)
-    await people[JONSON].press("Tolak", card)
-    await people[JONSON].press("Lainnya", _edited_message(fake_api, card))
+    _number, _card = await reason_asked(people, outbox, fake_api)
     other = synthetic_nik(serial=4242)
     await people[JONSON].say(f"Sudah terdaftar dengan NIK {other} di desa lain")
     await outbox.deliver_pending()
@@ -588,11 +586,7 @@ async def test_a_command_forgets_a_half_typed_reason_so_later_chat_rejects_nothi
     people, services: Services, outbox: Outbox, fake_api: FakeBotApi
 ):
     """Tolak → Lainnya → /riwayat (moved on): told the reason is dropped; later text is just text."""
-    number = await propose(people[RINA])
-    await outbox.deliver_pending()
-    card = last_card(fake_api, JONSON, number)
-    await people[JONSON].press("Tolak", card)
-    await people[JONSON].press("Lainnya", _edited_message(fake_api, card))
+    number, _card = await reason_asked(people, outbox, fake_api)
     moved_on = await people[JONSON].say(f"/riwayat {number}")
     assert f"Alasan untuk usulan {number} tidak jadi dicatat" in moved_on[0].text
     later = await people[JONSON].say("oke saya cek dulu")
@@ -608,11 +602,7 @@ async def test_a_reason_typed_long_after_it_was_asked_is_not_taken(
 
     from models.tables import Conversation
 
-    number = await propose(people[RINA])
-    await outbox.deliver_pending()
-    card = last_card(fake_api, JONSON, number)
-    await people[JONSON].press("Tolak", card)
-    await people[JONSON].press("Lainnya", _edited_message(fake_api, card))
+    number, _card = await reason_asked(people, outbox, fake_api)
     async with services.sessions() as session:
         open_ = (await session.exec(select(Conversation).where(Conversation.flow == "decide"))).one()
         open_.updated_at = open_.updated_at - dt.timedelta(minutes=16)
@@ -626,13 +616,15 @@ async def test_a_reason_typed_long_after_it_was_asked_is_not_taken(
 async def test_buttons_and_reasons_of_an_earlier_version_decide_nothing(
     people, services: Services, outbox: Outbox, fake_api: FakeBotApi
 ):
-    """Jonson holds the first card (and a reason half typed); Dewi returns it; Rina corrects and resends.
-    Jonson's old Setujui and his old reason are refused; the new card decides."""
+    """Jonson holds the first card opened from /antrian and a reason half typed for it; Dewi returns it;
+    Rina corrects and resends. Jonson's old reason and old Setujui are refused; the new card decides."""
     number = await propose(people[RINA])
     await outbox.deliver_pending()
     old_card = last_card(fake_api, JONSON, number)
     opened = await people[JONSON].say("/antrian")
     old_opened = await people[JONSON].press(number, opened[-1])  # not a card copy: never edited
+    await people[JONSON].press("Tolak", old_card)
+    await people[JONSON].press("Lainnya", _edited_message(fake_api, old_card))
     dewi = people[DEWI]
     dewi_card = last_card(fake_api, DEWI, number)
     await return_for(fake_api, dewi, dewi_card, "Nama")
@@ -643,6 +635,8 @@ async def test_buttons_and_reasons_of_an_earlier_version_decide_nothing(
     await outbox.deliver_pending()
     assert (await get(services, number)).status is Status.MENUNGGU_CAMAT
 
+    old_reason = await people[JONSON].say("Data tidak lengkap")
+    assert "sudah diperbaiki dan diajukan ulang" in old_reason[-1].text
     stale = await people[JONSON].press("Setujui", old_opened[-1])
     assert "sudah diperbaiki dan diajukan ulang" in stale[-1].text
     assert old_card.message_id != last_card(fake_api, JONSON, number).message_id
@@ -656,11 +650,7 @@ async def test_a_nik_written_with_separators_is_masked_in_a_reason(
     people, services: Services, outbox: Outbox, fake_api: FakeBotApi
 ):
     """121701.150890.4242 and 1217 0115 0890 4242 are NIKs too."""
-    number = await propose(people[RINA])
-    await outbox.deliver_pending()
-    card = last_card(fake_api, JONSON, number)
-    await people[JONSON].press("Tolak", card)
-    await people[JONSON].press("Lainnya", _edited_message(fake_api, card))
+    _number, _card = await reason_asked(people, outbox, fake_api)
     await people[JONSON].say("Dobel dengan 121701.150890.4242 dan 1217 0115 0890 4243")
     await outbox.deliver_pending()
     told = fake_api.messages_to(RINA)[-1].text
