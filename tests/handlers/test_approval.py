@@ -20,6 +20,7 @@ from tests.conftest import (
     synthetic_nik,
 )
 from tests.fakebotapi import FakeBotApi, SentMessage
+from tests.handlers.test_intake import fill_until_summary
 
 CAMAT2_PHONE = "+6281200000202"  # a second camat account for Simanindo (the camat and a deputy)
 CAMAT_OTHER_PHONE = "+6281200000203"  # the camat of Pangururan
@@ -55,17 +56,9 @@ async def people(services: Services, chat) -> dict[int, Chat]:
     return bound
 
 
-async def propose(
-    person: Chat, *, serial: int = 1, name: str = "Budi Santoso", district: str = "121701"
-) -> str:
-    """The operator proposes one synthetic worker; returns the proposal number."""
-    await person.say("/daftar")
-    await person.say(synthetic_nik(serial=serial, district=district))
-    await person.say(name)
-    await person.press("Benar")
-    await person.press("Petani")
-    await person.say("Dusun II, RT 002/RW 001")
-    await person.press("Lewati")
+async def propose(person: Chat, *, serial: int = 1, name: str = "Budi Santoso") -> str:
+    """The operator proposes one synthetic worker (the intake tests' answers); returns the number."""
+    await fill_until_summary(person, synthetic_nik(serial=serial), name)
     sent = await person.press("Kirim")
     assert "terkirim" in sent[-1].text, sent[-1].text
     return sent[-1].text.split("Usulan ")[1].split(" ")[0]
@@ -524,13 +517,7 @@ async def test_officer_is_told_when_no_camat_is_connected_yet(chat, services: Se
     """Without a bound camat the proposal waits in the queue and the officer knows it."""
     rina = chat(RINA)
     await rina.onboard(OPERATOR_PHONE)
-    await rina.say("/daftar")
-    for answer in (synthetic_nik(), "Budi"):
-        await rina.say(answer)
-    await rina.press("Benar")
-    await rina.press("Petani")
-    await rina.say("Dusun II")
-    await rina.press("Lewati")
+    await fill_until_summary(rina)
     sent = await rina.press("Kirim")
     assert "belum ada camat Kec. Simanindo yang terhubung" in sent[-1].text
 
