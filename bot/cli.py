@@ -6,8 +6,9 @@ import asyncio
 import logging
 import secrets
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated, NoReturn, TextIO
+from typing import TYPE_CHECKING, Annotated, NoReturn, TextIO, TypeVar
 
 import typer
 from pydantic import ValidationError
@@ -17,11 +18,22 @@ from rich.markup import escape
 from bot.services import ConfigError, build_services
 from bot.settings import Settings
 
+if TYPE_CHECKING:
+    from sqlmodel.ext.asyncio.session import AsyncSession
+
+    from models.tables import ProgramYear
+
+T = TypeVar("T")
+
 app = typer.Typer(help="LANJUTKAN: usulan peserta BPJS Ketenagakerjaan pekerja rentan.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 officers_app = typer.Typer(help="The officer roster.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(officers_app, name="officers")
+program_app = typer.Typer(
+    help="The program's figures per year (quota, budget, contributions).", no_args_is_help=True
+)
+app.add_typer(program_app, name="program")
 
 # soft_wrap: a message stays one line when stderr is a pipe or a log file, not cut at 80 columns.
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -236,6 +248,132 @@ async def _save_roster(database_url: str, rows: list) -> tuple[int, int]:  # typ
     finally:
         await engine.dispose()
     return created, updated
+
+
+def _rupiah(value: str | None) -> int | None:
+    """Rp395.904.000, 395904000, 395.904.000 -> 395904000."""
+    if value is None:
+        return None
+    from lokal import parse_rupiah
+
+    try:
+        parsed = parse_rupiah(value)
+    except (ValueError, TypeError):
+        parsed = None
+    if parsed is None or parsed.approximate or parsed.amount < 0:
+        fail(f"not an amount in Rupiah: {value!r} (write e.g. Rp395.904.000)")
+    return int(parsed.amount)
+
+
+@program_app.command("set")
+def program_set(
+    year: Annotated[int, typer.Option(help="Program year, e.g. 2026.", min=2000, max=2100)],
+    budget: Annotated[str | None, typer.Option(help="Allocation, e.g. Rp395.904.000.")] = None,
+    target: Annotated[int | None, typer.Option(help="Participants the budget is for.", min=0)] = None,
+    quota: Annotated[
+        int | None, typer.Option(help="New participants that may be established.", min=0)
+    ] = None,
+    jkk: Annotated[
+        str | None, typer.Option(help="JKK contribution per person per month, e.g. Rp10.000.")
+    ] = None,
+    jkm: Annotated[
+        str | None, typer.Option(help="JKM contribution per person per month, e.g. Rp6.800.")
+    ] = None,
+    coverage_start: Annotated[str | None, typer.Option(help="First day of coverage, YYYY-MM-DD.")] = None,
+    income: Annotated[str | None, typer.Option(help="Declared monthly income, e.g. Rp1.000.000.")] = None,
+    age_min: Annotated[int | None, typer.Option(min=0, max=120)] = None,
+    age_max: Annotated[int | None, typer.Option(min=0, max=120)] = None,
+    desil: Annotated[int | None, typer.Option(help="Highest desil without a warning.", min=1, max=10)] = None,
+) -> None:
+    """Set a year's figures; what is not given stays as it was."""
+    import datetime as dt
+
+    start = None
+    if coverage_start is not None:
+        try:
+            start = dt.date.fromisoformat(coverage_start)
+        except ValueError:
+            fail(f"--coverage-start: not a date YYYY-MM-DD: {coverage_start!r}")
+    figures = {
+        "budget": _rupiah(budget),
+        "target": target,
+        "new_quota": quota,
+        "jkk_per_month": _rupiah(jkk),
+        "jkm_per_month": _rupiah(jkm),
+        "coverage_start": start,
+        "declared_income": _rupiah(income),
+        "age_min": age_min,
+        "age_max": age_max,
+        "desil_threshold": desil,
+    }
+    given = {k: v for k, v in figures.items() if v is not None}
+    if not given:
+        fail("nothing to set: give at least one figure (see --help)")
+    settings = load_settings()
+    _prepare_database(settings.database_url)
+    from models import store
+
+    program = _with_session(
+        settings.database_url,
+        lambda session: store.set_program(
+            session, year=year, default_quota=settings.new_participant_quota, figures=given
+        ),
+    )
+    _print_program(program)
+
+
+@program_app.command("show")
+def program_show() -> None:
+    """Print every year's figures."""
+    settings = load_settings()
+    _prepare_database(settings.database_url)
+    from models import store
+
+    for program in _with_session(settings.database_url, store.program_years):
+        _print_program(program)
+
+
+def _prepare_database(url: str) -> None:
+    from models.db import is_sqlite
+
+    if is_sqlite(url):
+        upgrade_database(url)
+
+
+def _with_session(url: str, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    """Run ``work(session)`` in one committed transaction; a database failure is one line."""
+    from models.db import create_engine, session_maker
+
+    async def run() -> T:
+        engine = create_engine(url)
+        try:
+            async with session_maker(engine)() as session:
+                result = await work(session)
+                await session.commit()
+                return result
+        finally:
+            await engine.dispose()
+
+    try:
+        return asyncio.run(run())
+    except Exception as exc:
+        fail(f"database: {type(exc).__name__}: {str(exc).splitlines()[0][:160]}")
+
+
+def _print_program(program: ProgramYear) -> None:
+    from lokal import format_rupiah
+
+    def money(value: int | None) -> str:
+        return format_rupiah(value) if value is not None else "-"
+
+    ages = f"{program.age_min}-{program.age_max}" if program.age_min is not None else "-"
+    out.print(
+        f"{program.year}: budget {money(program.budget)}, target {program.target or '-'}, "
+        f"new-participant quota {program.new_quota} ({program.new_established} established), "
+        f"JKK {money(program.jkk_per_month)} + JKM {money(program.jkm_per_month)} per month, "
+        f"coverage from {program.coverage_start or '-'}, declared income {money(program.declared_income)}, "
+        f"ages {ages}, desil threshold {program.desil_threshold or '-'}"
+    )
 
 
 def main() -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from handlers import approval, intake, onboarding, queries, texts
+from handlers import approval, intake, onboarding, queries, rekap, texts
 from handlers.context import Services, Turn
 from handlers.messages import Inbound, Kind, Reply
 from models import store
@@ -176,6 +176,8 @@ async def run_command(turn: Turn, command: str) -> None:
             await intake.remind(turn)
         case "gagal":
             await approval.show_failures(turn)
+        case "rekap":
+            await rekap.show(turn)
         case "start" | "bantuan" | "help":
             label = onboarding.region_label(turn.services.kabupaten, officer)
             text = (

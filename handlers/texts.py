@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from lokal import parse_phone
+from lokal import format_rupiah, parse_phone
 
 from models.rules.candidate import Finding, FindingCode
 from models.rules.status import Role, Status
@@ -62,6 +62,7 @@ COMMANDS = (
     ("antrian", "Usulan yang menunggu keputusan Anda (camat, Diskopnaker)"),
     ("riwayat", "Riwayat keputusan satu usulan: /riwayat U-00042"),
     ("gagal", "Pesan yang tidak terkirim (Diskopnaker)"),
+    ("rekap", "Rekap usulan, kuota dan anggaran (camat, Diskopnaker)"),
     ("batal", "Batalkan pengisian usulan"),
     ("bantuan", "Yang dapat saya lakukan"),
 )
@@ -116,6 +117,7 @@ def help_text(role: Role) -> str:
         "• /antrian — usulan yang menunggu keputusan Anda, terlama dulu\n"
         f"• /status NOMOR — lihat satu usulan dari {area}, misalnya /status U-00042\n"
         "• /riwayat NOMOR — siapa memutuskan apa dan kapan\n"
+        "• /rekap — jumlah usulan per status, kuota dan anggaran\n"
         f"{failed}"
         "• /bantuan — tampilkan pesan ini\n\n"
         "Usulan yang perlu keputusan Anda akan dikirim ke sini."
@@ -673,3 +675,67 @@ def reason_expired(number: str) -> str:
         f"Alasan untuk usulan {number} tidak jadi dicatat (tidak ada keputusan yang dibuat). "
         "Tekan tombolnya lagi bila masih ingin memutuskan."
     )
+
+
+# ------------------------------------------------------------------------------------------------ rekap
+
+
+def angka(n: int) -> str:
+    """1495 -> 1.495, the Indonesian way."""
+    return f"{n:,}".replace(",", ".")
+
+
+REKAP_ONLY_APPROVERS = "Rekap hanya untuk camat dan Diskopnaker."
+REKAP_STATUSES = (
+    Status.MENUNGGU_CAMAT,
+    Status.MENUNGGU_DINAS,
+    Status.DITETAPKAN,
+    Status.DITOLAK,
+    Status.DIKEMBALIKAN,
+)
+
+
+def rekap(
+    *,
+    year: int,
+    area: str,
+    today: str,
+    totals: dict[Status, int],
+    by_area: list[tuple[str, dict[Status, int]]],
+    area_kind: str,
+    quota: int,
+    established: int,
+    budget_lines: list[str],
+) -> str:
+    lines = [
+        f"📊 Rekap LANJUTKAN {year} — {area} (per {today})",
+        f"Usulan terkirim: {angka(sum(totals.values()))}",
+    ]
+    lines += [f"• {STATUS_LABEL[s]}: {angka(totals.get(s, 0))}" for s in REKAP_STATUSES]
+    if by_area:
+        lines += [
+            "",
+            f"Per {area_kind} (menunggu camat / menunggu Diskopnaker / ditetapkan / ditolak / dikembalikan):",
+        ]
+        for name, counts in by_area:
+            lines.append(f"• {name}: " + " / ".join(angka(counts.get(s, 0)) for s in REKAP_STATUSES))
+    left = max(quota - established, 0)
+    lines += [
+        "",
+        f"Kuota peserta baru {year}: {angka(established)} dari {angka(quota)} terpakai, sisa {angka(left)}.",
+    ]
+    lines += budget_lines
+    return "\n".join(lines)
+
+
+def budget(
+    *, year: int, allocation: int | None, monthly: int | None, active: int, new: int, cost: int | None
+) -> list[str]:
+    if allocation is None or monthly is None or cost is None:
+        return [f"Anggaran {year} belum diisi (lanjutkan program set)."]
+    return [
+        f"Anggaran {year}: {format_rupiah(allocation)}",
+        f"• Proyeksi biaya: {format_rupiah(cost)} — {angka(active)} peserta aktif + {angka(new)} peserta baru, "
+        f"iuran JKK+JKM {format_rupiah(monthly)}/orang/bulan sejak mulai kepesertaan",
+        f"• Sisa: {format_rupiah(allocation - cost)}",
+    ]

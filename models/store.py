@@ -259,7 +259,8 @@ async def change_status(
 async def take_quota_place(session: AsyncSession, *, year: int, default_quota: int) -> bool:
     """Count one more new participant for ``year`` if its quota has room; False when it is full.
 
-    The configured quota applies (raising the setting takes effect at once); it is stored with the count.
+    The quota is the year's figure (``lanjutkan program set``); a year never set starts with
+    ``default_quota`` (the setting).
     """
     await _insert_if_missing(
         session, ProgramYear, {"year": year, "new_quota": default_quota, "new_established": 0}
@@ -267,18 +268,59 @@ async def take_quota_place(session: AsyncSession, *, year: int, default_quota: i
     taken = await session.exec(  # type: ignore[call-overload]
         update(ProgramYear)
         .execution_options(synchronize_session=False)
-        .where(col(ProgramYear.year) == year, col(ProgramYear.new_established) < default_quota)
-        .values(new_established=col(ProgramYear.new_established) + 1, new_quota=default_quota)
+        .where(col(ProgramYear.year) == year, col(ProgramYear.new_established) < col(ProgramYear.new_quota))
+        .values(new_established=col(ProgramYear.new_established) + 1)
     )
     return bool(taken.rowcount == 1)
 
 
 async def program_year(session: AsyncSession, *, year: int, default_quota: int) -> ProgramYear:
-    """The year's count (not stored until a place is taken) and the configured quota."""
+    """The year's figures and count (a year never set: the default quota, nothing else known)."""
     found = await session.get(ProgramYear, year, populate_existing=True)
-    return ProgramYear(
-        year=year, new_quota=default_quota, new_established=found.new_established if found else 0
+    return found or ProgramYear(year=year, new_quota=default_quota)
+
+
+async def set_program(
+    session: AsyncSession, *, year: int, default_quota: int, figures: dict[str, Any]
+) -> ProgramYear:
+    """Set some of a year's figures (the others stay); creates the year if needed."""
+    await _insert_if_missing(
+        session, ProgramYear, {"year": year, "new_quota": default_quota, "new_established": 0}
     )
+    program = await session.get(ProgramYear, year, populate_existing=True)
+    assert program is not None
+    for name, value in figures.items():
+        setattr(program, name, value)
+    session.add(program)
+    return program
+
+
+async def program_years(session: AsyncSession) -> list[ProgramYear]:
+    return list(await session.exec(select(ProgramYear).order_by(col(ProgramYear.year))))
+
+
+async def status_counts(
+    session: AsyncSession, *, kecamatan_code: str | None
+) -> list[tuple[str, Status, int]]:
+    """Sent proposals counted by area and status: per kecamatan for the kabupaten, per desa for one
+    kecamatan."""
+    area = col(Proposal.kecamatan_code) if kecamatan_code is None else col(Proposal.desa_code)
+    statement = (
+        select(area, Proposal.status, func.count())
+        .where(Proposal.status != Status.DRAFT)
+        .group_by(area, col(Proposal.status))
+    )
+    if kecamatan_code is not None:
+        statement = statement.where(Proposal.kecamatan_code == kecamatan_code)
+    return [(code, Status(status), count) for code, status, count in await session.exec(statement)]
+
+
+async def established_dates(session: AsyncSession, *, kecamatan_code: str | None) -> list[dt.datetime]:
+    """When each established (ditetapkan) proposal was decided, for the coverage and cost it brings."""
+    statement = select(Proposal.decided_at).where(Proposal.status == Status.DITETAPKAN)
+    if kecamatan_code is not None:
+        statement = statement.where(Proposal.kecamatan_code == kecamatan_code)
+    return [moment for moment in await session.exec(statement) if moment is not None]
 
 
 async def officers_of(session: AsyncSession, *, role: Role, region_code: str | None = None) -> list[Officer]:

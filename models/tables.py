@@ -222,12 +222,22 @@ class Lease(SQLModel, table=True):
 
 
 class ProgramYear(SQLModel, table=True):
-    """One program year: its quota of new participants and how many have been established (ditetapkan).
+    """One program year's figures (``lanjutkan program set``) and how many new participants have been
+    established (ditetapkan) against its quota.
 
     The count is raised with a guarded UPDATE, so two dinas officers pressing Tetapkan for the last place
-    at the same moment get one place and one refusal.
+    at the same moment get one place and one refusal. Money is in whole Rupiah.
     """
 
     year: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
     new_quota: int
     new_established: int = 0
+    budget: int | None = None  # the year's allocation
+    target: int | None = None  # participants the budget is for (active + new)
+    jkk_per_month: int | None = None  # contribution per participant per month
+    jkm_per_month: int | None = None
+    coverage_start: dt.date | None = None
+    declared_income: int | None = None  # the income reported to BPJS for each participant
+    age_min: int | None = None
+    age_max: int | None = None
+    desil_threshold: int | None = None

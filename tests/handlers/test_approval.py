@@ -493,24 +493,22 @@ async def test_tetapkan_is_refused_when_the_years_quota_is_full(
     await people[JONSON].press("Setujui", last_card(fake_api, JONSON, number))
     await outbox.deliver_pending()
     async with services.sessions() as session:
-        # An earlier, smaller quota was stored with the count; the configured 320 is what applies.
-        session.add(ProgramYear(year=2026, new_quota=2, new_established=320))
+        session.add(ProgramYear(year=2026, new_quota=2, new_established=2))
         await session.commit()
     refused = await people[MARIA].press("Tetapkan", last_card(fake_api, MARIA, number))
-    assert "Kuota peserta baru tahun 2026 sudah penuh (320 orang)" in refused[-1].text
+    assert "Kuota peserta baru tahun 2026 sudah penuh (2 orang)" in refused[-1].text
     assert (await get(services, number)).status is Status.MENUNGGU_DINAS
-    async with services.sessions() as session:
-        year = await session.get(ProgramYear, 2026)
-        assert year is not None
-        year.new_established = 319  # a place is free again under the configured quota
-        session.add(year)
+    async with services.sessions() as session:  # as `lanjutkan program set --year 2026 --quota 3` does
+        from models import store as db
+
+        await db.set_program(session, year=2026, default_quota=320, figures={"new_quota": 3})
         await session.commit()
     await people[MARIA].press("Tetapkan", last_card(fake_api, MARIA, number))
     assert (await get(services, number)).status is Status.DITETAPKAN
     async with services.sessions() as session:
         year = await session.get(ProgramYear, 2026)
         assert year is not None
-        assert (year.new_quota, year.new_established) == (320, 320)
+        assert (year.new_quota, year.new_established) == (3, 3)
 
 
 async def test_officer_is_told_when_no_camat_is_connected_yet(chat, services: Services, outbox, fake_api):

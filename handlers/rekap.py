@@ -1,0 +1,72 @@
+"""/rekap: the program's figures for an approver: proposals by status and area, quota, budget."""
+
+from __future__ import annotations
+
+from handlers import texts
+from handlers.context import Turn
+from models import store
+from models.rules.budget import new_participant_start, projected_cost
+from models.rules.status import Role, Status
+
+
+async def show(turn: Turn) -> None:
+    """Counts by status (and by kecamatan, or by desa for a camat), the quota, and the budget."""
+    officer = turn.officer
+    assert officer is not None
+    services = turn.services
+    kabupaten = services.kabupaten
+    if officer.role is Role.CAMAT:
+        kecamatan = kabupaten.kecamatan_by_code(officer.region_code)
+        scope: str | None = officer.region_code
+        area, area_kind = (f"Kec. {kecamatan.name}" if kecamatan else officer.region_code), "desa/kelurahan"
+    elif officer.role is Role.DINAS and officer.region_code == kabupaten.code:
+        scope, area, area_kind = None, kabupaten.name, "kecamatan"
+    else:
+        turn.say(texts.REKAP_ONLY_APPROVERS)
+        return
+    session = turn.session
+    year = services.today().year
+    totals: dict[Status, int] = {}
+    per_area: dict[str, dict[Status, int]] = {}
+    for code, status, count in await store.status_counts(session, kecamatan_code=scope):
+        totals[status] = totals.get(status, 0) + count
+        per_area.setdefault(code, {})[status] = count
+    by_area = sorted((_area_name(turn, code), counts) for code, counts in per_area.items())
+    program = await store.program_year(session, year=year, default_quota=services.new_participant_quota)
+    moments = await store.established_dates(session, kecamatan_code=scope)
+    starts = [
+        new_participant_start(moment.astimezone(services.timezone).date(), program.coverage_start)
+        for moment in moments
+    ]
+    monthly = (program.jkk_per_month or 0) + (program.jkm_per_month or 0) or None
+    active: list = []  # active participants' coverage starts (the participants import adds them)
+    cost = projected_cost([*active, *starts], year=year, monthly=monthly) if monthly else None
+    turn.say(
+        texts.rekap(
+            year=year,
+            area=area,
+            today=texts.tanggal(services.today()),
+            totals=totals,
+            by_area=by_area,
+            area_kind=area_kind,
+            quota=program.new_quota,
+            established=program.new_established,
+            budget_lines=texts.budget(
+                year=year,
+                allocation=program.budget,
+                monthly=monthly,
+                active=len(active),
+                new=len(starts),
+                cost=cost,
+            ),
+        )
+    )
+
+
+def _area_name(turn: Turn, code: str) -> str:
+    kabupaten = turn.services.kabupaten
+    if len(code) > 8:
+        desa = kabupaten.desa_by_code(code)
+        return desa.name if desa else code
+    kecamatan = kabupaten.kecamatan_by_code(code)
+    return kecamatan.name if kecamatan else code

@@ -1,0 +1,108 @@
+"""/rekap through the real application: counts, quota and budget checked against hand-computed figures."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from handlers.context import Services
+from models import store
+from models.rules.status import Status
+from models.tables import Proposal
+from tests.conftest import CAMAT_PHONE, DINAS_PHONE, OPERATOR_PHONE, PANGURURAN_DESA, TOMOK, synthetic_nik
+
+# Seeded: Tomok (Simanindo) 3 waiting for the camat, 1 for the dinas, 2 established, 1 rejected;
+# a Pangururan desa 1 waiting for the camat and 1 returned.
+SEED = [
+    (TOMOK, Status.MENUNGGU_CAMAT, 3),
+    (TOMOK, Status.MENUNGGU_DINAS, 1),
+    (TOMOK, Status.DITETAPKAN, 2),
+    (TOMOK, Status.DITOLAK, 1),
+    (PANGURURAN_DESA, Status.MENUNGGU_CAMAT, 1),
+    (PANGURURAN_DESA, Status.DIKEMBALIKAN, 1),
+]
+ESTABLISHED_ON = dt.datetime(2026, 11, 24, 3, 0, tzinfo=dt.UTC)  # 10:00 WIB: covered from 1 December
+
+
+async def seed(services: Services) -> None:
+    async with services.sessions() as session:
+        rina = await store.officer_by_phone(session, phone=OPERATOR_PHONE)
+        assert rina is not None
+        assert rina.id is not None
+        serial = 1
+        for desa, status, count in SEED:
+            for _ in range(count):
+                nik = synthetic_nik(serial=serial)
+                serial += 1
+                session.add(
+                    Proposal(
+                        officer_id=rina.id,
+                        desa_code=desa,
+                        kecamatan_code=desa[:8],
+                        status=status,
+                        name=f"PEKERJA {serial}",
+                        birth_date=dt.date(1990, 8, 15),
+                        gender="L",
+                        category="petani",
+                        address="Dusun I",
+                        nik_encrypted=services.vault.encrypt(nik),
+                        nik_hash=services.vault.hash(nik),
+                        submitted_at=ESTABLISHED_ON,
+                        decided_at=ESTABLISHED_ON if status is Status.DITETAPKAN else None,
+                    )
+                )
+        await store.set_program(
+            session,
+            year=2026,
+            default_quota=320,
+            figures={
+                "budget": 395_904_000, "new_quota": 320, "new_established": 2, "jkk_per_month": 10_000,
+                "jkm_per_month": 6_800, "coverage_start": dt.date(2026, 1, 1),
+            },
+        )  # fmt: skip
+        await session.commit()
+
+
+async def test_dinas_rekap_counts_by_status_and_kecamatan_with_quota_and_budget(chat, services: Services):
+    """The kabupaten's figures: 9 sent, per kecamatan, 2 of 320 places used, cost of 2 new from December."""
+    await seed(services)
+    maria = chat(3001)
+    await maria.onboard(DINAS_PHONE)
+    text = (await maria.say("/rekap"))[-1].text
+    assert "📊 Rekap LANJUTKAN 2026 — Kabupaten Samosir (per 24 November 2026)" in text
+    assert "Usulan terkirim: 9" in text
+    assert "• menunggu persetujuan camat: 4" in text
+    assert "• menunggu verifikasi Diskopnaker: 1" in text
+    assert "• ditetapkan ✅: 2" in text
+    assert "• ditolak: 1" in text
+    assert "• dikembalikan untuk diperbaiki: 1" in text
+    assert "• Pangururan: 1 / 0 / 0 / 0 / 1" in text
+    assert "• Simanindo: 3 / 1 / 2 / 1 / 0" in text
+    assert "Kuota peserta baru 2026: 2 dari 320 terpakai, sisa 318." in text
+    assert "Anggaran 2026: Rp395.904.000" in text
+    # 2 new participants × 1 month (December) × (Rp10.000 + Rp6.800) = Rp33.600
+    assert "Proyeksi biaya: Rp33.600 — 0 peserta aktif + 2 peserta baru" in text
+    assert "Sisa: Rp395.870.400" in text
+
+
+async def test_camat_rekap_covers_their_kecamatan_by_desa(chat, services: Services):
+    """The camat sees Simanindo only, per desa."""
+    await seed(services)
+    jonson = chat(2001)
+    await jonson.onboard(CAMAT_PHONE)
+    text = (await jonson.say("/rekap"))[-1].text
+    assert "Rekap LANJUTKAN 2026 — Kec. Simanindo" in text
+    assert "Usulan terkirim: 7" in text
+    assert "• Tomok: 3 / 1 / 2 / 1 / 0" in text
+    assert "Pangururan" not in text
+
+
+async def test_rekap_is_for_approvers_and_says_when_the_budget_is_unset(chat, services: Services):
+    """Operators are refused; a year without figures says how to set them."""
+    rina = chat(1001)
+    await rina.onboard(OPERATOR_PHONE)
+    assert "Rekap hanya untuk camat dan Diskopnaker" in (await rina.say("/rekap"))[-1].text
+    maria = chat(3001)
+    await maria.onboard(DINAS_PHONE)
+    text = (await maria.say("/rekap"))[-1].text
+    assert "Usulan terkirim: 0" in text
+    assert "Anggaran 2026 belum diisi (lanjutkan program set)." in text
