@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import bindparam, delete, func, update
+from sqlalchemy import insert as sa_insert
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -15,6 +17,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from models.rules.status import LIVE_STATUSES, Role, Status
 from models.tables import (
+    ActiveParticipant,
     AuditEvent,
     CardCopy,
     ChatAccount,
@@ -27,6 +30,9 @@ from models.tables import (
     OutboundMessage,
     ProgramYear,
     Proposal,
+    RegistryActive,
+    RegistryBatch,
+    RegistryEntry,
     utcnow,
 )
 
@@ -585,3 +591,116 @@ async def _insert_if_missing(session: AsyncSession, table: type[SQLModel], value
     statement = insert(table).values(**values).on_conflict_do_nothing()
     result = await session.exec(statement)  # type: ignore[call-overload]
     return bool(result.rowcount == 1)
+
+
+# ---------------------------------------------------------------------------- registries and participants
+
+
+@dataclass(frozen=True, slots=True)
+class RegistryMatch:
+    """A NIK found in an imported social registry: where, under which name, with which desil."""
+
+    source: str
+    name: str
+    desil: int | None
+
+
+_REGISTRY_LOOKUP = (
+    select(RegistryEntry.source, RegistryEntry.name, RegistryEntry.desil)
+    .join(RegistryActive, col(RegistryActive.batch_id) == col(RegistryEntry.batch_id))
+    .where(col(RegistryEntry.nik_hash) == bindparam("nik_hash"))
+    .order_by(col(RegistryEntry.source), col(RegistryEntry.id))
+)
+_ACTIVE_PARTICIPANT = select(ActiveParticipant.id).where(
+    col(ActiveParticipant.nik_hash) == bindparam("nik_hash")
+)
+
+
+async def registry_matches(session: AsyncSession, *, nik_hash: str) -> list[RegistryMatch]:
+    """Every row of the sources' active batches with this NIK hash, by source (one index read)."""
+    rows = await session.exec(_REGISTRY_LOOKUP, params={"nik_hash": nik_hash})  # type: ignore[call-overload]
+    return [RegistryMatch(source, name, desil) for source, name, desil in rows]
+
+
+async def is_active_participant(session: AsyncSession, *, nik_hash: str) -> bool:
+    """Whether this NIK hash is on the imported list of active participants."""
+    found = await session.exec(_ACTIVE_PARTICIPANT, params={"nik_hash": nik_hash})  # type: ignore[call-overload]
+    return found.first() is not None
+
+
+async def start_registry_batch(session: AsyncSession, *, source: str, file_name: str) -> int:
+    """A new, inactive batch for an import of ``source``; its rows serve nothing until it is activated."""
+    batch = RegistryBatch(source=source, file_name=file_name[:200])
+    session.add(batch)
+    await session.flush()
+    assert batch.id is not None
+    return batch.id
+
+
+async def add_registry_rows(session: AsyncSession, *, rows: list[dict[str, Any]]) -> None:
+    """Insert registry rows (keys: the RegistryEntry columns but id) in one executemany."""
+    connection = await session.connection()
+    await connection.execute(sa_insert(RegistryEntry), rows)
+
+
+async def activate_registry_batch(
+    session: AsyncSession, *, source: str, batch_id: int, rows: int
+) -> int | None:
+    """Make ``batch_id`` the source's active batch; returns the batch it replaces (inactive from commit)."""
+    previous = await session.get(RegistryActive, source, populate_existing=True, with_for_update=True)
+    old = previous.batch_id if previous is not None else None
+    now = utcnow()
+    await session.exec(  # type: ignore[call-overload]
+        update(RegistryBatch).where(col(RegistryBatch.id) == batch_id).values(rows=rows, finished_at=now)
+    )
+    if previous is None:
+        session.add(RegistryActive(source=source, batch_id=batch_id, activated_at=now))
+    else:
+        previous.batch_id, previous.activated_at = batch_id, now
+        session.add(previous)
+    await session.flush()
+    return old
+
+
+async def inactive_registry_batches(session: AsyncSession, *, source: str) -> list[int]:
+    """The source's batches that serve no lookup: replaced ones, and those of failed or crashed imports."""
+    active = select(RegistryActive.batch_id).where(col(RegistryActive.source) == source)
+    rows = await session.exec(
+        select(RegistryBatch.id)
+        .where(col(RegistryBatch.source) == source, col(RegistryBatch.id).not_in(active.scalar_subquery()))
+        .order_by(col(RegistryBatch.id))
+    )
+    return [batch_id for batch_id in rows if batch_id is not None]
+
+
+async def purge_registry_batch(session: AsyncSession, *, batch_id: int, limit: int) -> int:
+    """Delete up to ``limit`` rows of an inactive batch, and the batch once empty; returns rows deleted."""
+    some = select(RegistryEntry.id).where(col(RegistryEntry.batch_id) == batch_id).limit(limit)
+    deleted = await session.exec(  # type: ignore[call-overload]
+        delete(RegistryEntry).where(col(RegistryEntry.id).in_(some.scalar_subquery()))
+    )
+    if deleted.rowcount < limit:
+        await session.exec(delete(RegistryBatch).where(col(RegistryBatch.id) == batch_id))  # type: ignore[call-overload]
+    return int(deleted.rowcount)
+
+
+async def registry_sources(session: AsyncSession) -> list[RegistryBatch]:
+    """The active batch of each imported source (what lookups read), by source."""
+    rows = await session.exec(
+        select(RegistryBatch)
+        .join(RegistryActive, col(RegistryActive.batch_id) == col(RegistryBatch.id))
+        .order_by(col(RegistryBatch.source))
+    )
+    return list(rows)
+
+
+async def replace_participants(session: AsyncSession, *, rows: list[dict[str, Any]]) -> None:
+    """Replace the whole list of active participants (keys: the ActiveParticipant columns but id)."""
+    await session.exec(delete(ActiveParticipant))  # type: ignore[call-overload]
+    if rows:
+        connection = await session.connection()
+        await connection.execute(sa_insert(ActiveParticipant), rows)
+
+
+async def active_participant_count(session: AsyncSession) -> int:
+    return (await session.exec(select(func.count()).select_from(ActiveParticipant))).one()

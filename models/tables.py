@@ -241,3 +241,71 @@ class ProgramYear(SQLModel, table=True):
     age_min: int | None = None
     age_max: int | None = None
     desil_threshold: int | None = None
+
+
+# ------------------------------------------------------------------------------------------ program data
+
+
+class RegistrySource(StrEnum):
+    """A social registry the dinas imports (DESIGN §1): DTSEN (since 2025, with desil 1-10), DTKS, P3KE."""
+
+    DTSEN = "dtsen"
+    DTKS = "dtks"
+    P3KE = "p3ke"
+
+
+class RegistryBatch(SQLModel, table=True):
+    """One import of one registry file; its rows serve lookups once it is its source's active batch."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    source: str = Field(max_length=8, index=True)
+    file_name: str = Field(max_length=200)
+    rows: int = 0
+    started_at: dt.datetime = Field(default_factory=utcnow)
+    finished_at: dt.datetime | None = None  # set when it became active
+
+
+class RegistryActive(SQLModel, table=True):
+    """Which batch of each source serves lookups; switched in one short transaction after an import."""
+
+    source: str = Field(primary_key=True, max_length=8)
+    batch_id: int = Field(foreign_key="registrybatch.id")
+    activated_at: dt.datetime = Field(default_factory=utcnow)
+
+
+class RegistryEntry(SQLModel, table=True):
+    """A person in an imported social registry, found by the keyed hash of their NIK only.
+
+    No NIK is stored here, neither plain nor encrypted: intake only asks whether a typed NIK is in a
+    registry, which its hash answers, and a million NIKs nobody needs to read back are not kept.
+    Rows are written with SQL Core inserts in chunks (no ORM objects) by the registry import.
+    """
+
+    __table_args__ = (
+        Index("ix_registryentry_nik_hash_batch", "nik_hash", "batch_id"),  # the intake lookup
+        Index("ix_registryentry_batch", "batch_id", "id"),  # deleting a replaced batch in chunks
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    batch_id: int = Field(foreign_key="registrybatch.id")
+    source: str = Field(max_length=8)
+    nik_hash: str = Field(max_length=64)
+    name: str = Field(max_length=120)
+    desil: int | None = None
+    desa_code: str | None = Field(default=None, max_length=13)
+
+
+class ActiveParticipant(SQLModel, table=True):
+    """A worker already covered by the program (the Keputusan Bupati's list), imported by the dinas.
+
+    The NIK is encrypted (the BPJS export reads it back) and hashed for the intake's block.
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    nik_hash: str = Field(max_length=64, unique=True)
+    nik_encrypted: str = Field(max_length=200)
+    name: str = Field(max_length=120)
+    desa_code: str = Field(max_length=13, index=True)
+    category: str = Field(max_length=32)
+    coverage_start: dt.date
+    imported_at: dt.datetime = Field(default_factory=utcnow)
