@@ -1,4 +1,4 @@
-"""`lanjutkan` command line: run the bot, the terminal demo, migrations and roster imports."""
+"""`lanjutkan` command line: run the bot, the terminal demo, migrations, roster and program-data imports."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import logging
 import secrets
 import sys
 from collections.abc import Awaitable, Callable
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn, TextIO, TypeVar
 
@@ -21,6 +22,8 @@ from bot.settings import Settings
 if TYPE_CHECKING:
     from sqlmodel.ext.asyncio.session import AsyncSession
 
+    from handlers.context import Services
+    from models.imports import ImportReport, Progress
     from models.tables import ProgramYear
 
 T = TypeVar("T")
@@ -34,6 +37,12 @@ program_app = typer.Typer(
     help="The program's figures per year (quota, budget, contributions).", no_args_is_help=True
 )
 app.add_typer(program_app, name="program")
+registry_app = typer.Typer(
+    help="Social registries (DTSEN, DTKS, P3KE) for intake checks.", no_args_is_help=True
+)
+app.add_typer(registry_app, name="registry")
+participants_app = typer.Typer(help="The program's active participants.", no_args_is_help=True)
+app.add_typer(participants_app, name="participants")
 
 # soft_wrap: a message stays one line when stderr is a pipe or a log file, not cut at 80 columns.
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -374,6 +383,118 @@ def _print_program(program: ProgramYear) -> None:
         f"coverage from {program.coverage_start or '-'}, declared income {money(program.declared_income)}, "
         f"ages {ages}, desil threshold {program.desil_threshold or '-'}"
     )
+
+
+class RegistrySourceOption(StrEnum):
+    dtsen = "dtsen"
+    dtks = "dtks"
+    p3ke = "p3ke"
+
+
+SKIP_BAD_HELP = (
+    "Import the good rows and write the bad ones to <file>.ditolak.csv (it holds NIKs: keep it safe)."
+)
+
+
+@registry_app.command("import")
+def registry_import(
+    file: Annotated[Path, typer.Argument(help="CSV or XLSX with at least the columns NIK and nama")],
+    source: Annotated[RegistrySourceOption, typer.Option(help="Which registry the file is.")],
+    skip_bad: Annotated[bool, typer.Option("--skip-bad", help=SKIP_BAD_HELP)] = False,
+) -> None:
+    """Replace a registry's rows with a file's; by default a file with any bad row imports nothing."""
+    from models.imports import import_registry
+    from models.tables import RegistrySource
+
+    label = f"registry {source.value}"
+    _run_import(
+        label,
+        file,
+        skip_bad,
+        lambda services, progress: import_registry(
+            services.sessions, services.vault, services.kabupaten, file,
+            source=RegistrySource(source.value), skip_bad=skip_bad, progress=progress,
+        ),
+    )  # fmt: skip
+
+
+@participants_app.command("import")
+def participants_import(
+    file: Annotated[Path, typer.Argument(help="CSV or XLSX with NIK, nama, desa, kategori, mulai")],
+    skip_bad: Annotated[bool, typer.Option("--skip-bad", help=SKIP_BAD_HELP)] = False,
+) -> None:
+    """Replace the list of active participants with a file's; by default any bad row imports nothing."""
+    from models.imports import import_participants
+
+    _run_import(
+        "participants",
+        file,
+        skip_bad,
+        lambda services, progress: import_participants(
+            services.sessions, services.vault, services.kabupaten, file, skip_bad=skip_bad, progress=progress
+        ),
+    )
+
+
+def _run_import(
+    label: str, file: Path, skip_bad: bool, start: Callable[[Services, Progress], Awaitable[ImportReport]]
+) -> None:
+    """Run an import with a progress bar on stderr; bad rows by line, then one summary line on stdout."""
+    from rich.progress import BarColumn, DownloadColumn, MofNCompleteColumn, TimeRemainingColumn
+    from rich.progress import Progress as Bar
+
+    from models.imports import ImportRefused
+    from models.tabular import TabularFileError
+
+    settings = load_settings()
+    try:
+        services = build_services(settings)
+    except ConfigError as exc:
+        fail(str(exc))
+    _prepare_database(settings.database_url)
+    unit_column = DownloadColumn() if file.suffix.lower() == ".csv" else MofNCompleteColumn()
+    bar = Bar(
+        "{task.description}", BarColumn(), unit_column, TimeRemainingColumn(), console=err, transient=True
+    )
+    task = bar.add_task(escape(file.name), total=None)
+
+    def progress(done: int, total: int | None) -> None:
+        bar.update(task, completed=done, total=total)
+
+    async def work() -> ImportReport:
+        try:
+            return await start(services, progress)
+        finally:
+            await services.close()
+
+    try:
+        with bar:
+            report = asyncio.run(work())
+    except TabularFileError as exc:
+        fail(str(exc))
+    except ImportRefused as exc:
+        fail(str(exc))
+    except Exception as exc:  # the database is down or its schema is old: one line, nothing switched
+        fail(f"cannot import into the database: {type(exc).__name__}: {str(exc).splitlines()[0][:160]}")
+    for problem in report.rejected:
+        err.print(f"[yellow]line {problem.line}:[/] {escape(problem.reason)}")
+    if report.rejected_count > len(report.rejected):
+        err.print(f"[yellow]... and {report.rejected_count - len(report.rejected)} more rejected rows[/]")
+    if report.rejected_file is not None:
+        err.print(
+            f"rejected rows written to {escape(str(report.rejected_file))} (it holds NIKs: keep it safe)"
+        )
+    counts = f"{report.rejected_count} rejected ({report.rows} rows in {escape(file.name)})"
+    if report.rows == 0:
+        fail(f"{file.name}: no data rows under the header: nothing imported")
+    if report.imported == 0:
+        hint = "; fix them, or import the good rows with --skip-bad" if report.rejected_count else ""
+        out.print(f"{label}: nothing imported, {counts}{hint}")
+        raise typer.Exit(1)
+    replaced = f", {report.replaced} old rows replaced" if report.replaced else ""
+    out.print(f"{label}: {report.imported} imported{replaced}, {counts}")
+    if report.rejected_count:
+        raise typer.Exit(1)
 
 
 def main() -> None:

@@ -218,6 +218,8 @@ _SEPARATORS = str.maketrans("", "", " .-\u00a0")
 
 def nik_cell(value: Cell) -> str:
     """A 16-digit NIK from a text cell or an integer cell; a float or "1.21701E+15" lost its last digits."""
+    if value is None:
+        raise CellError("NIK kosong")
     if isinstance(value, bool):
         raise CellError("NIK bukan angka")
     if isinstance(value, float) or (isinstance(value, str) and _SCIENTIFIC.match(value.strip())):
