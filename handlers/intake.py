@@ -342,6 +342,7 @@ async def _assess(turn: Turn, proposal: Proposal, reading: NikReading) -> list[F
         coverage_start=services.effective_coverage_start(),
         ages=services.ages,
         existing=existing,
+        active_participant=await store.is_active_participant(turn.session, nik_hash=nik_hash),
         stated_birth_date=proposal.birth_date,
     )
     if proposal.birth_date and proposal.gender:
