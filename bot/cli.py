@@ -497,6 +497,39 @@ def _run_import(
         raise typer.Exit(1)
 
 
+@app.command("export")
+def export(
+    kind: Annotated[
+        str, typer.Argument(help="bpjs (XLSX for BPJS), lampiran (XLSX for the decree) or usulan (CSV).")
+    ],
+    folder: Annotated[Path, typer.Option("--out", help="Folder to write the file in.")] = Path("."),
+) -> None:
+    """Write one export file; it is audited like an export from the chat."""
+    from handlers.ekspor import KINDS, Export, build
+    from models import store
+
+    if kind not in KINDS:
+        fail(f"unknown export {kind!r}: choose {', '.join(KINDS)}")
+    settings = load_settings()
+    try:
+        services = build_services(settings)
+    except ConfigError as exc:
+        fail(str(exc))
+    _prepare_database(settings.database_url)
+
+    async def work(session: AsyncSession) -> Export:
+        made = await build(session, services, kind)
+        await store.record_export(session, officer_id=None, kind=kind, rows=made.rows, channel="cli")
+        return made
+
+    made = _with_session(settings.database_url, work)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / made.file_name
+    path.write_bytes(made.content)
+    path.chmod(0o600)  # full NIKs (bpjs, lampiran): readable by this user only
+    out.print(f"{kind}: {made.rows} rows written to {escape(str(path))}")
+
+
 def main() -> None:
     """Console script entry point."""
     try:

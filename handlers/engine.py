@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from handlers import approval, intake, onboarding, queries, rekap, texts
+from handlers import approval, ekspor, intake, onboarding, queries, rekap, texts
 from handlers.context import Services, Turn
 from handlers.messages import Inbound, Kind, Reply
 from models import store
@@ -130,6 +130,9 @@ async def route(turn: Turn) -> None:
         if head in approval.PREFIXES:
             await approval.on_button(turn)
             return
+        if head == "x":  # a choice of /ekspor
+            await ekspor.on_button(turn)
+            return
         if head == "p":  # Perbaiki: correct a returned proposal
             if rest.isdigit():
                 await intake.start_fix(turn, int(rest))
@@ -178,6 +181,8 @@ async def run_command(turn: Turn, command: str) -> None:
             await approval.show_failures(turn)
         case "rekap":
             await rekap.show(turn)
+        case "ekspor":
+            await ekspor.show(turn)
         case "start" | "bantuan" | "help":
             label = onboarding.region_label(turn.services.kabupaten, officer)
             text = (

@@ -71,4 +71,5 @@ class Reply:
     ask_contact: bool = False
     # Replace the message whose button was pressed (a card showing its outcome) instead of sending anew
     edit: bool = False
+    document: tuple[str, bytes] | None = None  # (file name, content): a file to send, the text its caption
     meta: dict[str, str] = field(default_factory=dict, compare=False)

@@ -63,6 +63,7 @@ COMMANDS = (
     ("riwayat", "Riwayat keputusan satu usulan: /riwayat U-00042"),
     ("gagal", "Pesan yang tidak terkirim (Diskopnaker)"),
     ("rekap", "Rekap usulan, kuota dan anggaran (camat, Diskopnaker)"),
+    ("ekspor", "Unduh daftar untuk BPJS, lampiran SK, semua usulan (Diskopnaker)"),
     ("batal", "Batalkan pengisian usulan"),
     ("bantuan", "Yang dapat saya lakukan"),
 )
@@ -111,7 +112,12 @@ def help_text(role: Role) -> str:
             "• /bantuan — tampilkan pesan ini"
         )
     area = "kecamatan Anda" if role is Role.CAMAT else "seluruh kabupaten"
-    failed = "• /gagal — pesan yang tidak terkirim ke petugas\n" if role is Role.DINAS else ""
+    failed = (
+        "• /gagal — pesan yang tidak terkirim ke petugas\n"
+        "• /ekspor — file Excel untuk BPJS, lampiran SK Bupati, dan CSV semua usulan\n"
+        if role is Role.DINAS
+        else ""
+    )
     return (
         "Yang dapat Anda lakukan:\n"
         "• /antrian — usulan yang menunggu keputusan Anda, terlama dulu\n"
@@ -739,3 +745,23 @@ def budget(
         f"iuran JKK+JKM {format_rupiah(monthly)}/orang/bulan sejak mulai kepesertaan",
         f"• Sisa: {format_rupiah(allocation - cost)}",
     ]
+
+
+# ------------------------------------------------------------------------------------------------ ekspor
+
+EXPORT_ASK = "File mana yang ingin diunduh?"
+EXPORT_CHOICES = {
+    "bpjs": "📗 Peserta baru untuk BPJS (XLSX)",
+    "lampiran": "📄 Lampiran SK Bupati (XLSX)",
+    "usulan": "📋 Semua usulan dan riwayatnya (CSV)",
+}
+
+
+def export_caption(kind: str, rows: int) -> str:
+    what = {
+        "bpjs": "Peserta baru yang ditetapkan, untuk pendaftaran kolektif BPJS Ketenagakerjaan",
+        "lampiran": "Lampiran Keputusan Bupati, urut kecamatan dan desa",
+        "usulan": "Semua usulan dengan status dan riwayat keputusan (NIK disamarkan)",
+    }[kind]
+    secret = " Berisi NIK lengkap: simpan dan kirim hanya lewat jalur resmi." if kind != "usulan" else ""
+    return f"{what}: {angka(rows)} baris.{secret} Pengunduhan ini tercatat."

@@ -6,7 +6,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, delete, func, update
+from sqlalchemy import bindparam, delete, func, text, update
 from sqlalchemy import insert as sa_insert
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -23,6 +23,7 @@ from models.tables import (
     ChatAccount,
     Conversation,
     Delivery,
+    ExportRecord,
     InboundUpdate,
     Lease,
     Officer,
@@ -704,3 +705,54 @@ async def replace_participants(session: AsyncSession, *, rows: list[dict[str, An
 
 async def active_participant_count(session: AsyncSession) -> int:
     return (await session.exec(select(func.count()).select_from(ActiveParticipant))).one()
+
+
+async def sent_proposals(
+    session: AsyncSession, *, status: Status | None = None
+) -> list[tuple[Proposal, Officer]]:
+    """Sent proposals (in one status when given) with their proposing officer, oldest first."""
+    statement = (
+        select(Proposal, Officer)
+        .join(Officer, col(Officer.id) == col(Proposal.officer_id))
+        .where(Proposal.status != Status.DRAFT)
+        .order_by(col(Proposal.id))
+    )
+    if status is not None:
+        statement = statement.where(Proposal.status == status)
+    return [(p, o) for p, o in await session.exec(statement)]
+
+
+async def all_history(session: AsyncSession) -> dict[int, list[tuple[AuditEvent, Officer]]]:
+    """Every proposal's audit trail with who acted, oldest first, by proposal id (one query)."""
+    rows = await session.exec(
+        select(AuditEvent, Officer)
+        .join(Officer, col(Officer.id) == col(AuditEvent.officer_id))
+        .order_by(col(AuditEvent.proposal_id), col(AuditEvent.at), col(AuditEvent.id))
+    )
+    trail: dict[int, list[tuple[AuditEvent, Officer]]] = {}
+    for event, officer in rows:
+        trail.setdefault(event.proposal_id, []).append((event, officer))
+    return trail
+
+
+async def record_export(
+    session: AsyncSession, *, officer_id: int | None, kind: str, rows: int, channel: str
+) -> None:
+    """Audit one export (who, when, what, how many rows)."""
+    session.add(ExportRecord(officer_id=officer_id, kind=kind, rows=rows, channel=channel))
+
+
+async def begin_write(session: AsyncSession) -> None:
+    """Open a real write transaction on SQLite (``BEGIN IMMEDIATE``); nothing to do on PostgreSQL.
+
+    The inline SQLite connection runs in the driver's autocommit mode (``isolation_level=None``), so
+    without this each statement, and each row of an executemany, would commit on its own.
+    """
+    if session.bind is not None and session.bind.dialect.name == "sqlite":
+        await session.exec(text("BEGIN IMMEDIATE"))  # type: ignore[call-overload]
+
+
+async def widen_sqlite_cache(session: AsyncSession, *, megabytes: int) -> None:
+    """Let SQLite cache this many MB of this connection's pages (a bulk import); no-op on PostgreSQL."""
+    if session.bind is not None and session.bind.dialect.name == "sqlite":
+        await session.exec(text(f"PRAGMA cache_size=-{int(megabytes) * 1024}"))  # type: ignore[call-overload]

@@ -309,3 +309,14 @@ class ActiveParticipant(SQLModel, table=True):
     category: str = Field(max_length=32)
     coverage_start: dt.date
     imported_at: dt.datetime = Field(default_factory=utcnow)
+
+
+class ExportRecord(SQLModel, table=True):
+    """The audit of exports (who, when, what): files with full NIKs leave the system this way."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    officer_id: int | None = Field(default=None, foreign_key="officer.id")  # None: the command line
+    kind: str = Field(max_length=16)  # bpjs, lampiran, usulan
+    rows: int
+    channel: str = Field(max_length=16)  # telegram, terminal, cli
+    at: dt.datetime = Field(default_factory=utcnow)

@@ -112,6 +112,14 @@ class Arrival:
     status: int
 
 
+@dataclass
+class SentDocument:
+    chat_id: int
+    filename: str
+    content: bytes
+    caption: str | None
+
+
 class FakeBotApi:
     """The server; ``base_url`` goes into TELEGRAM_API_URL / PTB's ``base_url``."""
 
@@ -145,6 +153,7 @@ class FakeBotApi:
         self.sent: list[SentMessage] = []
         self.edits: list[dict[str, Any]] = []
         self.answered: list[str] = []
+        self.documents: list[SentDocument] = []
         self._updates: list[dict[str, Any]] = []
         self._update_ids = itertools.count(1)
         self._query_ids = itertools.count(1)
@@ -393,6 +402,9 @@ class FakeBotApi:
             data = dict(await request.post())
         params: dict[str, Any] = {}
         for key, value in data.items():
+            if isinstance(value, web.FileField):  # an uploaded file (sendDocument)
+                params[key] = {"filename": value.filename, "content": value.file.read()}
+                continue
             if isinstance(value, str) and value[:1] in "{[":
                 with contextlib.suppress(ValueError):
                     value = json.loads(value)
@@ -462,6 +474,28 @@ class FakeBotApi:
         if isinstance(message.reply_markup, dict) and "inline_keyboard" in message.reply_markup:
             result["reply_markup"] = message.reply_markup
         return result
+
+    async def _api_sendDocument(self, params: dict[str, Any]) -> dict[str, Any]:
+        """A file the bot sends: kept in ``documents`` (name, bytes, caption) for the test to open."""
+        chat_id = int(params["chat_id"])
+        document = params.get("document")
+        if isinstance(document, str) and document.startswith("attach://"):
+            document = params.get(document.removeprefix("attach://"))
+        if not isinstance(document, dict):
+            raise ApiError(400, "Bad Request: there is no document in the request")
+        sent = SentDocument(
+            chat_id, str(document["filename"]), bytes(document["content"]), params.get("caption")
+        )
+        self.documents.append(sent)
+        self._new_message.set()
+        return {
+            "message_id": next(self._message_ids),
+            "date": int(time.time()),
+            "chat": self._chat(chat_id),
+            "from": {"id": BOT_ID, "is_bot": True, "first_name": "Lanjutkan"},
+            "document": {"file_id": "BQAC", "file_unique_id": "AgAD", "file_name": sent.filename},
+            **({"caption": sent.caption} if sent.caption else {}),
+        }
 
     async def _api_answerCallbackQuery(self, params: dict[str, Any]) -> bool:
         self.answered.append(str(params.get("callback_query_id")))

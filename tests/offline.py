@@ -46,6 +46,9 @@ class OfflineRequest(BaseRequest):
     ) -> tuple[int, bytes]:
         api_method = url.rsplit("/", 1)[-1]
         params = json.loads(json.dumps(request_data.parameters)) if request_data else {}
+        if request_data is not None and request_data.contains_files:  # sendDocument: the file as uploaded
+            for name, (filename, content, _) in request_data.multipart_data.items():
+                params[name] = {"filename": filename, "content": content}
         timeout = None if isinstance(read_timeout, DefaultValue) else read_timeout
         try:
             async with asyncio.timeout(timeout):

@@ -16,6 +16,7 @@ from telegram import (
     Bot,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
+    InputFile,
     KeyboardButton,
     Message,
     ReplyKeyboardMarkup,
@@ -57,6 +58,7 @@ log = logging.getLogger(__name__)
 
 CHANNEL = "telegram"
 MAX_TEXT = 4096  # Telegram's limit for one message
+MAX_CAPTION = 1024  # and for a file's caption
 INBOX_KEEP = dt.timedelta(days=2)  # Telegram keeps unconfirmed updates for 24 hours
 INBOX_PURGE_EVERY = dt.timedelta(hours=1)
 # Young collections every 5.000 allocations (not 700) and a full one only after 1.000 middle ones (not 10):
@@ -115,6 +117,7 @@ def merge(replies: Sequence[Reply]) -> list[Reply]:
         plain = (
             previous is not None and not (previous.buttons or previous.ask_contact) and previous.menu is None
         )
+        plain = plain and previous is not None and previous.document is None and reply.document is None
         if previous is not None and plain and len(previous.text) + len(reply.text) + 2 <= MAX_TEXT:
             merged[-1] = Reply(
                 f"{previous.text}\n\n{reply.text}",
@@ -235,6 +238,12 @@ class TelegramChannel:
         A reply marked ``edit`` replaces the pressed message (a card showing its outcome).
         """
         for reply in merge(replies):
+            if reply.document is not None:
+                name, content = reply.document
+                await context.bot.send_document(
+                    chat_id, InputFile(content, filename=name), caption=reply.text[:MAX_CAPTION]
+                )
+                continue
             editable = reply.edit and pressed is not None and len(reply.text) <= MAX_TEXT
             if editable and await _edited(pressed, reply):  # type: ignore[arg-type]
                 continue

@@ -7,6 +7,7 @@ import itertools
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TextIO
 
 from handlers import texts
@@ -61,7 +62,9 @@ class TerminalChannel:
         read_line: Callable[[], str] | None = None,
         courier: TerminalCourier | None = None,
         deliver: Callable[[], object] | None = None,
+        files: Path = Path("data") / "ekspor",
     ) -> None:
+        self.files = files
         self.engine = engine
         self.courier = courier or TerminalCourier()
         self.deliver = deliver  # runs the outbox: ``await deliver()`` after each message
@@ -80,6 +83,8 @@ class TerminalChannel:
         asked = False
         for reply in replies:
             self.show(f"\n🤖 {'(diperbarui) ' if reply.edit else ''}{reply.text}")
+            if reply.document is not None:
+                self.show(f"   📎 {self.save(*reply.document)}")
             if reply.buttons:
                 buttons = [b for row in reply.buttons for b in row]
                 for i, button in enumerate(buttons, 1):
@@ -95,6 +100,14 @@ class TerminalChannel:
         if buttons or not on_card or any(r.edit for r in replies):
             self.choices[self.persona.key] = buttons
         self.contact_asked[self.persona.key] = asked
+
+    def save(self, name: str, content: bytes) -> Path:
+        """A file the bot sends, written where the demo keeps its data (a chat would offer a download)."""
+        self.files.mkdir(parents=True, exist_ok=True)
+        path = self.files / Path(name).name
+        path.write_bytes(content)
+        path.chmod(0o600)  # it may hold full NIKs
+        return path
 
     def to_inbound(self, line: str) -> Inbound | None:
         """A typed line as the current persona would send it; numbers press the buttons shown last."""

@@ -1,0 +1,73 @@
+"""`lanjutkan export` as a subprocess: the file written, readable by its owner only, and audited."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import sqlite3
+import stat
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+from models import store
+from models.rules.status import Status
+from models.tables import Proposal
+from tests.conftest import OPERATOR_PHONE, SECRET, TOMOK, make_services, seed_roster, synthetic_nik
+from tests.e2e.test_run import base_env, cli
+
+pytestmark = pytest.mark.e2e
+
+
+async def test_export_lampiran_writes_an_audited_private_file(tmp_path: Path):
+    """The lampiran with the established worker, mode 0600, one export record with channel cli."""
+    db = tmp_path / "bot.db"
+    env = base_env() | {"DATABASE_URL": f"sqlite+aiosqlite:///{db}", "LANJUTKAN_SECRET": SECRET}
+    assert (await cli("db", "upgrade", env=env, cwd=tmp_path)).returncode == 0
+    services = make_services(f"sqlite+aiosqlite:///{db}")
+    await seed_roster(services)
+    nik = synthetic_nik(serial=21)
+    async with services.sessions() as session:
+        rina = await store.officer_by_phone(session, phone=OPERATOR_PHONE)
+        assert rina is not None
+        assert rina.id is not None
+        when = dt.datetime(2026, 11, 21, tzinfo=dt.UTC)
+        session.add(
+            Proposal(
+                officer_id=rina.id,
+                desa_code=TOMOK,
+                kecamatan_code=TOMOK[:8],
+                status=Status.DITETAPKAN,
+                name="BUDI SANTOSO",
+                birth_date=dt.date(1990, 8, 15),
+                gender="L",
+                category="nelayan",
+                address="Dusun I",
+                nik_encrypted=services.vault.encrypt(nik),
+                nik_hash=services.vault.hash(nik),
+                submitted_at=when,
+                decided_at=when,
+            )
+        )
+        await session.commit()
+    await services.close()
+
+    done = await cli("export", "lampiran", "--out", str(tmp_path / "out"), env=env, cwd=tmp_path)
+
+    assert done.returncode == 0, done.stderr
+    [written] = (tmp_path / "out").iterdir()
+    assert f"lampiran: 1 rows written to {written}" in done.stdout
+    assert stat.S_IMODE(written.stat().st_mode) == 0o600
+    sheet = openpyxl.load_workbook(io.BytesIO(written.read_bytes())).active
+    assert sheet is not None
+    assert [c.value for c in sheet[2]] == [1, "BUDI SANTOSO", nik, "Tomok", "Simanindo", "nelayan"]
+    with sqlite3.connect(db) as connection:
+        assert connection.execute("SELECT officer_id, kind, rows, channel FROM exportrecord").fetchall() == [
+            (None, "lampiran", 1, "cli")
+        ]
+    assert nik not in done.stdout + done.stderr
+
+    unknown = await cli("export", "semua", env=env, cwd=tmp_path)
+    assert unknown.returncode == 2
+    assert "unknown export 'semua': choose bpjs, lampiran, usulan" in unknown.stderr
