@@ -39,7 +39,7 @@ async def show(turn: Turn) -> None:
         for moment in moments
     ]
     monthly = (program.jkk_per_month or 0) + (program.jkm_per_month or 0) or None
-    active: list = []  # active participants' coverage starts (the participants import adds them)
+    active = await store.active_participant_starts(session, kecamatan_code=scope)
     cost = projected_cost([*active, *starts], year=year, monthly=monthly) if monthly else None
     turn.say(
         texts.rekap(

@@ -756,3 +756,11 @@ async def widen_sqlite_cache(session: AsyncSession, *, megabytes: int) -> None:
     """Let SQLite cache this many MB of this connection's pages (a bulk import); no-op on PostgreSQL."""
     if session.bind is not None and session.bind.dialect.name == "sqlite":
         await session.exec(text(f"PRAGMA cache_size=-{int(megabytes) * 1024}"))  # type: ignore[call-overload]
+
+
+async def active_participant_starts(session: AsyncSession, *, kecamatan_code: str | None) -> list[dt.date]:
+    """The coverage start of every active participant (of one kecamatan when given), for the budget."""
+    statement = select(col(ActiveParticipant.coverage_start))
+    if kecamatan_code is not None:
+        statement = statement.where(col(ActiveParticipant.desa_code).startswith(kecamatan_code + "."))
+    return list(await session.exec(statement))

@@ -7,7 +7,7 @@ import datetime as dt
 from handlers.context import Services
 from models import store
 from models.rules.status import Status
-from models.tables import Proposal
+from models.tables import ActiveParticipant, Proposal
 from tests.conftest import CAMAT_PHONE, DINAS_PHONE, OPERATOR_PHONE, PANGURURAN_DESA, TOMOK, synthetic_nik
 
 # Seeded: Tomok (Simanindo) 3 waiting for the camat, 1 for the dinas, 2 established, 1 rejected;
@@ -50,6 +50,14 @@ async def seed(services: Services) -> None:
                         decided_at=ESTABLISHED_ON if status is Status.DITETAPKAN else None,
                     )
                 )
+        for serial, start in ((901, dt.date(2024, 1, 1)), (902, dt.date(2026, 7, 1))):  # 12 + 6 months
+            nik = synthetic_nik(serial=serial)
+            session.add(
+                ActiveParticipant(
+                    nik_hash=services.vault.hash(nik), nik_encrypted=services.vault.encrypt(nik),
+                    name=f"AKTIF {serial}", desa_code=TOMOK, category="petani", coverage_start=start,
+                )
+            )  # fmt: skip
         await store.set_program(
             session,
             year=2026,
@@ -63,7 +71,7 @@ async def seed(services: Services) -> None:
 
 
 async def test_dinas_rekap_counts_by_status_and_kecamatan_with_quota_and_budget(chat, services: Services):
-    """The kabupaten's figures: 9 sent, per kecamatan, 2 of 320 places used, cost of 2 new from December."""
+    """The kabupaten's figures: 9 sent, per kecamatan, 2 of 320 places used, 2 active and 2 new paid."""
     await seed(services)
     maria = chat(3001)
     await maria.onboard(DINAS_PHONE)
@@ -79,9 +87,9 @@ async def test_dinas_rekap_counts_by_status_and_kecamatan_with_quota_and_budget(
     assert "• Simanindo: 3 / 1 / 2 / 1 / 0" in text
     assert "Kuota peserta baru 2026: 2 dari 320 terpakai, sisa 318." in text
     assert "Anggaran 2026: Rp395.904.000" in text
-    # 2 new participants × 1 month (December) × (Rp10.000 + Rp6.800) = Rp33.600
-    assert "Proyeksi biaya: Rp33.600 — 0 peserta aktif + 2 peserta baru" in text
-    assert "Sisa: Rp395.870.400" in text
+    # (2 active: 12 + 6 months; 2 new: 1 month each, December) × (Rp10.000 + Rp6.800) = 20 × Rp16.800
+    assert "Proyeksi biaya: Rp336.000 — 2 peserta aktif + 2 peserta baru" in text
+    assert "Sisa: Rp395.568.000" in text
 
 
 async def test_camat_rekap_covers_their_kecamatan_by_desa(chat, services: Services):
