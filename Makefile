@@ -26,6 +26,7 @@ lint: $(STAMP)
 bench: $(STAMP)  ## the speed and memory targets
 	$(BIN)/python benchmarks/intake.py
 	$(BIN)/python benchmarks/outbox.py
+	$(BIN)/python benchmarks/registry.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache
