@@ -63,7 +63,21 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     engine = create_async_engine(url, hide_parameters=True, **kwargs)
     if is_sqlite(url):
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(engine.sync_engine, "begin", _sqlite_begin)
     return engine
+
+
+def _sqlite_begin(connection: Any) -> None:
+    """Start SQLite's transaction when SQLAlchemy starts one.
+
+    The driver runs in autocommit mode (``isolation_level=None``, so it never issues a BEGIN of its own
+    at surprising moments); without this every statement would commit by itself and a turn's change, its
+    inbox claim and its outbox messages would not be one transaction. ``BEGIN`` is deferred (the write
+    lock is taken at the first write); a bulk import asks for ``IMMEDIATE`` with the ``sqlite_begin``
+    execution option (see ``models.store.begin_write``).
+    """
+    mode = connection.get_execution_options().get("sqlite_begin", "DEFERRED")
+    connection.exec_driver_sql(f"BEGIN {mode}")
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

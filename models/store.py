@@ -743,13 +743,10 @@ async def record_export(
 
 
 async def begin_write(session: AsyncSession) -> None:
-    """Open a real write transaction on SQLite (``BEGIN IMMEDIATE``); nothing to do on PostgreSQL.
-
-    The inline SQLite connection runs in the driver's autocommit mode (``isolation_level=None``), so
-    without this each statement, and each row of an executemany, would commit on its own.
-    """
+    """Start the session's transaction holding SQLite's write lock (``BEGIN IMMEDIATE``), so a bulk
+    import never fails halfway to upgrade a read lock; first thing in a session. No-op on PostgreSQL."""
     if session.bind is not None and session.bind.dialect.name == "sqlite":
-        await session.exec(text("BEGIN IMMEDIATE"))  # type: ignore[call-overload]
+        await session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
 
 
 async def widen_sqlite_cache(session: AsyncSession, *, megabytes: int) -> None:

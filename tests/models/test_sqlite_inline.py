@@ -93,3 +93,27 @@ async def test_checkpoints_move_the_wal_into_the_database_file(tmp_path):
     await asyncio.to_thread(checkpoint_in_thread, f"sqlite+aiosqlite:///{path}")
     assert officers_in_the_database_file() == 5
     await services.close()
+
+
+async def test_a_session_is_one_transaction_on_sqlite(sqlite_url):
+    """What a session wrote and did not commit is gone after a rollback: a turn's change, its inbox
+    claim and its outbox messages commit together or not at all (the driver itself is in autocommit)."""
+    from sqlmodel import SQLModel, select
+
+    from models.db import create_engine, session_maker
+    from models.rules.status import Role
+    from models.tables import Officer
+
+    engine = create_engine(sqlite_url)
+    async with engine.begin() as connection:
+        await connection.run_sync(SQLModel.metadata.create_all)
+    sessions = session_maker(engine)
+    async with sessions() as session:
+        session.add(
+            Officer(name="Rina", role=Role.OPERATOR, region_code="12.17.01.2001", phone="+6281200000101")
+        )
+        await session.flush()
+        await session.rollback()
+    async with sessions() as session:
+        assert (await session.exec(select(Officer))).all() == []
+    await engine.dispose()
