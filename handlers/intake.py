@@ -35,6 +35,7 @@ from models.rules.fields import (
     parse_gender,
 )
 from models.rules.nik import Gender, NikReading, mask_nik, read_nik
+from models.rules.registry import RegistryHit, name_match, registry_findings
 from models.rules.status import Action, Role, Status, transition
 from models.tables import Conversation, Proposal, format_number, utcnow
 
@@ -42,6 +43,7 @@ log = logging.getLogger(__name__)
 
 FLOW = "intake"
 FIX_FLOW = "fix"  # correcting a returned proposal: the same steps, only the fields to fix, prefilled
+DEFAULT_DESIL_THRESHOLD = 4  # for a year whose figures do not set one (lanjutkan program set --desil)
 MAX_ANSWER = 500  # longer than any answer we ask for; a pasted essay gets one short reply
 
 
@@ -347,7 +349,24 @@ async def _assess(turn: Turn, proposal: Proposal, reading: NikReading) -> list[F
     )
     if proposal.birth_date and proposal.gender:
         found += stated_findings(reading, birth_date=proposal.birth_date, gender=Gender(proposal.gender))
+    hits, imported, threshold = await _registries(turn, nik_hash)
+    found += registry_findings(hits, imported=imported, stated_name=proposal.name, desil_threshold=threshold)
     return found
+
+
+async def _registries(turn: Turn, nik_hash: str) -> tuple[list[RegistryHit], list[str], int]:
+    """The imported registries' rows for a NIK, which registries are imported, and the year's desil limit."""
+    session, services = turn.session, turn.services
+    hits = [
+        RegistryHit(m.source, m.name, m.desil)
+        for m in await store.registry_matches(session, nik_hash=nik_hash)
+    ]
+    imported = [batch.source for batch in await store.registry_sources(session)]
+    program = await store.program_year(
+        session, year=services.today().year, default_quota=services.new_participant_quota
+    )
+    threshold = program.desil_threshold if program.desil_threshold is not None else DEFAULT_DESIL_THRESHOLD
+    return hits, imported, threshold
 
 
 def _reading(turn: Turn, proposal: Proposal) -> NikReading:
@@ -385,6 +404,9 @@ async def on_nik(turn: Turn, conversation: Conversation, proposal: Proposal, tex
     read_back = texts.nik_read_back(
         reading.nik, reading.birth_date, reading.gender.value, reading.district_name, reading.regency_name
     )
+    hits, imported, _ = await _registries(turn, proposal.nik_hash)
+    if imported:  # found or not in each registry, with its desil; never the registered name (a lookup tool)
+        read_back += "\n" + texts.registry_status(hits, imported)
     if warnings(found):
         read_back += "\n\n" + texts.warnings_block(warnings(found))
     turn.say(read_back)
@@ -410,8 +432,16 @@ async def _accept(
 
 
 async def on_name(turn: Turn, conversation: Conversation, proposal: Proposal, text: str) -> None:
-    if await _accept(turn, conversation, proposal, "name", clean_name, text):
-        await _next(turn, conversation, proposal, Step.NAME)
+    if not await _accept(turn, conversation, proposal, "name", clean_name, text):
+        return
+    hits, _, _ = await _registries(turn, proposal.nik_hash or "")
+    if hits and proposal.name:
+        turn.say(texts.registry_names([(h.source, name_match(proposal.name, h.name)) for h in hits]))
+        # The name can change the registry warnings: keep the draft's (and the summary's) up to date.
+        proposal.findings = [
+            f.to_json() for f in warnings(await _assess(turn, proposal, _reading(turn, proposal)))
+        ]
+    await _next(turn, conversation, proposal, Step.NAME)
 
 
 async def on_birth_date(turn: Turn, conversation: Conversation, proposal: Proposal, text: str) -> None:

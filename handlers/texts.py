@@ -10,6 +10,7 @@ import datetime as dt
 from lokal import format_rupiah, parse_phone
 
 from models.rules.candidate import Finding, FindingCode
+from models.rules.registry import SOURCE_LABEL, RegistryHit
 from models.rules.status import Role, Status
 
 BULAN = (
@@ -240,7 +241,9 @@ def finding_text(finding: Finding) -> str:
                 f"Jenis kelamin yang diisi ({kelamin(p['stated'])}) berbeda dengan NIK ({kelamin(p['nik'])})."
             )
         case FindingCode.NOT_IN_REGISTRY:
-            return "NIK tidak ditemukan di data registrasi sosial (DTSEN/DTKS/P3KE)."
+            return f"NIK tidak ditemukan di data registrasi sosial ({p.get('sources', 'DTSEN/DTKS/P3KE')})."
+        case FindingCode.REGISTRY_NAME_DIFFERS:
+            return f"Nama di {p.get('sources', 'data registrasi sosial')} berbeda dengan nama yang diisi."
         case FindingCode.DESIL_ABOVE_THRESHOLD:
             return f"Desil di data registrasi sosial {p.get('desil', '?')}, di atas batas {p.get('threshold', '?')}."
     return finding.code.value
@@ -765,3 +768,29 @@ def export_caption(kind: str, rows: int) -> str:
     }[kind]
     secret = " Berisi NIK lengkap: simpan dan kirim hanya lewat jalur resmi." if kind != "usulan" else ""
     return f"{what}: {angka(rows)} baris.{secret} Pengunduhan ini tercatat."
+
+
+# ------------------------------------------------------------------------------------- social registries
+
+NAME_MATCH = {"same": "sama ✓", "similar": "mirip (periksa ejaan)", "different": "berbeda ⚠️"}
+
+
+def registry_status(hits: list[RegistryHit], imported: list[str]) -> str:
+    """• data registrasi sosial — DTSEN: ditemukan, desil 3 · DTKS: tidak ditemukan."""
+    found = {h.source: h for h in hits}
+    parts = []
+    for source in imported:
+        label = SOURCE_LABEL.get(source, source)
+        hit = found.get(source)
+        if hit is None:
+            parts.append(f"{label}: tidak ditemukan")
+        else:
+            parts.append(f"{label}: ditemukan" + (f", desil {hit.desil}" if hit.desil is not None else ""))
+    return "• data registrasi sosial — " + " · ".join(parts)
+
+
+def registry_names(matches: list[tuple[str, str]]) -> str:
+    """Nama di data registrasi sosial: DTSEN sama ✓ · DTKS berbeda ⚠️."""
+    return "Nama di data registrasi sosial: " + " · ".join(
+        f"{SOURCE_LABEL.get(source, source)} {NAME_MATCH[str(match)]}" for source, match in matches
+    )

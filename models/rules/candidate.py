@@ -33,6 +33,7 @@ class FindingCode(StrEnum):
     GENDER_DIFFERS = "gender_differs"
     NOT_IN_REGISTRY = "not_in_registry"  # filled in by the registry import
     DESIL_ABOVE_THRESHOLD = "desil_above_threshold"  # filled in by the registry import
+    REGISTRY_NAME_DIFFERS = "registry_name_differs"  # every registry with the NIK names someone else
 
 
 @dataclass(frozen=True, slots=True)
