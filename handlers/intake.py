@@ -357,15 +357,17 @@ async def _assess(turn: Turn, proposal: Proposal, reading: NikReading) -> list[F
 async def _registries(turn: Turn, nik_hash: str) -> tuple[list[RegistryHit], list[str], int]:
     """The imported registries' rows for a NIK, which registries are imported, and the year's desil limit."""
     session, services = turn.session, turn.services
-    hits = [
-        RegistryHit(m.source, m.name, m.desil)
-        for m in await store.registry_matches(session, nik_hash=nik_hash)
-    ]
     imported = [batch.source for batch in await store.registry_sources(session)]
-    program = await store.program_year(
-        session, year=services.today().year, default_quota=services.new_participant_quota
-    )
-    threshold = program.desil_threshold if program.desil_threshold is not None else DEFAULT_DESIL_THRESHOLD
+    if not imported:  # one query, not three, until the dinas imports a registry
+        return [], [], DEFAULT_DESIL_THRESHOLD
+    matches = await store.registry_matches(session, nik_hash=nik_hash)
+    hits = [RegistryHit(m.source, m.name, m.desil) for m in matches]
+    threshold = DEFAULT_DESIL_THRESHOLD
+    if any(hit.desil is not None for hit in hits):
+        program = await store.program_year(
+            session, year=services.today().year, default_quota=services.new_participant_quota
+        )
+        threshold = program.desil_threshold if program.desil_threshold is not None else threshold
     return hits, imported, threshold
 
 
