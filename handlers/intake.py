@@ -12,11 +12,12 @@ from collections.abc import Awaitable, Callable
 from enum import StrEnum
 
 from handlers import cards, texts
-from handlers.context import Turn
+from handlers.context import Services, Turn
 from handlers.messages import Button, Kind, Reply
 from models import store
 from models.regions import Desa
 from models.rules.candidate import (
+    AgeLimits,
     ExistingProposal,
     Finding,
     blocks,
@@ -37,7 +38,7 @@ from models.rules.fields import (
 from models.rules.nik import Gender, NikReading, mask_nik, read_nik
 from models.rules.registry import RegistryHit, name_match, registry_findings
 from models.rules.status import Action, Role, Status, transition
-from models.tables import Conversation, Proposal, format_number, utcnow
+from models.tables import Conversation, ProgramYear, Proposal, format_number, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -335,6 +336,10 @@ async def _assess(turn: Turn, proposal: Proposal, reading: NikReading) -> list[F
             number=other.number,
         )
     desa = _desa(turn, proposal)
+    # The year's figures (lanjutkan program set) decide the ages and the desil limit; the settings stand in.
+    program = await store.program_year(
+        turn.session, year=services.today().year, default_quota=services.new_participant_quota
+    )
     found = nik_findings(
         reading,
         kabupaten_code=services.kabupaten.code,
@@ -342,33 +347,33 @@ async def _assess(turn: Turn, proposal: Proposal, reading: NikReading) -> list[F
         desa_kecamatan_code=desa.kecamatan_code,
         desa_kecamatan_name=desa.kecamatan_name,
         coverage_start=services.effective_coverage_start(),
-        ages=services.ages,
+        ages=_ages(services, program),
         existing=existing,
         active_participant=await store.is_active_participant(turn.session, nik_hash=nik_hash),
         stated_birth_date=proposal.birth_date,
     )
     if proposal.birth_date and proposal.gender:
         found += stated_findings(reading, birth_date=proposal.birth_date, gender=Gender(proposal.gender))
-    hits, imported, threshold = await _registries(turn, nik_hash)
+    hits, imported = await _registries(turn, nik_hash)
+    threshold = program.desil_threshold if program.desil_threshold is not None else DEFAULT_DESIL_THRESHOLD
     found += registry_findings(hits, imported=imported, stated_name=proposal.name, desil_threshold=threshold)
     return found
 
 
-async def _registries(turn: Turn, nik_hash: str) -> tuple[list[RegistryHit], list[str], int]:
-    """The imported registries' rows for a NIK, which registries are imported, and the year's desil limit."""
-    session, services = turn.session, turn.services
-    imported = [batch.source for batch in await store.registry_sources(session)]
-    if not imported:  # one query, not three, until the dinas imports a registry
-        return [], [], DEFAULT_DESIL_THRESHOLD
-    matches = await store.registry_matches(session, nik_hash=nik_hash)
-    hits = [RegistryHit(m.source, m.name, m.desil) for m in matches]
-    threshold = DEFAULT_DESIL_THRESHOLD
-    if any(hit.desil is not None for hit in hits):
-        program = await store.program_year(
-            session, year=services.today().year, default_quota=services.new_participant_quota
-        )
-        threshold = program.desil_threshold if program.desil_threshold is not None else threshold
-    return hits, imported, threshold
+async def _registries(turn: Turn, nik_hash: str) -> tuple[list[RegistryHit], list[str]]:
+    """The imported registries' rows for a NIK, and which registries are imported."""
+    imported = [batch.source for batch in await store.registry_sources(turn.session)]
+    if not imported:  # one query, not two, until the dinas imports a registry
+        return [], []
+    matches = await store.registry_matches(turn.session, nik_hash=nik_hash)
+    return [RegistryHit(m.source, m.name, m.desil) for m in matches], imported
+
+
+def _ages(services: Services, program: ProgramYear) -> AgeLimits:
+    """The year's age limits when set with `lanjutkan program set`, else the settings'."""
+    if program.age_min is None or program.age_max is None:
+        return services.ages
+    return AgeLimits(minimum=program.age_min, maximum=program.age_max)
 
 
 def _reading(turn: Turn, proposal: Proposal) -> NikReading:
@@ -406,7 +411,7 @@ async def on_nik(turn: Turn, conversation: Conversation, proposal: Proposal, tex
     read_back = texts.nik_read_back(
         reading.nik, reading.birth_date, reading.gender.value, reading.district_name, reading.regency_name
     )
-    hits, imported, _ = await _registries(turn, proposal.nik_hash)
+    hits, imported = await _registries(turn, proposal.nik_hash)
     if imported:  # found or not in each registry, with its desil; never the registered name (a lookup tool)
         read_back += "\n" + texts.registry_status(hits, imported)
     if warnings(found):
@@ -436,7 +441,7 @@ async def _accept(
 async def on_name(turn: Turn, conversation: Conversation, proposal: Proposal, text: str) -> None:
     if not await _accept(turn, conversation, proposal, "name", clean_name, text):
         return
-    hits, _, _ = await _registries(turn, proposal.nik_hash or "")
+    hits, _ = await _registries(turn, proposal.nik_hash or "")
     if hits and proposal.name:
         turn.say(texts.registry_names([(h.source, name_match(proposal.name, h.name)) for h in hits]))
         # The name can change the registry warnings: keep the draft's (and the summary's) up to date.
