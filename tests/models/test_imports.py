@@ -10,7 +10,6 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
-from openpyxl import Workbook
 from sqlmodel import func, select
 
 from handlers.context import Services
@@ -20,6 +19,7 @@ from models.store import RegistryMatch
 from models.tables import ActiveParticipant, RegistryBatch, RegistryEntry, RegistrySource
 from models.tabular import TabularFileError
 from tests.conftest import make_services, synthetic_nik
+from tests.files import xlsx
 
 DTSEN, DTKS = RegistrySource.DTSEN, RegistrySource.DTKS
 
@@ -31,16 +31,6 @@ def nik(serial: int) -> str:
 def write_csv(path: Path, rows: list[list[object]], *, delimiter: str = ",", encoding: str = "utf-8") -> Path:
     with path.open("w", encoding=encoding, newline="") as sink:
         csv.writer(sink, delimiter=delimiter).writerows(rows)
-    return path
-
-
-def xlsx(path: Path, rows: list[list[object]]) -> Path:
-    workbook = Workbook()
-    sheet = workbook.active
-    assert sheet is not None
-    for row in rows:
-        sheet.append(row)
-    workbook.save(path)
     return path
 
 

@@ -8,11 +8,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from openpyxl import Workbook
 
 from models.regions import load_kabupaten
 from models.roster import RosterFileError, RosterProblem, RosterRow, read_roster
 from models.rules.status import Role
+from tests.files import xlsx
 
 SAMOSIR = load_kabupaten("12.17")
 HEADER = "nama,peran,kode_wilayah,no_hp"
@@ -117,16 +117,6 @@ def test_blank_lines_are_skipped_but_counted(tmp_path):
 
     assert [r.line for r in rows] == [3]
     assert [p.line for p in problems] == [5]
-
-
-def xlsx(path: Path, rows: list[list[object]]) -> Path:
-    workbook = Workbook()
-    sheet = workbook.active
-    assert sheet is not None
-    for row in rows:
-        sheet.append(row)
-    workbook.save(path)
-    return path
 
 
 def test_xlsx_with_phones_as_number_cells(tmp_path):

@@ -9,7 +9,6 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
-from openpyxl import Workbook
 
 from models.tabular import (
     CellError,
@@ -22,22 +21,13 @@ from models.tabular import (
     nik_cell,
 )
 from tests.conftest import synthetic_nik
+from tests.files import xlsx
 
 NIK = synthetic_nik()  # 1217011508900001
 
 
 def write(path: Path, text: str, encoding: str = "utf-8") -> Path:
     path.write_bytes(text.encode(encoding))
-    return path
-
-
-def xlsx(path: Path, rows: list[list[object]]) -> Path:
-    workbook = Workbook()
-    sheet = workbook.active
-    assert sheet is not None
-    for row in rows:
-        sheet.append(row)
-    workbook.save(path)
     return path
 
 
