@@ -78,21 +78,7 @@ async def decide(
     officer = turn.officer
     assert officer is not None and officer.id is not None and proposal.id is not None
     before = proposal.status
-    try:
-        after = authorize(
-            officer.role,
-            officer.region_code,
-            action,
-            before,
-            desa_code=proposal.desa_code,
-            kecamatan_code=proposal.kecamatan_code,
-        )
-    except OutsideRegion:
-        raise Refused(texts.NOT_YOURS) from None
-    except TransitionRefused:
-        if acts_on(officer.role, action) and may_see(officer, proposal):
-            raise Refused(await _already_decided(turn, proposal)) from None
-        raise Refused(texts.NOT_YOURS) from None
+    after = await _authorized(turn, proposal, action)
     now = utcnow()
     year = turn.services.today().year
     if action is Action.ESTABLISH:
@@ -229,12 +215,13 @@ async def _card_action(turn: Turn, proposal: Proposal, act: str) -> None:
             turn.say(texts.STALE_BUTTON)
 
 
-async def _may(turn: Turn, proposal: Proposal, action: Action) -> bool:
-    """Check before asking a reason, so a refused approver is not asked for one first."""
+async def _authorized(turn: Turn, proposal: Proposal, action: Action) -> Status:
+    """The status the actor's action leads to, or :class:`Refused` saying why (decided already, or not
+    theirs: a proposal elsewhere is never described to someone who may not see it)."""
     officer = turn.officer
     assert officer is not None
     try:
-        authorize(
+        return authorize(
             officer.role,
             officer.region_code,
             action,
@@ -243,13 +230,19 @@ async def _may(turn: Turn, proposal: Proposal, action: Action) -> bool:
             kecamatan_code=proposal.kecamatan_code,
         )
     except OutsideRegion:
-        turn.say(texts.NOT_YOURS)
-        return False
+        raise Refused(texts.NOT_YOURS) from None
     except TransitionRefused:
         if acts_on(officer.role, action) and may_see(officer, proposal):
-            turn.say(await _already_decided(turn, proposal))
-        else:
-            turn.say(texts.NOT_YOURS)
+            raise Refused(await _already_decided(turn, proposal)) from None
+        raise Refused(texts.NOT_YOURS) from None
+
+
+async def _may(turn: Turn, proposal: Proposal, action: Action) -> bool:
+    """Check before asking a reason, so a refused approver is not asked for one first."""
+    try:
+        await _authorized(turn, proposal, action)
+    except Refused as refusal:
+        turn.say(refusal.text)
         return False
     return True
 
