@@ -23,7 +23,6 @@ from handlers.context import Turn
 from handlers.messages import Button, Reply
 from handlers.queries import may_see
 from models import store
-from models.rules.categories import Category, category_label
 from models.rules.nik import mask_nik
 from models.rules.status import (
     Action,
@@ -505,9 +504,7 @@ async def show_queue(turn: Turn, *, page: int = 1, edit: bool = False) -> None:
         desa = turn.services.kabupaten.desa_by_code(proposal.desa_code)
         submitted = proposal.submitted_at or proposal.created_at
         days = (today - submitted.astimezone(turn.services.timezone).date()).days
-        category = category_label(
-            Category(proposal.category or Category.LAINNYA), proposal.category_description
-        )
+        category = proposal.category_text
         lines.append(
             texts.queue_line(
                 i,

@@ -11,7 +11,6 @@ from handlers.context import Turn
 from handlers.messages import Button, Kind, Reply
 from models import store
 from models.rules.candidate import Finding
-from models.rules.categories import Category, category_label
 from models.rules.nik import mask_nik
 from models.rules.status import Role, Status
 from models.tables import CardCopy, ChatAccount, Officer, Proposal
@@ -32,9 +31,7 @@ def card_text(turn: Turn, proposal: Proposal, *, proposer: Officer | None, camat
         masked_nik=mask_nik(services.vault.decrypt(proposal.nik_encrypted)),
         age=age,
         gender=proposal.gender or "",
-        category=category_label(
-            Category(proposal.category or Category.LAINNYA), proposal.category_description
-        ),
+        category=proposal.category_text,
         desa_label=desa.label if desa else proposal.desa_code,
         proposer=f"{proposer.name}" if proposer else "-",
         submitted_at=services.local_time(proposal.submitted_at),
@@ -56,9 +53,7 @@ def snapshot(proposal: Proposal) -> dict[str, str | None]:
         "nik": proposal.nik_hash,
         "name": proposal.name,
         "birth": f"{proposal.birth_date.isoformat() if proposal.birth_date else ''} {proposal.gender or ''}",
-        "category": category_label(
-            Category(proposal.category or Category.LAINNYA), proposal.category_description
-        ),
+        "category": proposal.category_text,
         "address": proposal.address,
         "phone": proposal.phone,
     }

@@ -16,7 +16,6 @@ from handlers.messages import Button, Reply
 from models import store
 from models.exports import Sheet, csv_bytes, xlsx_bytes
 from models.rules.budget import new_participant_start
-from models.rules.categories import Category, category_label
 from models.rules.nik import mask_nik
 from models.rules.status import Role, Status
 from models.tables import Proposal
@@ -42,10 +41,6 @@ class Export:
     file_name: str
     content: bytes
     rows: int
-
-
-def _category(proposal: Proposal) -> str:
-    return category_label(Category(proposal.category or Category.LAINNYA), proposal.category_description)
 
 
 def _desa_kecamatan(services: Services, proposal: Proposal) -> tuple[str, str, str | None]:
@@ -76,7 +71,7 @@ async def build(session: AsyncSession, services: Services, kind: str) -> Export:
             p.name,
             services.vault.decrypt(p.nik_encrypted or ""),
             *_desa_kecamatan(services, p)[:2],
-            _category(p),
+            p.category_text,
         ]
         for i, p in enumerate(ordered, 1)
     ]
@@ -102,7 +97,7 @@ def _bpjs_row(
         services.kabupaten.name,
         postal,
         texts.nomor_hp(proposal.phone) if proposal.phone else None,
-        _category(proposal),
+        proposal.category_text,
         PROGRAM,
         new_participant_start(decided.date(), program_start),
         income,
@@ -130,7 +125,7 @@ async def _proposal_rows(session: AsyncSession, services: Services) -> list[list
                 mask_nik(services.vault.decrypt(proposal.nik_encrypted or "")),
                 desa,
                 kecamatan,
-                _category(proposal),
+                proposal.category_text,
                 officer.name,
                 proposal.submitted_at.astimezone(services.timezone).date() if proposal.submitted_at else None,
                 findings,

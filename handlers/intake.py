@@ -25,7 +25,7 @@ from models.rules.candidate import (
     stated_findings,
     warnings,
 )
-from models.rules.categories import CATEGORIES, Category, category_label
+from models.rules.categories import CATEGORIES, Category
 from models.rules.fields import (
     FieldError,
     clean_address,
@@ -273,9 +273,7 @@ def _summary_text(turn: Turn, proposal: Proposal, *, masked: bool = False) -> st
         name=proposal.name,
         birth_date=proposal.birth_date,
         gender=proposal.gender or "",
-        category=category_label(
-            Category(proposal.category or Category.LAINNYA), proposal.category_description
-        ),
+        category=proposal.category_text,
         address=proposal.address,
         phone=proposal.phone,
         desa_label=_desa(turn, proposal).label,

@@ -9,7 +9,6 @@ from handlers.context import Turn
 from handlers.messages import Button, Reply
 from models import store
 from models.rules.candidate import Finding
-from models.rules.categories import Category, category_label
 from models.rules.nik import mask_nik
 from models.rules.status import Role, Status, covers
 from models.tables import Officer, Proposal
@@ -81,9 +80,7 @@ async def status(turn: Turn) -> None:
             number=proposal.number,
             name=proposal.name or "-",
             masked_nik=mask_nik(turn.services.vault.decrypt(proposal.nik_encrypted)),
-            category=category_label(
-                Category(proposal.category or Category.LAINNYA), proposal.category_description
-            ),
+            category=proposal.category_text,
             desa_label=desa.label if desa else proposal.desa_code,
             status=texts.STATUS_LABEL[proposal.status],
             submitted_at=turn.services.local_time(proposal.submitted_at),

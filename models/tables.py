@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy import JSON, Column, Index, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
+from models.rules.categories import Category, category_label
 from models.rules.status import LIVE_STATUSES, Role, Status
 
 
@@ -110,6 +111,11 @@ class Proposal(ProposalBase, table=True):
     resubmissions: int = 0
     # What the last resubmission changed: [{"field": "name", "before": "..", "after": ".."}]
     changes: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+
+    @property
+    def category_text(self) -> str:
+        """The work as people read it: "petani", or the description of "lainnya"."""
+        return category_label(Category(self.category or Category.LAINNYA), self.category_description)
 
     @property
     def number(self) -> str:
