@@ -29,8 +29,8 @@ from models import store
 from models.crypto import NikVault
 from models.db import create_engine, session_maker
 from models.regions import load_kabupaten
-from models.rules.status import Role
-from models.tables import OfficerCreate
+from models.rules.status import Role, Status
+from models.tables import OfficerCreate, Proposal
 from scheduler.outbox import Limits, Outbox
 from tests.fakebotapi import TOKEN, FakeBotApi, SentMessage
 from tests.offline import OfflineRequest
@@ -297,3 +297,25 @@ FAST = Limits(per_second=10_000, chat_interval=0.0, backoff_first=0.01, idle_pol
 def outbox(services: Services, app: Application) -> Outbox:  # type: ignore[type-arg]
     """The outbox worker sending through the offline application's bot; ``await outbox.deliver_pending()``."""
     return Outbox(services, {"telegram": TelegramCourier(app.bot)}, limits=FAST)
+
+
+def sent_proposal(
+    services: Services, *, officer_id: int, nik: str, desa: str = TOMOK, **fields: Any
+) -> Proposal:
+    """A proposal of a synthetic worker as intake leaves it once sent (a 1990 man, petani), NIK encrypted
+    and hashed with the services' vault; ``fields`` override (status, name, decided_at, ...)."""
+    values: dict[str, Any] = {
+        "officer_id": officer_id,
+        "desa_code": desa,
+        "kecamatan_code": desa[:8],
+        "status": Status.MENUNGGU_CAMAT,
+        "name": "BUDI SANTOSO",
+        "birth_date": dt.date(1990, 8, 15),
+        "gender": "L",
+        "category": "petani",
+        "address": "Dusun I",
+        "nik_encrypted": services.vault.encrypt(nik),
+        "nik_hash": services.vault.hash(nik),
+        "submitted_at": NOW,
+    }
+    return Proposal(**(values | fields))

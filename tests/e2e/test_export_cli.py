@@ -13,8 +13,14 @@ import pytest
 
 from models import store
 from models.rules.status import Status
-from models.tables import Proposal
-from tests.conftest import OPERATOR_PHONE, SECRET, TOMOK, make_services, seed_roster, synthetic_nik
+from tests.conftest import (
+    OPERATOR_PHONE,
+    SECRET,
+    make_services,
+    seed_roster,
+    sent_proposal,
+    synthetic_nik,
+)
 from tests.e2e.test_run import base_env, cli
 
 pytestmark = pytest.mark.e2e
@@ -34,18 +40,12 @@ async def test_export_lampiran_writes_an_audited_private_file(tmp_path: Path):
         assert rina.id is not None
         when = dt.datetime(2026, 11, 21, tzinfo=dt.UTC)
         session.add(
-            Proposal(
+            sent_proposal(
+                services,
                 officer_id=rina.id,
-                desa_code=TOMOK,
-                kecamatan_code=TOMOK[:8],
+                nik=nik,
                 status=Status.DITETAPKAN,
-                name="BUDI SANTOSO",
-                birth_date=dt.date(1990, 8, 15),
-                gender="L",
                 category="nelayan",
-                address="Dusun I",
-                nik_encrypted=services.vault.encrypt(nik),
-                nik_hash=services.vault.hash(nik),
                 submitted_at=when,
                 decided_at=when,
             )

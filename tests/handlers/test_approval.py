@@ -17,6 +17,7 @@ from tests.conftest import (
     SIMANINDO,
     Chat,
     seed_roster,
+    sent_proposal,
     synthetic_nik,
 )
 from tests.fakebotapi import FakeBotApi, SentMessage
@@ -184,18 +185,11 @@ async def waiting(
             nik = synthetic_nik(serial=first_serial + i)
             finding = {"severity": "warning", "code": "nik_other_kecamatan",
                        "params": {"district": "Pangururan", "kecamatan": "Simanindo"}}  # fmt: skip
-            proposal = Proposal(
+            proposal = sent_proposal(
+                services,
                 officer_id=rina.id,
-                desa_code="12.17.01.2001",
-                kecamatan_code=SIMANINDO,
-                status=Status.MENUNGGU_CAMAT,
+                nik=nik,
                 name=f"PEKERJA {i + 1:03d}",
-                birth_date=dt.date(1990, 8, 15),
-                gender="L",
-                category="petani",
-                address="Dusun I",
-                nik_encrypted=services.vault.encrypt(nik),
-                nik_hash=services.vault.hash(nik),
                 findings=[finding] if i in warned else [],
                 submitted_at=dt.datetime(2026, 11, 1, tzinfo=dt.UTC) + dt.timedelta(hours=i),
             )

@@ -12,13 +12,14 @@ from sqlmodel import select
 from handlers.context import Services
 from models import store
 from models.rules.status import Status
-from models.tables import AuditEvent, ExportRecord, Proposal
+from models.tables import AuditEvent, ExportRecord
 from tests.conftest import (
     CAMAT_PHONE,
     DINAS_PHONE,
     OPERATOR_PHONE,
     PANGURURAN_DESA,
     TOMOK,
+    sent_proposal,
     synthetic_nik,
 )
 from tests.fakebotapi import SentMessage
@@ -43,19 +44,15 @@ async def seed(services: Services) -> None:
             (NIK_PANGURURAN, PANGURURAN_DESA, Status.DITETAPKAN, "ANDO SINAGA", None),
             (NIK_WAITING, TOMOK, Status.MENUNGGU_CAMAT, "RIA SIHOTANG", None),
         ):
-            proposal = Proposal(
+            proposal = sent_proposal(
+                services,
                 officer_id=rina.id,
-                desa_code=desa,
-                kecamatan_code=desa[:8],
+                nik=nik,
+                desa=desa,
                 status=status,
                 name=name,
-                birth_date=dt.date(1990, 8, 15),
-                gender="L",
-                category="petani",
                 address="Dusun I, RT 001/RW 002",
                 phone=phone,
-                nik_encrypted=services.vault.encrypt(nik),
-                nik_hash=services.vault.hash(nik),
                 submitted_at=DECIDED - dt.timedelta(days=3),
                 decided_at=DECIDED if status is Status.DITETAPKAN else None,
             )

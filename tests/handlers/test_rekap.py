@@ -7,8 +7,16 @@ import datetime as dt
 from handlers.context import Services
 from models import store
 from models.rules.status import Status
-from models.tables import ActiveParticipant, Proposal
-from tests.conftest import CAMAT_PHONE, DINAS_PHONE, OPERATOR_PHONE, PANGURURAN_DESA, TOMOK, synthetic_nik
+from models.tables import ActiveParticipant
+from tests.conftest import (
+    CAMAT_PHONE,
+    DINAS_PHONE,
+    OPERATOR_PHONE,
+    PANGURURAN_DESA,
+    TOMOK,
+    sent_proposal,
+    synthetic_nik,
+)
 
 # Seeded: Tomok (Simanindo) 3 waiting for the camat, 1 for the dinas, 2 established, 1 rejected;
 # a Pangururan desa 1 waiting for the camat and 1 returned.
@@ -34,18 +42,13 @@ async def seed(services: Services) -> None:
                 nik = synthetic_nik(serial=serial)
                 serial += 1
                 session.add(
-                    Proposal(
+                    sent_proposal(
+                        services,
                         officer_id=rina.id,
-                        desa_code=desa,
-                        kecamatan_code=desa[:8],
+                        nik=nik,
+                        desa=desa,
                         status=status,
                         name=f"PEKERJA {serial}",
-                        birth_date=dt.date(1990, 8, 15),
-                        gender="L",
-                        category="petani",
-                        address="Dusun I",
-                        nik_encrypted=services.vault.encrypt(nik),
-                        nik_hash=services.vault.hash(nik),
                         submitted_at=ESTABLISHED_ON,
                         decided_at=ESTABLISHED_ON if status is Status.DITETAPKAN else None,
                     )
