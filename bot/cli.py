@@ -136,6 +136,7 @@ def run() -> None:
         base_url=settings.telegram_api_url,
         max_concurrent_updates=settings.max_concurrent_updates,
         outbox_limits=settings.outbox_limits(),
+        timetable=settings.timetable() if settings.scheduled_messages else None,
     )
 
     async def preflight() -> None:

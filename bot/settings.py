@@ -9,9 +9,14 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from scheduler.jobs import Timetable
 from scheduler.outbox import Limits
 
 DEFAULT_API_URL = "https://api.telegram.org/bot"
+INDONESIAN_DAYS = {
+    "senin": "mon", "selasa": "tue", "rabu": "wed", "kamis": "thu",
+    "jumat": "fri", "sabtu": "sat", "minggu": "sun",
+}  # fmt: skip
 
 
 class Settings(BaseSettings):
@@ -43,6 +48,19 @@ class Settings(BaseSettings):
         default=29.0, gt=0, le=30, validation_alias="LANJUTKAN_OUTBOX_PER_SECOND"
     )
     outbox_chat_interval: float = Field(default=1.1, ge=0, validation_alias="LANJUTKAN_OUTBOX_CHAT_INTERVAL")
+    # The weekly summary and the daily reminders (scheduler/jobs.py), in LANJUTKAN_TIMEZONE.
+    scheduled_messages: bool = Field(default=True, validation_alias="LANJUTKAN_SCHEDULED_MESSAGES")
+    summary_day: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"] = Field(
+        default="mon", validation_alias="LANJUTKAN_SUMMARY_DAY"
+    )
+    summary_time: dt.time = Field(default=dt.time(8, 0), validation_alias="LANJUTKAN_SUMMARY_TIME")
+    reminder_time: dt.time = Field(default=dt.time(9, 0), validation_alias="LANJUTKAN_REMINDER_TIME")
+    remind_after_days: int = Field(default=3, ge=1, le=60, validation_alias="LANJUTKAN_REMIND_AFTER_DAYS")
+    escalate_after_days: int = Field(default=7, ge=1, le=90, validation_alias="LANJUTKAN_ESCALATE_AFTER_DAYS")
+    fix_remind_after_days: int = Field(
+        default=7, ge=1, le=90, validation_alias="LANJUTKAN_FIX_REMIND_AFTER_DAYS"
+    )
+    catch_up_days: float = Field(default=3, ge=0, le=14, validation_alias="LANJUTKAN_CATCH_UP_DAYS")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         default="INFO", validation_alias="LANJUTKAN_LOG_LEVEL"
     )
@@ -54,6 +72,15 @@ class Settings(BaseSettings):
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"unknown timezone {value!r}") from exc
+        return value
+
+    @field_validator("summary_day", mode="before")
+    @classmethod
+    def _short_day(cls, value: object) -> object:
+        """Monday, senin, MON: the first three letters of the English name, as cron writes them."""
+        if isinstance(value, str):
+            day = value.strip().lower()
+            return INDONESIAN_DAYS.get(day, day[:3])
         return value
 
     @field_validator("log_level", mode="before")
@@ -79,6 +106,17 @@ class Settings(BaseSettings):
     @classmethod
     def _empty_is_none(cls, value: object) -> object:
         return None if value == "" else value
+
+    def timetable(self) -> Timetable:
+        return Timetable(
+            summary_day=self.summary_day,
+            summary_at=self.summary_time,
+            reminder_at=self.reminder_time,
+            remind_after_days=self.remind_after_days,
+            escalate_after_days=self.escalate_after_days,
+            fix_after_days=self.fix_remind_after_days,
+            catch_up=dt.timedelta(days=self.catch_up_days),
+        )
 
     def outbox_limits(self) -> Limits:
         return Limits(per_second=self.outbox_per_second, chat_interval=self.outbox_chat_interval)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from handlers import approval, ekspor, intake, onboarding, queries, rekap, texts
+from handlers import approval, ekspor, intake, onboarding, queries, rekap, ringkasan, texts
 from handlers.context import Services, Turn
 from handlers.messages import Inbound, Kind, Reply
 from models import store
@@ -181,6 +181,9 @@ async def run_command(turn: Turn, command: str) -> None:
             await approval.show_failures(turn)
         case "rekap":
             await rekap.show(turn)
+        case "ringkasan":
+            await ringkasan.show(turn)
+            await intake.remind(turn)
         case "ekspor":
             await ekspor.show(turn)
         case "start" | "bantuan" | "help":

@@ -72,4 +72,5 @@ class Reply:
     # Replace the message whose button was pressed (a card showing its outcome) instead of sending anew
     edit: bool = False
     document: tuple[str, bytes] | None = None  # (file name, content): a file to send, the text its caption
+    photo: bytes | None = None  # a picture (PNG) to show, the text its caption
     meta: dict[str, str] = field(default_factory=dict, compare=False)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from sqlmodel.ext.asyncio.session import AsyncSession
+
 from handlers import texts
-from handlers.context import Turn
+from handlers.context import Services, Turn
 from models import store
 from models.rules.budget import new_participant_start, projected_cost
 from models.rules.status import Role, Status
+from models.tables import ProgramYear
 
 
 async def show(turn: Turn) -> None:
@@ -32,15 +35,7 @@ async def show(turn: Turn) -> None:
         totals[status] = totals.get(status, 0) + count
         per_area.setdefault(code, {})[status] = count
     by_area = sorted((_area_name(turn, code), counts) for code, counts in per_area.items())
-    program = await store.program_year(session, year=year, default_quota=services.new_participant_quota)
-    moments = await store.established_dates(session, kecamatan_code=scope)
-    starts = [
-        new_participant_start(moment.astimezone(services.timezone).date(), program.coverage_start)
-        for moment in moments
-    ]
-    monthly = (program.jkk_per_month or 0) + (program.jkm_per_month or 0) or None
-    active = await store.active_participant_starts(session, kecamatan_code=scope)
-    cost = projected_cost([*active, *starts], year=year, monthly=monthly) if monthly else None
+    program, budget_lines = await program_figures(session, services, kecamatan_code=scope)
     turn.say(
         texts.rekap(
             year=year,
@@ -51,16 +46,30 @@ async def show(turn: Turn) -> None:
             area_kind=area_kind,
             quota=program.new_quota,
             established=program.new_established,
-            budget_lines=texts.budget(
-                year=year,
-                allocation=program.budget,
-                monthly=monthly,
-                active=len(active),
-                new=len(starts),
-                cost=cost,
-            ),
+            budget_lines=budget_lines,
         )
     )
+
+
+async def program_figures(
+    session: AsyncSession, services: Services, *, kecamatan_code: str | None
+) -> tuple[ProgramYear, list[str]]:
+    """The year's program row and the budget lines (allocation, projected cost, what remains) of the
+    kabupaten, or of one kecamatan."""
+    year = services.today().year
+    program = await store.program_year(session, year=year, default_quota=services.new_participant_quota)
+    moments = await store.established_dates(session, kecamatan_code=kecamatan_code)
+    starts = [
+        new_participant_start(moment.astimezone(services.timezone).date(), program.coverage_start)
+        for moment in moments
+    ]
+    monthly = (program.jkk_per_month or 0) + (program.jkm_per_month or 0) or None
+    active = await store.active_participant_starts(session, kecamatan_code=kecamatan_code)
+    cost = projected_cost([*active, *starts], year=year, monthly=monthly) if monthly else None
+    lines = texts.budget(
+        year=year, allocation=program.budget, monthly=monthly, active=len(active), new=len(starts), cost=cost
+    )
+    return program, lines
 
 
 def _area_name(turn: Turn, code: str) -> str:

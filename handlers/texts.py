@@ -64,6 +64,7 @@ COMMANDS = (
     ("riwayat", "Riwayat keputusan satu usulan: /riwayat U-00042"),
     ("gagal", "Pesan yang tidak terkirim (Diskopnaker)"),
     ("rekap", "Rekap usulan, kuota dan anggaran (camat, Diskopnaker)"),
+    ("ringkasan", "Ringkasan minggu ini untuk wilayah Anda"),
     ("ekspor", "Unduh daftar untuk BPJS, lampiran SK, semua usulan (Diskopnaker)"),
     ("batal", "Batalkan pengisian usulan"),
     ("bantuan", "Yang dapat saya lakukan"),
@@ -109,6 +110,7 @@ def help_text(role: Role) -> str:
             "• /daftarku — daftar usulan Anda dan statusnya\n"
             "• /status NOMOR — lihat satu usulan, misalnya /status U-00042\n"
             "• /riwayat NOMOR — siapa memutuskan apa dan kapan\n"
+            "• /ringkasan — ringkasan minggu ini untuk desa Anda\n"
             "• /batal — batalkan pengisian usulan\n"
             "• /bantuan — tampilkan pesan ini"
         )
@@ -125,6 +127,7 @@ def help_text(role: Role) -> str:
         f"• /status NOMOR — lihat satu usulan dari {area}, misalnya /status U-00042\n"
         "• /riwayat NOMOR — siapa memutuskan apa dan kapan\n"
         "• /rekap — jumlah usulan per status, kuota dan anggaran\n"
+        "• /ringkasan — ringkasan minggu ini (juga dikirim tiap minggu)\n"
         f"{failed}"
         "• /bantuan — tampilkan pesan ini\n\n"
         "Usulan yang perlu keputusan Anda akan dikirim ke sini."
@@ -728,11 +731,7 @@ def rekap(
         ]
         for name, counts in by_area:
             lines.append(f"• {name}: " + " / ".join(angka(counts.get(s, 0)) for s in REKAP_STATUSES))
-    left = max(quota - established, 0)
-    lines += [
-        "",
-        f"Kuota peserta baru {year}: {angka(established)} dari {angka(quota)} terpakai, sisa {angka(left)}.",
-    ]
+    lines += ["", quota_line(year=year, quota=quota, established=established)]
     lines += budget_lines
     return "\n".join(lines)
 
@@ -793,4 +792,173 @@ def registry_names(matches: list[tuple[str, str]]) -> str:
     """Nama di data registrasi sosial: DTSEN sama ✓ · DTKS berbeda ⚠️."""
     return "Nama di data registrasi sosial: " + " · ".join(
         f"{SOURCE_LABEL.get(source, source)} {NAME_MATCH[str(match)]}" for source, match in matches
+    )
+
+
+# ------------------------------------------------------------------------------ summaries and reminders
+
+SUMMARY_NOT_BOUND = "Ringkasan hanya untuk petugas yang terdaftar. Ketik /start dulu."
+SUMMARY_STATUSES = REKAP_STATUSES
+SHORT_STATUS = {
+    Status.MENUNGGU_CAMAT: "menunggu camat",
+    Status.MENUNGGU_DINAS: "menunggu Diskopnaker",
+    Status.DITETAPKAN: "ditetapkan",
+    Status.DITOLAK: "ditolak",
+    Status.DIKEMBALIKAN: "dikembalikan",
+}
+OPEN_QUEUE = "📥 Buka antrian"
+CHART_LEGEND_TITLE = "Status"
+
+
+def hari(days: int) -> str:
+    return "kurang dari 1 hari" if days <= 0 else f"{days} hari"
+
+
+def periode(start: dt.date, end: dt.date) -> str:
+    """16–22 November 2026, or 30 November – 6 Desember 2026."""
+    if start.year == end.year and start.month == end.month:
+        return f"{start.day}–{tanggal(end)}"
+    if start.year == end.year:
+        return f"{start.day} {BULAN[start.month - 1]} – {tanggal(end)}"
+    return f"{tanggal(start)} – {tanggal(end)}"
+
+
+WEEK_ACTIONS = (
+    ("resubmit", "diajukan ulang"),
+    ("approve", "disetujui camat"),
+    ("establish", "ditetapkan"),
+    ("return", "dikembalikan"),
+    ("reject", "ditolak"),
+)
+
+
+def week_activity(done: dict[str, int]) -> str:
+    """12 usulan baru · 1 diajukan ulang · 8 disetujui camat · 2 dikembalikan (what did not happen is left out)."""
+    parts = [f"{angka(done.get('submit', 0))} usulan baru"]
+    parts += [f"{angka(done[action])} {label}" for action, label in WEEK_ACTIONS if done.get(action)]
+    return " · ".join(parts)
+
+
+def status_totals(counts: dict[Status, int]) -> str:
+    """14 usulan: 2 menunggu camat, 3 menunggu Diskopnaker, 7 ditetapkan, 1 ditolak, 1 dikembalikan."""
+    total = sum(counts.values())
+    if not total:
+        return "belum ada usulan"
+    parts = [f"{angka(counts[s])} {SHORT_STATUS[s]}" for s in SUMMARY_STATUSES if counts.get(s)]
+    return f"{angka(total)} usulan: " + ", ".join(parts)
+
+
+def waiting_line(label: str, count: int, oldest_days: int | None) -> str:
+    if not count:
+        return f"{label}: tidak ada"
+    oldest = f" (terlama {hari(oldest_days)})" if oldest_days is not None else ""
+    return f"{label}: {angka(count)}{oldest}"
+
+
+def summary_heading(area: str, start: dt.date, end: dt.date) -> str:
+    return f"📊 Ringkasan mingguan LANJUTKAN — {area}\n{periode(start, end)}"
+
+
+def area_line(name: str, *, new: int, waiting: int, oldest_days: int | None, total: int) -> str:
+    """• Tomok: 3 baru · 2 menunggu (terlama 5 hari) · 14 usulan."""
+    oldest = f" (terlama {hari(oldest_days)})" if waiting and oldest_days is not None else ""
+    return f"• {name}: {angka(new)} baru · {angka(waiting)} menunggu{oldest} · {angka(total)} usulan"
+
+
+def not_proposed(year: int, names: list[str], count: int, of: int) -> str:
+    if not count:
+        return f"Semua {angka(of)} desa/kelurahan sudah mengusulkan pada {year}. 👍"
+    return f"Belum mengusulkan pada {year} ({angka(count)} dari {angka(of)}): " + ", ".join(names) + "."
+
+
+def quota_line(*, year: int, quota: int, established: int) -> str:
+    left = max(quota - established, 0)
+    return (
+        f"Kuota peserta baru {year}: {angka(established)} dari {angka(quota)} terpakai, sisa {angka(left)}."
+    )
+
+
+def not_proposed_count(year: int, count: int, of: int) -> str:
+    return f"{angka(count)} dari {angka(of)} desa/kelurahan belum mengusulkan pada {year}."
+
+
+def unreachable_lines(rows: list[tuple[str, str, str, str]], *, limit: int) -> list[str]:
+    """(name, role, area, reason) of officers the bot cannot reach."""
+    if not rows:
+        return ["Semua petugas dapat dihubungi bot. 👍"]
+    reason_text = {
+        "never_onboarded": "belum pernah membuka bot",
+        "blocked": "memblokir bot",
+        "chat_not_found": "akun tidak ditemukan",
+        "chat_migrated": "akun berpindah",
+    }
+    lines = [f"Petugas yang tidak dapat dihubungi bot ({angka(len(rows))}):"]
+    for name, role, area, reason in rows[:limit]:
+        lines.append(f"• {name} ({ROLE_LABEL[Role(role)]}, {area}) — {reason_text.get(reason, reason)}")
+    if len(rows) > limit:
+        lines.append(f"• … dan {angka(len(rows) - limit)} lainnya")
+    lines.append("Minta mereka membuka bot dan menekan /start.")
+    return lines
+
+
+def returned_item(number: str, name: str, fields: list[str], days: int) -> str:
+    what = ", ".join(FIELD_LABELS.get(f, f) for f in fields) or "lihat catatan camat"
+    return f"• {number} {name} — perbaiki: {what} (dikembalikan {hari(days)} lalu)"
+
+
+def needs_action(count: int) -> str:
+    if not count:
+        return "Tidak ada usulan yang perlu Anda perbaiki. 👍"
+    return f"Perlu tindakan Anda: {angka(count)} usulan dikembalikan untuk diperbaiki."
+
+
+def more(count: int, where: str) -> str:
+    return f"• … dan {angka(count)} lainnya ({where})"
+
+
+SUMMARY_OPERATOR_EMPTY = (
+    "Desa Anda belum mengusulkan siapa pun. Ketik /daftar untuk mengusulkan pekerja rentan."
+)
+SUMMARY_APPROVER_FOOTER = "Buka /antrian untuk memutuskan, /rekap untuk angka lengkap."
+CHART_CAPTION = "Usulan per kecamatan dan status, {day}."
+
+
+def waiting_item(number: str, name: str, where: str, days: int) -> str:
+    return f"• {number} {name} — {where}, menunggu {hari(days)}"
+
+
+def remind_camat(count: int, days: int, items: list[str], *, escalated: int, escalate_days: int) -> str:
+    lines = [f"⏰ Pengingat: {angka(count)} usulan menunggu keputusan Anda lebih dari {days} hari."]
+    lines += items
+    if escalated:
+        lines.append(
+            f"\n{angka(escalated)} di antaranya sudah lebih dari {escalate_days} hari dan dilaporkan ke Diskopnaker."
+        )
+    lines.append("\nBuka antrian untuk memutuskan.")
+    return "\n".join(lines)
+
+
+def escalation(count: int, days: int, rows: list[str]) -> str:
+    return "\n".join([f"🚩 {angka(count)} usulan menunggu camat lebih dari {days} hari:", *rows])
+
+
+def escalation_row(kecamatan: str, count: int, oldest_days: int, camats: list[str]) -> str:
+    who = ", ".join(camats) if camats else "belum ada camat di daftar petugas"
+    return f"• Kec. {kecamatan}: {angka(count)} (terlama {hari(oldest_days)}) — {who}"
+
+
+def remind_dinas(count: int, days: int, oldest_days: int) -> str:
+    return (
+        f"⏰ {angka(count)} usulan menunggu verifikasi Anda lebih dari {days} hari "
+        f"(terlama {hari(oldest_days)}). Buka antrian untuk memutuskan."
+    )
+
+
+def remind_fix(count: int, days: int, items: list[str]) -> str:
+    return "\n".join(
+        [
+            f"⏰ Pengingat: {angka(count)} usulan dikembalikan camat lebih dari {days} hari dan belum diperbaiki.",
+            *items,
+            "\nTekan ✏️ Perbaiki, isi bagian yang diminta, lalu Kirim.",
+        ]
     )

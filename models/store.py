@@ -402,6 +402,7 @@ async def queue_message(
     buttons: list[list[list[str]]],
     card: CardCopy | None = None,
     edit: bool = False,
+    photo: bytes | None = None,
 ) -> OutboundMessage:
     """Add a message to the outbox in the caller's transaction; it is sent once that commits."""
     message = OutboundMessage(
@@ -412,6 +413,7 @@ async def queue_message(
         edit=edit,
         text=text,
         buttons=buttons,  # [[[label, data], ...], ...]: rows of buttons
+        photo=photo,
     )
     session.add(message)
     return message

@@ -90,6 +90,9 @@ class Proposal(ProposalBase, table=True):
             postgresql_where=text(f"status IN ({_LIVE})"),
         ),
         Index("ix_proposal_officer_status", "officer_id", "status"),
+        # The summaries' one pass over every proposal (counts, oldest waiting, last proposed) reads only
+        # this index, never the table: a million proposals in well under a second.
+        Index("ix_proposal_desa_status_times", "desa_code", "status", "submitted_at", "decided_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -145,6 +148,9 @@ class Conversation(SQLModel, table=True):
 
 class AuditEvent(SQLModel, table=True):
     """Append-only trail of status changes and full-NIK reveals."""
+
+    # The week's activity in a summary is read by time.
+    __table_args__ = (Index("ix_auditevent_at", "at"),)
 
     id: int | None = Field(default=None, primary_key=True)
     proposal_id: int = Field(foreign_key="proposal.id", index=True)
@@ -211,12 +217,27 @@ class OutboundMessage(SQLModel, table=True):
     edit: bool = False  # edit the card's message instead of sending a new one
     text: str = Field(sa_type=sa.Text)
     buttons: list[list[list[str]]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    # A picture (the summary's chart, a PNG) sent with the text as its caption
+    photo: bytes | None = Field(default=None, sa_type=sa.LargeBinary)
     status: Delivery = Field(default=Delivery.PENDING, sa_type=_enum_column(Delivery))
     attempts: int = 0
     next_attempt_at: dt.datetime = Field(default_factory=utcnow)
     error: str | None = Field(default=None, max_length=120)
     created_at: dt.datetime = Field(default_factory=utcnow)
     sent_at: dt.datetime | None = Field(default=None, index=True)
+
+
+class Dispatch(SQLModel, table=True):
+    """A scheduled message that was queued: one row per (kind, period, recipient), never two.
+
+    The scheduled jobs insert the row and queue the message in one transaction; a second process, a
+    restart or a catch-up that reaches the same key finds it taken and sends nothing.
+    """
+
+    kind: str = Field(primary_key=True, max_length=16)  # "ringkasan", "pengingat"
+    period: str = Field(primary_key=True, max_length=10)  # "2026-W48" (ISO week), "2026-11-24" (a day)
+    officer_id: int = Field(primary_key=True, foreign_key="officer.id")
+    at: dt.datetime = Field(default_factory=utcnow)
 
 
 class Lease(SQLModel, table=True):

@@ -91,7 +91,7 @@ class Limits:
 
 def reply_of(message: OutboundMessage) -> Reply:
     rows = tuple(tuple(Button(label, data) for label, data in row) for row in message.buttons)
-    return Reply(message.text, buttons=rows)
+    return Reply(message.text, buttons=rows, photo=message.photo)
 
 
 @dataclass

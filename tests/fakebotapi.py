@@ -83,7 +83,8 @@ CHAT_NOT_FOUND = (400, "Bad Request: chat not found")
 EDIT_NOT_FOUND = (400, "Bad Request: message to edit not found")
 TIMEOUT = 0  # the "status" of a fault that answers nothing before the client gives up
 
-MESSAGE_METHODS = frozenset({"sendMessage", "editMessageText"})  # the calls limits and faults apply to
+# the calls limits and faults apply to
+MESSAGE_METHODS = frozenset({"sendMessage", "editMessageText", "sendPhoto"})
 
 
 def too_many_requests(retry_after: int) -> ApiError:
@@ -154,6 +155,7 @@ class FakeBotApi:
         self.edits: list[dict[str, Any]] = []
         self.answered: list[str] = []
         self.documents: list[SentDocument] = []
+        self.photos: list[SentDocument] = []
         self._updates: list[dict[str, Any]] = []
         self._update_ids = itertools.count(1)
         self._query_ids = itertools.count(1)
@@ -494,6 +496,26 @@ class FakeBotApi:
             "chat": self._chat(chat_id),
             "from": {"id": BOT_ID, "is_bot": True, "first_name": "Lanjutkan"},
             "document": {"file_id": "BQAC", "file_unique_id": "AgAD", "file_name": sent.filename},
+            **({"caption": sent.caption} if sent.caption else {}),
+        }
+
+    async def _api_sendPhoto(self, params: dict[str, Any]) -> dict[str, Any]:
+        """A picture the bot sends (the summary's chart): kept in ``photos`` for the test to open."""
+        chat_id = int(params["chat_id"])
+        photo = params.get("photo")
+        if isinstance(photo, str) and photo.startswith("attach://"):
+            photo = params.get(photo.removeprefix("attach://"))
+        if not isinstance(photo, dict):
+            raise ApiError(400, "Bad Request: there is no photo in the request")
+        sent = SentDocument(chat_id, str(photo["filename"]), bytes(photo["content"]), params.get("caption"))
+        self.photos.append(sent)
+        self._new_message.set()
+        return {
+            "message_id": next(self._message_ids),
+            "date": int(time.time()),
+            "chat": self._chat(chat_id),
+            "from": {"id": BOT_ID, "is_bot": True, "first_name": "Lanjutkan"},
+            "photo": [{"file_id": "AgAC", "file_unique_id": "AQAD", "width": 1080, "height": 800}],
             **({"caption": sent.caption} if sent.caption else {}),
         }
 

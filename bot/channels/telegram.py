@@ -52,6 +52,7 @@ from handlers.engine import Engine
 from handlers.messages import Inbound, Kind, Reply
 from models import store
 from models.db import checkpoint_periodically
+from scheduler.jobs import Schedule, Timetable
 from scheduler.outbox import Limits, Outbox, RetryLater, Undeliverable
 
 log = logging.getLogger(__name__)
@@ -117,7 +118,7 @@ def merge(replies: Sequence[Reply]) -> list[Reply]:
         plain = (
             previous is not None and not (previous.buttons or previous.ask_contact) and previous.menu is None
         )
-        plain = plain and previous is not None and previous.document is None and reply.document is None
+        plain = plain and previous is not None and _textual(previous) and _textual(reply)
         if previous is not None and plain and len(previous.text) + len(reply.text) + 2 <= MAX_TEXT:
             merged[-1] = Reply(
                 f"{previous.text}\n\n{reply.text}",
@@ -128,6 +129,10 @@ def merge(replies: Sequence[Reply]) -> list[Reply]:
         else:
             merged.append(reply)
     return merged
+
+
+def _textual(reply: Reply) -> bool:
+    return reply.document is None and reply.photo is None
 
 
 def markup(reply: Reply) -> Markup:
@@ -244,6 +249,11 @@ class TelegramChannel:
                     chat_id, InputFile(content, filename=name), caption=reply.text[:MAX_CAPTION]
                 )
                 continue
+            if reply.photo is not None:
+                await context.bot.send_photo(
+                    chat_id, InputFile(reply.photo, filename="grafik.png"), caption=reply.text[:MAX_CAPTION]
+                )
+                continue
             editable = reply.edit and pressed is not None and len(reply.text) <= MAX_TEXT
             if editable and await _edited(pressed, reply):  # type: ignore[arg-type]
                 continue
@@ -325,8 +335,19 @@ class TelegramCourier:
         self.timeout = timeout
 
     async def send(self, chat_id: str, reply: Reply) -> str | None:
-        """Send one message (cut to Telegram's limit); its message id, to edit it later."""
+        """Send one message (cut to Telegram's limit), or a picture with its caption; its message id."""
         async with _sorted_errors(editing=False):
+            if reply.photo is not None:
+                sent = await self.bot.send_photo(
+                    int(chat_id),
+                    InputFile(reply.photo, filename="grafik.png"),
+                    caption=reply.text[:MAX_CAPTION],
+                    reply_markup=markup(reply),
+                    read_timeout=self.timeout,
+                    write_timeout=max(self.timeout, 20.0),  # a picture on a slow uplink
+                    connect_timeout=self.timeout,
+                )
+                return str(sent.message_id)
             sent = await self.bot.send_message(
                 int(chat_id),
                 reply.text[:MAX_TEXT],
@@ -398,10 +419,14 @@ async def _quietly(call: object) -> None:
 class Lifecycle:
     """What `run` does once the bot is up, and when it stops."""
 
-    def __init__(self, inbox: Inbox, outbox_limits: Limits | None = None) -> None:
+    def __init__(
+        self, inbox: Inbox, outbox_limits: Limits | None = None, timetable: Timetable | None = None
+    ) -> None:
         self.inbox = inbox
         self.outbox_limits = outbox_limits
+        self.timetable = timetable  # None: no scheduled messages from this process
         self.outbox: Outbox | None = None
+        self.schedule: Schedule | None = None
         self.background: list[asyncio.Task[None]] = []
 
     async def start(self, application: Application) -> None:  # type: ignore[type-arg]
@@ -416,6 +441,9 @@ class Lifecycle:
         courier = TelegramCourier(application.bot)
         self.outbox = Outbox(self.inbox.services, {CHANNEL: courier}, limits=self.outbox_limits)
         self.background.append(asyncio.create_task(self.outbox.run()))
+        if self.timetable is not None:
+            self.schedule = Schedule(self.inbox.services, self.timetable)
+            self.schedule.start()
         # What start-up loaded (regions, modules, caches) lives as long as the process: keep it out of
         # every later full garbage collection, whose pauses otherwise show as latency spikes.
         gc.collect()
@@ -424,6 +452,8 @@ class Lifecycle:
         gc.set_threshold(*GC_THRESHOLDS)
 
     async def stop(self, application: Application) -> None:  # type: ignore[type-arg]
+        if self.schedule is not None:
+            await self.schedule.stop()
         for task in self.background:
             task.cancel()
         await asyncio.gather(*self.background, return_exceptions=True)
@@ -438,11 +468,12 @@ def build_application(
     request: BaseRequest | None = None,
     get_updates_request: BaseRequest | None = None,
     outbox_limits: Limits | None = None,
+    timetable: Timetable | None = None,
 ) -> Application:  # type: ignore[type-arg]
-    """The PTB application with our channel's callbacks, the inbox, the outbox and the per-user ordered
-    processor."""
+    """The PTB application with our channel's callbacks, the inbox, the outbox, the scheduled messages
+    (when given a timetable) and the per-user ordered processor."""
     inbox = Inbox(engine)
-    lifecycle = Lifecycle(inbox, outbox_limits)
+    lifecycle = Lifecycle(inbox, outbox_limits, timetable)
     bot = InboxBot(
         token,
         base_url=base_url,

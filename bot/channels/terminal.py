@@ -85,6 +85,8 @@ class TerminalChannel:
             self.show(f"\n🤖 {'(diperbarui) ' if reply.edit else ''}{reply.text}")
             if reply.document is not None:
                 self.show(f"   📎 {self.save(*reply.document)}")
+            if reply.photo is not None:
+                self.show(f"   🖼 {self.save('grafik-ringkasan.png', reply.photo)}")
             if reply.buttons:
                 buttons = [b for row in reply.buttons for b in row]
                 for i, button in enumerate(buttons, 1):

@@ -1,0 +1,440 @@
+"""Weekly summaries and daily reminders: each role sees its own area, cut from one kabupaten-wide snapshot.
+
+The scheduler (``scheduler.jobs``) builds a :class:`Snapshot` once and asks :func:`summary` for every
+recipient; ``/ringkasan`` does the same for the person asking. Nothing here sends: the replies go to the
+outbox or back to the chat.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from dataclasses import dataclass, field
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from handlers import chart, rekap, texts
+from handlers.context import Services, Turn
+from handlers.messages import Button, Reply
+from models import reports, store
+from models.reports import DesaFigures, Overdue
+from models.rules.status import Role, Status
+from models.tables import Officer, format_number
+
+WEEK = dt.timedelta(days=7)
+PART_LIMIT = 3500  # characters per message: under Telegram's 4096 with room for emoji counted twice
+RETURNED_LISTED = 5  # returned proposals listed (with a button each) in an operator's summary
+UNREACHABLE_LISTED = 30
+NAMES_LISTED = 40  # desa named as "not proposed yet" in a camat's summary
+
+
+@dataclass(slots=True)
+class Snapshot:
+    """The kabupaten at one moment: what every summary of that moment is cut from."""
+
+    start: dt.datetime  # the week summarised, [start, end)
+    end: dt.datetime
+    now: dt.datetime  # when the figures were read: waiting times count to here
+    desa: dict[str, DesaFigures]
+    activity: dict[str, dict[str, int]]
+    returned: dict[str, Overdue]  # by desa: every returned proposal, the oldest few listed
+    unreachable: list[reports.Unreachable] = field(default_factory=list)
+    quota_lines: list[str] = field(default_factory=list)  # the dinas's quota and budget, as in /rekap
+    chart_png: bytes | None = None  # drawn on first use
+
+
+def week_before(services: Services, moment: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
+    """The seven whole days before ``moment``'s day, in the kabupaten's time: a Monday's summary covers
+    Monday to Sunday of the week before."""
+    day = moment.astimezone(services.timezone).date()
+    end = dt.datetime.combine(day, dt.time(0), tzinfo=services.timezone)
+    return end - WEEK, end
+
+
+def week_so_far(services: Services, moment: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
+    """The last seven days up to ``moment``, today included (``/ringkasan``)."""
+    day = moment.astimezone(services.timezone).date() - dt.timedelta(days=6)
+    return dt.datetime.combine(day, dt.time(0), tzinfo=services.timezone), moment
+
+
+async def snapshot(
+    session: AsyncSession,
+    services: Services,
+    *,
+    start: dt.datetime,
+    end: dt.datetime,
+    with_chart: bool = True,
+) -> Snapshot:
+    """Read everything the summaries of the week [start, end) need, as of now: a handful of grouped
+    queries, and the dinas's chart (drawn in a worker thread: it takes a few hundred milliseconds)."""
+    now = services.clock()
+    program, budget_lines = await rekap.program_figures(session, services, kecamatan_code=None)
+    year = services.today().year
+    quota_lines = [
+        texts.quota_line(year=year, quota=program.new_quota, established=program.new_established),
+        *budget_lines,
+    ]
+    snap = Snapshot(
+        start=start,
+        end=end,
+        now=now,
+        desa=await reports.desa_figures(session),
+        activity=await reports.activity(session, start=start, end=end),
+        returned=await reports.overdue(
+            session, status=Status.DIKEMBALIKAN, before=now, by="desa", keep=RETURNED_LISTED
+        ),
+        unreachable=await reports.unreachable(session),
+        quota_lines=quota_lines,
+    )
+    if with_chart:
+        snap.chart_png = await asyncio.to_thread(_draw_chart, snap, services)
+    return snap
+
+
+def _draw_chart(snap: Snapshot, services: Services) -> bytes:
+    kabupaten = services.kabupaten
+    rows = [
+        (k.name, _sum([snap.desa.get(d.code, DesaFigures()) for d in k.desa], [])[0].counts)
+        for k in kabupaten.kecamatan
+    ]
+    day = texts.tanggal(snap.now.astimezone(services.timezone).date())
+    return chart.proposals_by_kecamatan(rows, title=f"Usulan per kecamatan\n{kabupaten.name}, {day}")
+
+
+def summary(snap: Snapshot, services: Services, officer: Officer) -> list[Reply]:
+    """The officer's weekly summary: one or more messages (split at line breaks), the dinas's chart last."""
+    match officer.role:
+        case Role.OPERATOR:
+            return _operator(snap, services, officer)
+        case Role.CAMAT:
+            return _camat(snap, services, officer)
+        case Role.DINAS:
+            return _dinas(snap, services, officer)
+
+
+def _days(services: Services, since: dt.datetime | None, now: dt.datetime) -> int | None:
+    if since is None:
+        return None
+    local = services.timezone
+    return (now.astimezone(local).date() - since.astimezone(local).date()).days
+
+
+def _heading(snap: Snapshot, services: Services, area: str) -> str:
+    zone = services.timezone
+    last_day = (snap.end - dt.timedelta(microseconds=1)).astimezone(zone).date()
+    return texts.summary_heading(area, snap.start.astimezone(zone).date(), last_day)
+
+
+def _sum(figures: list[DesaFigures], activity: list[dict[str, int]]) -> tuple[DesaFigures, dict[str, int]]:
+    total = DesaFigures()
+    for one in figures:
+        for status, count in one.counts.items():
+            total.counts[status] = total.counts.get(status, 0) + count
+        for status, since in one.oldest.items():
+            if status not in total.oldest or since < total.oldest[status]:
+                total.oldest[status] = since
+        if one.last_submitted and (total.last_submitted is None or one.last_submitted > total.last_submitted):
+            total.last_submitted = one.last_submitted
+    done: dict[str, int] = {}
+    for one_done in activity:
+        for action, count in one_done.items():
+            done[action] = done.get(action, 0) + count
+    return total, done
+
+
+def _proposed_this_year(services: Services, figures: DesaFigures | None) -> bool:
+    if figures is None or figures.last_submitted is None:
+        return False
+    return figures.last_submitted.astimezone(services.timezone).year >= services.today().year
+
+
+def _figures_lines(snap: Snapshot, services: Services, total: DesaFigures, done: dict[str, int]) -> list[str]:
+    now = snap.now
+    return [
+        "Minggu ini: " + texts.week_activity(done) + ".",
+        texts.waiting_line(
+            "Menunggu camat",
+            total.counts.get(Status.MENUNGGU_CAMAT, 0),
+            _days(services, total.oldest.get(Status.MENUNGGU_CAMAT), now),
+        ),
+        texts.waiting_line(
+            "Menunggu Diskopnaker",
+            total.counts.get(Status.MENUNGGU_DINAS, 0),
+            _days(services, total.oldest.get(Status.MENUNGGU_DINAS), now),
+        ),
+        "Sampai hari ini: " + texts.status_totals(total.counts) + ".",
+    ]
+
+
+def _area_line(
+    snap: Snapshot, services: Services, name: str, figures: DesaFigures, new: int, stage: Status
+) -> str:
+    return texts.area_line(
+        name,
+        new=new,
+        waiting=figures.counts.get(stage, 0),
+        oldest_days=_days(services, figures.oldest.get(stage), snap.now),
+        total=sum(figures.counts.values()),
+    )
+
+
+def _camat(snap: Snapshot, services: Services, officer: Officer) -> list[Reply]:
+    kecamatan = services.kabupaten.kecamatan_by_code(officer.region_code)
+    if kecamatan is None:
+        return []
+    desa = [(d, snap.desa.get(d.code, DesaFigures()), snap.activity.get(d.code, {})) for d in kecamatan.desa]
+    total, done = _sum([f for _, f, _ in desa], [a for _, _, a in desa])
+    lines = [_heading(snap, services, f"Kec. {kecamatan.name}"), ""]
+    lines += _figures_lines(snap, services, total, done)
+    lines += ["", "Per desa/kelurahan (baru minggu ini · menunggu Anda · semua usulan):"]
+    # Only the desa with something to show; the silent ones are named below.
+    lines += [
+        _area_line(snap, services, d.name, f, a.get("submit", 0), Status.MENUNGGU_CAMAT)
+        for d, f, a in desa
+        if f.counts or a
+    ]
+    silent = [d.name for d, f, _ in desa if not _proposed_this_year(services, f)]
+    year = services.today().year
+    named = silent[:NAMES_LISTED]
+    if len(silent) > NAMES_LISTED:
+        named.append(f"dan {len(silent) - NAMES_LISTED} lainnya")
+    lines += ["", texts.not_proposed(year, named, len(silent), len(desa))]
+    lines += ["", texts.SUMMARY_APPROVER_FOOTER]
+    return _parts("\n".join(lines), buttons=((Button(texts.OPEN_QUEUE, "q:0"),),))
+
+
+def _dinas(snap: Snapshot, services: Services, officer: Officer) -> list[Reply]:
+    kabupaten = services.kabupaten
+    in_region = [k for k in kabupaten.kecamatan if k.code.startswith(officer.region_code + ".")]
+    whole = officer.region_code == kabupaten.code
+    rows = []
+    all_figures, all_done = [], []
+    silent = 0
+    desa_count = 0
+    for kecamatan in in_region:
+        figures = [snap.desa.get(d.code, DesaFigures()) for d in kecamatan.desa]
+        done = [snap.activity.get(d.code, {}) for d in kecamatan.desa]
+        silent += sum(1 for f in figures if not _proposed_this_year(services, f))
+        desa_count += len(kecamatan.desa)
+        rows.append((kecamatan.name, *_sum(figures, done)))
+        all_figures += figures
+        all_done += done
+    total, done_all = _sum(all_figures, all_done)
+    area = kabupaten.name if whole else officer.region_code
+    lines = [_heading(snap, services, area), ""]
+    lines += _figures_lines(snap, services, total, done_all)
+    lines += ["", "Per kecamatan (baru minggu ini · menunggu camat · semua usulan):"]
+    lines += [
+        _area_line(snap, services, name, f, d.get("submit", 0), Status.MENUNGGU_CAMAT) for name, f, d in rows
+    ]
+    lines += [texts.not_proposed_count(services.today().year, silent, desa_count)]
+    if whole:
+        lines += ["", *snap.quota_lines]
+    people = [
+        (u.officer.name, u.officer.role.value, _region_name(services, u.officer.region_code), u.reason)
+        for u in snap.unreachable
+        if u.officer.region_code == officer.region_code
+        or u.officer.region_code.startswith(officer.region_code + ".")
+    ]
+    lines += ["", *texts.unreachable_lines(people, limit=UNREACHABLE_LISTED)]
+    lines += ["", texts.SUMMARY_APPROVER_FOOTER]
+    replies = _parts("\n".join(lines), buttons=((Button(texts.OPEN_QUEUE, "q:0"),),))
+    if snap.chart_png is not None:
+        caption = texts.CHART_CAPTION.format(day=texts.tanggal(snap.now.astimezone(services.timezone).date()))
+        replies.append(Reply(caption, photo=snap.chart_png))
+    return replies
+
+
+def _operator(snap: Snapshot, services: Services, officer: Officer) -> list[Reply]:
+    desa = services.kabupaten.desa_by_code(officer.region_code)
+    if desa is None:
+        return []
+    figures = snap.desa.get(desa.code, DesaFigures())
+    done = snap.activity.get(desa.code, {})
+    lines = [_heading(snap, services, f"{desa.kind.capitalize()} {desa.name}"), ""]
+    if not figures.counts:
+        lines.append(texts.SUMMARY_OPERATOR_EMPTY)
+        return _parts("\n".join(lines))
+    lines += [
+        "Minggu ini: " + texts.week_activity(done) + ".",
+        "Semua usulan desa ini: " + texts.status_totals(figures.counts) + ".",
+        "",
+    ]
+    returned = snap.returned.get(desa.code, Overdue())
+    lines.append(texts.needs_action(figures.counts.get(Status.DIKEMBALIKAN, 0)))
+    buttons: list[tuple[Button, ...]] = []
+    for item in returned.oldest:
+        number = format_number(item.id)
+        days = _days(services, item.since, snap.now) or 0
+        lines.append(texts.returned_item(number, item.name, list(item.fix_fields), days))
+        buttons.append((Button(f"{texts.FIX} {number}", f"p:{item.id}"),))
+    unlisted = figures.counts.get(Status.DIKEMBALIKAN, 0) - len(returned.oldest)
+    if unlisted > 0:
+        lines.append(texts.more(unlisted, "/daftarku"))
+    return _parts("\n".join(lines), buttons=tuple(buttons))
+
+
+@dataclass(slots=True)
+class Overdues:
+    """What waits too long, kabupaten-wide, for one day's reminders."""
+
+    now: dt.datetime
+    remind_days: int
+    escalate_days: int
+    fix_days: int
+    at_camat: dict[str, Overdue]  # by kecamatan, past remind_days, the oldest few listed
+    escalated: dict[str, Overdue]  # by kecamatan, past escalate_days
+    at_dinas: dict[str, Overdue]  # by kecamatan, past remind_days
+    to_fix: dict[str, Overdue]  # by desa, returned past fix_days, the oldest few listed
+    camats: dict[str, list[str]] = field(default_factory=dict)  # kecamatan -> names of its camats
+
+
+REMINDER_LISTED = 10
+
+
+async def overdues(
+    session: AsyncSession, *, now: dt.datetime, remind_days: int, escalate_days: int, fix_days: int
+) -> Overdues:
+    """Read what waits past the reminder, escalation and correction thresholds at ``now``."""
+    day = dt.timedelta(days=1)
+    camats: dict[str, list[str]] = {}
+    for camat in await store.officers_of(session, role=Role.CAMAT):
+        camats.setdefault(camat.region_code, []).append(camat.name)
+    return Overdues(
+        now=now,
+        remind_days=remind_days,
+        escalate_days=escalate_days,
+        fix_days=fix_days,
+        at_camat=await reports.overdue(
+            session, status=Status.MENUNGGU_CAMAT, before=now - remind_days * day, by="kecamatan",
+            keep=REMINDER_LISTED,
+        ),
+        escalated=await reports.overdue(
+            session, status=Status.MENUNGGU_CAMAT, before=now - escalate_days * day, by="kecamatan", keep=1
+        ),
+        at_dinas=await reports.overdue(
+            session, status=Status.MENUNGGU_DINAS, before=now - remind_days * day, by="kecamatan", keep=1
+        ),
+        to_fix=await reports.overdue(
+            session, status=Status.DIKEMBALIKAN, before=now - fix_days * day, by="desa", keep=REMINDER_LISTED
+        ),
+        camats=camats,
+    )  # fmt: skip
+
+
+def reminder(found: Overdues, services: Services, officer: Officer) -> list[Reply]:
+    """The officer's reminder of the day, or nothing when nothing of theirs waits too long."""
+    match officer.role:
+        case Role.CAMAT:
+            return _remind_camat(found, services, officer)
+        case Role.DINAS:
+            return _remind_dinas(found, services, officer)
+        case Role.OPERATOR:
+            return _remind_operator(found, services, officer)
+
+
+QUEUE_BUTTON = ((Button(texts.OPEN_QUEUE, "q:0"),),)
+
+
+def _remind_camat(found: Overdues, services: Services, officer: Officer) -> list[Reply]:
+    waiting = found.at_camat.get(officer.region_code)
+    if waiting is None or not waiting.count:
+        return []
+    items = [_waiting_item(services, item, found.now) for item in waiting.oldest]
+    if waiting.count > len(waiting.oldest):
+        items.append(texts.more(waiting.count - len(waiting.oldest), "/antrian"))
+    escalated = found.escalated.get(officer.region_code, Overdue()).count
+    text = texts.remind_camat(
+        waiting.count, found.remind_days, items, escalated=escalated, escalate_days=found.escalate_days
+    )
+    return _parts(text, buttons=QUEUE_BUTTON)
+
+
+def _remind_dinas(found: Overdues, services: Services, officer: Officer) -> list[Reply]:
+    """Escalations (waiting at a camat past the escalation threshold), then the dinas's own late queue."""
+    prefix = officer.region_code + "."
+    sections = []
+    escalated = sorted((k, v) for k, v in found.escalated.items() if k.startswith(prefix) and v.count)
+    if escalated:
+        rows = []
+        for code, late in escalated:
+            kecamatan = services.kabupaten.kecamatan_by_code(code)
+            name = kecamatan.name if kecamatan else code
+            oldest = _days(services, late.oldest[0].since, found.now) or 0 if late.oldest else 0
+            rows.append(texts.escalation_row(name, late.count, oldest, found.camats.get(code, [])))
+        total = sum(late.count for _, late in escalated)
+        sections.append(texts.escalation(total, found.escalate_days, rows))
+    own = [v for k, v in found.at_dinas.items() if k.startswith(prefix) and v.count]
+    if own:
+        oldest_since = min(v.oldest[0].since for v in own if v.oldest)
+        days = _days(services, oldest_since, found.now) or 0
+        sections.append(texts.remind_dinas(sum(v.count for v in own), found.remind_days, days))
+    return _parts("\n\n".join(sections), buttons=QUEUE_BUTTON) if sections else []
+
+
+def _remind_operator(found: Overdues, services: Services, officer: Officer) -> list[Reply]:
+    waiting = found.to_fix.get(officer.region_code)
+    if waiting is None or not waiting.count:
+        return []
+    items, buttons = [], []
+    for item in waiting.oldest:
+        number = format_number(item.id)
+        days = _days(services, item.since, found.now) or 0
+        items.append(texts.returned_item(number, item.name, list(item.fix_fields), days))
+        buttons.append((Button(f"{texts.FIX} {number}", f"p:{item.id}"),))
+    if waiting.count > len(waiting.oldest):
+        items.append(texts.more(waiting.count - len(waiting.oldest), "/daftarku"))
+    return _parts(texts.remind_fix(waiting.count, found.fix_days, items), buttons=tuple(buttons))
+
+
+def _waiting_item(services: Services, item: reports.Waiting, now: dt.datetime) -> str:
+    desa = services.kabupaten.desa_by_code(item.desa_code)
+    where = desa.name if desa else item.desa_code
+    return texts.waiting_item(format_number(item.id), item.name, where, _days(services, item.since, now) or 0)
+
+
+def _region_name(services: Services, code: str) -> str:
+    kabupaten = services.kabupaten
+    if code == kabupaten.code:
+        return kabupaten.name
+    desa = kabupaten.desa_by_code(code)
+    if desa is not None:
+        return desa.label
+    kecamatan = kabupaten.kecamatan_by_code(code)
+    return f"Kec. {kecamatan.name}" if kecamatan else code
+
+
+def _parts(text: str, buttons: tuple[tuple[Button, ...], ...] = ()) -> list[Reply]:
+    """The text as messages under the limit, cut at line breaks; the buttons go with the last one."""
+    chunks = split_lines(text, PART_LIMIT)
+    return [Reply(chunk, buttons=buttons if i == len(chunks) - 1 else ()) for i, chunk in enumerate(chunks)]
+
+
+def split_lines(text: str, limit: int) -> list[str]:
+    """Cut a text into parts of at most ``limit`` characters at line breaks (a blank line if one is near),
+    a line longer than the limit at a space."""
+    parts: list[str] = []
+    while len(text) > limit:
+        cut = text.rfind("\n\n", 0, limit)
+        if cut < limit // 2:
+            cut = text.rfind("\n", 0, limit)
+        if cut <= 0:
+            cut = text.rfind(" ", 0, limit)
+        if cut <= 0:
+            cut = limit
+        parts.append(text[:cut].rstrip())
+        text = text[cut:].lstrip("\n ")
+    if text.strip():
+        parts.append(text)
+    return parts
+
+
+async def show(turn: Turn) -> None:
+    """/ringkasan: the asker's summary of the last seven days, now."""
+    officer = turn.officer
+    assert officer is not None
+    start, end = week_so_far(turn.services, turn.services.clock())
+    dinas = officer.role is Role.DINAS
+    snap = await snapshot(turn.session, turn.services, start=start, end=end, with_chart=dinas)
+    for reply in summary(snap, turn.services, officer):
+        turn.say(reply)

@@ -1,0 +1,239 @@
+"""The reading side of the summaries and reminders: a few kabupaten-wide grouped queries, whatever the size.
+
+A weekly run builds one :class:`Snapshot` and cuts every recipient's summary from it, so the database is
+asked the same handful of questions for 150 recipients as for one. Each query reads an index built for it
+(``ix_proposal_desa_status_times``, ``ix_auditevent_at``), never a million rows of the table.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import and_, func
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from models import store
+from models.rules.status import Status
+from models.tables import AuditEvent, ChatAccount, Delivery, Dispatch, Officer, OutboundMessage, Proposal
+
+# Where a proposal waits since: the camat since it was (re)submitted, the dinas since the camat approved,
+# the officer since it was returned.
+WAITING_SINCE = {
+    Status.MENUNGGU_CAMAT: Proposal.submitted_at,
+    Status.MENUNGGU_DINAS: Proposal.decided_at,
+    Status.DIKEMBALIKAN: Proposal.decided_at,
+}
+UNREACHABLE_REASONS = ("blocked", "chat_not_found", "chat_migrated")
+
+
+@dataclass(slots=True)
+class DesaFigures:
+    """One desa's sent proposals: counts by status, the oldest waiting at each stage, the last proposal."""
+
+    counts: dict[Status, int] = field(default_factory=dict)
+    oldest: dict[Status, dt.datetime] = field(default_factory=dict)
+    last_submitted: dt.datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Waiting:
+    """A proposal waiting for someone, as a reminder lists it (no NIK)."""
+
+    id: int
+    name: str
+    desa_code: str
+    kecamatan_code: str
+    since: dt.datetime
+    fix_fields: tuple[str, ...] = ()
+
+
+@dataclass(slots=True)
+class Overdue:
+    """Proposals of one area waiting past a threshold: how many, and the oldest few."""
+
+    count: int = 0
+    oldest: list[Waiting] = field(default_factory=list)
+
+
+async def desa_figures(session: AsyncSession) -> dict[str, DesaFigures]:
+    """Every desa's sent proposals by status, with the oldest waiting time per stage (one index scan)."""
+    statement = (
+        select(  # type: ignore[call-overload]
+            Proposal.desa_code,
+            Proposal.status,
+            func.count(),
+            func.min(Proposal.submitted_at),
+            func.max(Proposal.submitted_at),
+            func.min(Proposal.decided_at),
+        )
+        .where(Proposal.status != Status.DRAFT)
+        .group_by(col(Proposal.desa_code), col(Proposal.status))
+    )
+    figures: dict[str, DesaFigures] = defaultdict(DesaFigures)
+    for desa, raw_status, count, first_sent, last_sent, first_decided in await session.exec(statement):
+        status = Status(raw_status)
+        desa_figures = figures[desa]
+        desa_figures.counts[status] = count
+        since = first_sent if status is Status.MENUNGGU_CAMAT else first_decided
+        if status in WAITING_SINCE and since is not None:
+            desa_figures.oldest[status] = _aware(since)
+        if last_sent is not None:
+            last = _aware(last_sent)
+            if desa_figures.last_submitted is None or last > desa_figures.last_submitted:
+                desa_figures.last_submitted = last
+    return dict(figures)
+
+
+async def activity(
+    session: AsyncSession, *, start: dt.datetime, end: dt.datetime
+) -> dict[str, dict[str, int]]:
+    """What happened in [start, end) by desa: how many submits, approvals, returns... (audit actions)."""
+    statement = (
+        select(Proposal.desa_code, AuditEvent.action, func.count())
+        .join(Proposal, col(Proposal.id) == col(AuditEvent.proposal_id))
+        .where(col(AuditEvent.at) >= start, col(AuditEvent.at) < end, AuditEvent.action != "reveal_nik")
+        .group_by(col(Proposal.desa_code), col(AuditEvent.action))
+    )
+    by_desa: dict[str, dict[str, int]] = defaultdict(dict)
+    for desa, action, count in await session.exec(statement):
+        by_desa[desa][action] = count
+    return dict(by_desa)
+
+
+async def overdue(
+    session: AsyncSession, *, status: Status, before: dt.datetime, by: str, keep: int
+) -> dict[str, Overdue]:
+    """Proposals in ``status`` waiting since before ``before``, per kecamatan or desa (``by``): the count
+    and the ``keep`` oldest of each area."""
+    since = WAITING_SINCE[status]
+    area = col(Proposal.kecamatan_code) if by == "kecamatan" else col(Proposal.desa_code)
+    waiting = and_(col(Proposal.status) == status.value, col(since) < before)
+    areas: dict[str, Overdue] = {}
+    for code, count in await session.exec(select(area, func.count()).where(waiting).group_by(area)):
+        areas[code] = Overdue(count=count)
+    if not areas or keep <= 0:
+        return areas
+    rank = func.row_number().over(partition_by=area, order_by=(col(since), col(Proposal.id))).label("rank")
+    ranked = (
+        select(  # type: ignore[call-overload]
+            col(Proposal.id),
+            col(Proposal.name),
+            col(Proposal.desa_code),
+            col(Proposal.kecamatan_code),
+            col(since).label("since"),
+            col(Proposal.fix_fields),
+            rank,
+        )
+        .where(waiting)
+        .subquery()
+    )
+    c = ranked.c
+    rows = await session.exec(
+        select(c.id, c.name, c.desa_code, c.kecamatan_code, c.since, c.fix_fields)  # type: ignore[call-overload]
+        .where(c.rank <= keep)
+        .order_by(c.since, c.id)
+    )
+    for pid, name, desa, kecamatan, since_at, fix_fields in rows:
+        item = Waiting(
+            id=pid,
+            name=name or "",
+            desa_code=desa,
+            kecamatan_code=kecamatan,
+            since=_aware(since_at),
+            fix_fields=tuple(fix_fields or ()),
+        )
+        areas[item.kecamatan_code if by == "kecamatan" else item.desa_code].oldest.append(item)
+    return areas
+
+
+@dataclass(frozen=True, slots=True)
+class Recipient:
+    """An officer the scheduled messages go to, with every chat account they are bound on."""
+
+    officer: Officer
+    accounts: tuple[ChatAccount, ...]
+
+
+async def recipients(session: AsyncSession) -> list[Recipient]:
+    """Officers bound on at least one channel, with their accounts, in roster order."""
+    rows = await session.exec(
+        select(Officer, ChatAccount)
+        .join(ChatAccount, col(ChatAccount.officer_id) == col(Officer.id))
+        .order_by(col(Officer.id), col(ChatAccount.id))
+    )
+    grouped: dict[int, tuple[Officer, list[ChatAccount]]] = {}
+    for officer, account in rows:
+        assert officer.id is not None
+        grouped.setdefault(officer.id, (officer, []))[1].append(account)
+    return [Recipient(officer, tuple(accounts)) for officer, accounts in grouped.values()]
+
+
+@dataclass(frozen=True, slots=True)
+class Unreachable:
+    officer: Officer
+    reason: str  # "never_onboarded", or the last failed delivery's reason ("blocked", ...)
+
+
+async def unreachable(session: AsyncSession) -> list[Unreachable]:
+    """Officers nothing can reach: never bound to a chat, or whose last message failed for good (blocked)."""
+    bound = select(ChatAccount.officer_id).where(col(ChatAccount.officer_id).is_not(None))
+    never = await session.exec(
+        select(Officer).where(col(Officer.id).not_in(bound)).order_by(col(Officer.id))  # type: ignore[arg-type]
+    )
+    found = [Unreachable(officer, "never_onboarded") for officer in never]
+    # The last delivery to each officer decides: a later success means they unblocked the bot.
+    last = (
+        select(OutboundMessage.officer_id, func.max(OutboundMessage.id).label("last_id"))
+        .where(col(OutboundMessage.officer_id).is_not(None), OutboundMessage.status != Delivery.PENDING)
+        .group_by(col(OutboundMessage.officer_id))
+        .subquery()
+    )
+    rows = await session.exec(
+        select(Officer, OutboundMessage.error)
+        .join(last, last.c.officer_id == col(Officer.id))
+        .join(OutboundMessage, col(OutboundMessage.id) == last.c.last_id)
+        .where(
+            OutboundMessage.status == Delivery.FAILED,
+            col(OutboundMessage.error).in_(UNREACHABLE_REASONS),
+        )
+        .order_by(col(Officer.id))
+    )
+    found.extend(Unreachable(officer, error or "blocked") for officer, error in rows)
+    return found
+
+
+async def claim_dispatch(
+    session: AsyncSession, *, kind: str, period: str, officer_id: int, at: dt.datetime
+) -> bool:
+    """Take the key of one scheduled message; False when it was taken before (by any process)."""
+    values = {"kind": kind, "period": period, "officer_id": officer_id, "at": at}
+    return await store._insert_if_missing(session, Dispatch, values)
+
+
+async def last_dispatch(session: AsyncSession, *, kind: str, officer_id: int) -> dt.datetime | None:
+    """When a message of this kind last went to this officer."""
+    found = await session.exec(
+        select(func.max(Dispatch.at)).where(Dispatch.kind == kind, Dispatch.officer_id == officer_id)
+    )
+    moment = found.one()
+    return _aware(moment) if moment is not None else None
+
+
+async def established_by_kecamatan(session: AsyncSession) -> list[tuple[str, dt.datetime]]:
+    """(kecamatan, decided at) of every established proposal: the budget's new participants."""
+    rows = await session.exec(
+        select(Proposal.kecamatan_code, Proposal.decided_at).where(Proposal.status == Status.DITETAPKAN)
+    )
+    return [(code, _aware(moment)) for code, moment in rows if moment is not None]
+
+
+def _aware(moment: Any) -> dt.datetime:
+    """Aggregates (min, max) come back from SQLite as naive UTC; columns come back aware."""
+    if isinstance(moment, str):
+        moment = dt.datetime.fromisoformat(moment)
+    assert isinstance(moment, dt.datetime)
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
