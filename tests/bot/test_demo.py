@@ -184,6 +184,7 @@ APPROVAL_SCRIPT = [
     "1",  # U-00001
     "3",  # 🔎 Lihat NIK
     "1",  # 🏁 Tetapkan (the card's buttons stay pressable after the NIK)
+    "/ringkasan",  # this week's summary, with the chart saved as a file
     "/persona operator",  # two notices waiting in the operator's mailbox
     "/riwayat U-00001",
     "/keluar",
@@ -210,6 +211,12 @@ def test_the_demo_runs_the_approval_path_end_to_end(tmp_path):
     assert "Disetujui oleh Camat Jonson Demo" in replies[at + 4]
     assert f"NIK usulan U-00001 (BUDI SANTOSO): {NIK}" in replies[at + 5]  # the dinas asked for it
     assert "Ditetapkan oleh Diskopnaker Maria Demo" in replies[at + 6]
+    summary = replies[APPROVAL_SCRIPT.index("/ringkasan")]
+    assert "📊 Ringkasan mingguan LANJUTKAN — Kabupaten Samosir" in summary
+    assert "1 usulan baru · 1 disetujui camat · 1 ditetapkan" in summary
+    chart = re.search(r"🖼 (\S+grafik-ringkasan\.png)", summary)
+    assert chart is not None
+    assert (tmp_path / chart.group(1)).read_bytes().startswith(b"\x89PNG")
     mailbox = replies[APPROVAL_SCRIPT.index("/persona operator")]
     assert "2 pesan masuk" in mailbox
     assert "disetujui Camat Jonson Demo" in mailbox
