@@ -436,5 +436,8 @@ async def show(turn: Turn) -> None:
     start, end = week_so_far(turn.services, turn.services.clock())
     dinas = officer.role is Role.DINAS
     snap = await snapshot(turn.session, turn.services, start=start, end=end, with_chart=dinas)
-    for reply in summary(snap, turn.services, officer):
+    replies = summary(snap, turn.services, officer)
+    if not replies:  # a region the kabupaten does not have (a roster typo the import let through)
+        turn.say(texts.SUMMARY_NO_REGION.format(admin=turn.services.admin_contact))
+    for reply in replies:
         turn.say(reply)

@@ -797,7 +797,9 @@ def registry_names(matches: list[tuple[str, str]]) -> str:
 
 # ------------------------------------------------------------------------------ summaries and reminders
 
-SUMMARY_NOT_BOUND = "Ringkasan hanya untuk petugas yang terdaftar. Ketik /start dulu."
+SUMMARY_NO_REGION = (
+    "Ringkasan belum dapat dibuat: wilayah Anda di daftar petugas tidak dikenal. Hubungi {admin}."
+)
 SUMMARY_STATUSES = REKAP_STATUSES
 SHORT_STATUS = {
     Status.MENUNGGU_CAMAT: "menunggu camat",

@@ -11,7 +11,7 @@ from handlers.context import Services
 from handlers.messages import Reply
 from models import store
 from models.rules.status import Role, Status
-from models.tables import AuditEvent, Delivery, OutboundMessage
+from models.tables import AuditEvent, Delivery, OfficerCreate, OutboundMessage
 from tests.conftest import (
     CAMAT_PHONE,
     DINAS_PHONE,
@@ -315,3 +315,19 @@ async def test_unreachable_officers_are_listed_only_for_the_dinas(services: Serv
     assert "tidak dapat dihubungi" not in text_of(summaries[CAMAT_PHONE])
     assert "belum pernah membuka bot" in text_of(summaries[DINAS_PHONE])
     assert isinstance(summaries[DINAS_PHONE][-1].photo, bytes)
+
+
+async def test_ringkasan_for_a_region_the_kabupaten_does_not_have_says_whom_to_ask(chat, services: Services):
+    async with services.sessions() as session:
+        stray = OfficerCreate(
+            name="Salah Kode", role=Role.OPERATOR, region_code="12.17.99.2001", phone="+6281200000999"
+        )
+        await store.upsert_officer(session, data=stray)
+        await session.commit()
+    lost = chat(1999)
+    await lost.onboard("+6281200000999")
+    (answer,) = await lost.say("/ringkasan")
+    assert answer.text == (
+        "Ringkasan belum dapat dibuat: wilayah Anda di daftar petugas tidak dikenal. "
+        "Hubungi admin Diskopnaker Kabupaten Samosir."
+    )
