@@ -175,3 +175,37 @@ async def test_good_settings_build_the_services(tmp_path):
         assert services.vault.decrypt(token) == "1217011508900001"
     finally:
         await services.close()
+
+
+def test_the_schedule_settings_make_the_timetable(monkeypatch):
+    """Defaults: Monday 08:00 and 09:00 daily, 3/7/7 days, 3 days of catch-up; a day in Indonesian works."""
+    defaults = Settings().timetable()
+    assert (defaults.summary_day, defaults.summary_at) == ("mon", dt.time(8))
+    assert defaults.reminder_at == dt.time(9)
+    assert (defaults.remind_after_days, defaults.escalate_after_days, defaults.fix_after_days) == (3, 7, 7)
+    assert defaults.catch_up == dt.timedelta(days=3)
+    assert Settings().scheduled_messages is True
+    monkeypatch.setenv("LANJUTKAN_SUMMARY_DAY", "Jumat")
+    monkeypatch.setenv("LANJUTKAN_SUMMARY_TIME", "15:30")
+    monkeypatch.setenv("LANJUTKAN_CATCH_UP_DAYS", "0.5")
+    monkeypatch.setenv("LANJUTKAN_SCHEDULED_MESSAGES", "false")
+    settings = Settings()
+    timetable = settings.timetable()
+    assert (timetable.summary_day, timetable.summary_at) == ("fri", dt.time(15, 30))
+    assert timetable.catch_up == dt.timedelta(hours=12)
+    assert settings.scheduled_messages is False
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("LANJUTKAN_SUMMARY_DAY", "someday"),
+        ("LANJUTKAN_SUMMARY_TIME", "25:00"),
+        ("LANJUTKAN_REMIND_AFTER_DAYS", "0"),
+        ("LANJUTKAN_CATCH_UP_DAYS", "-1"),
+    ],
+)
+def test_a_wrong_schedule_setting_is_refused(monkeypatch, name, value):
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ValidationError):
+        Settings()
