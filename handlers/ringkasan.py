@@ -26,6 +26,7 @@ PART_LIMIT = 3500  # characters per message: under Telegram's 4096 with room for
 RETURNED_LISTED = 5  # returned proposals listed (with a button each) in an operator's summary
 UNREACHABLE_LISTED = 30
 NAMES_LISTED = 40  # desa named as "not proposed yet" in a camat's summary
+QUEUE_BUTTON = ((Button(texts.OPEN_QUEUE, "q:0"),),)  # opens /antrian's first page
 
 
 @dataclass(slots=True)
@@ -40,7 +41,7 @@ class Snapshot:
     returned: dict[str, Overdue]  # by desa: every returned proposal, the oldest few listed
     unreachable: list[reports.Unreachable] = field(default_factory=list)
     quota_lines: list[str] = field(default_factory=list)  # the dinas's quota and budget, as in /rekap
-    chart_png: bytes | None = None  # drawn on first use
+    chart_png: bytes | None = None  # drawn by snapshot() when a dinas summary needs it
 
 
 def week_before(services: Services, moment: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
@@ -151,7 +152,7 @@ def _proposed_this_year(services: Services, figures: DesaFigures | None) -> bool
 def _figures_lines(snap: Snapshot, services: Services, total: DesaFigures, done: dict[str, int]) -> list[str]:
     now = snap.now
     return [
-        "Minggu ini: " + texts.week_activity(done) + ".",
+        texts.IN_THE_WEEK + texts.week_activity(done) + ".",
         texts.waiting_line(
             "Menunggu camat",
             total.counts.get(Status.MENUNGGU_CAMAT, 0),
@@ -200,7 +201,7 @@ def _camat(snap: Snapshot, services: Services, officer: Officer) -> list[Reply]:
         named.append(f"dan {len(silent) - NAMES_LISTED} lainnya")
     lines += ["", texts.not_proposed(year, named, len(silent), len(desa))]
     lines += ["", texts.SUMMARY_APPROVER_FOOTER]
-    return _parts("\n".join(lines), buttons=((Button(texts.OPEN_QUEUE, "q:0"),),))
+    return _parts("\n".join(lines), buttons=QUEUE_BUTTON)
 
 
 def _dinas(snap: Snapshot, services: Services, officer: Officer) -> list[Reply]:
@@ -238,7 +239,7 @@ def _dinas(snap: Snapshot, services: Services, officer: Officer) -> list[Reply]:
     ]
     lines += ["", *texts.unreachable_lines(people, limit=UNREACHABLE_LISTED)]
     lines += ["", texts.SUMMARY_APPROVER_FOOTER]
-    replies = _parts("\n".join(lines), buttons=((Button(texts.OPEN_QUEUE, "q:0"),),))
+    replies = _parts("\n".join(lines), buttons=QUEUE_BUTTON)
     if snap.chart_png is not None:
         caption = texts.CHART_CAPTION.format(day=texts.tanggal(snap.now.astimezone(services.timezone).date()))
         replies.append(Reply(caption, photo=snap.chart_png))
@@ -256,7 +257,7 @@ def _operator(snap: Snapshot, services: Services, officer: Officer) -> list[Repl
         lines.append(texts.SUMMARY_OPERATOR_EMPTY)
         return _parts("\n".join(lines))
     lines += [
-        "Minggu ini: " + texts.week_activity(done) + ".",
+        texts.IN_THE_WEEK + texts.week_activity(done) + ".",
         "Semua usulan desa ini: " + texts.status_totals(figures.counts) + ".",
         "",
     ]
@@ -331,9 +332,6 @@ def reminder(found: Overdues, services: Services, officer: Officer) -> list[Repl
             return _remind_dinas(found, services, officer)
         case Role.OPERATOR:
             return _remind_operator(found, services, officer)
-
-
-QUEUE_BUTTON = ((Button(texts.OPEN_QUEUE, "q:0"),),)
 
 
 def _remind_camat(found: Overdues, services: Services, officer: Officer) -> list[Reply]:

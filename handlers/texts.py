@@ -809,6 +809,7 @@ SHORT_STATUS = {
     Status.DIKEMBALIKAN: "dikembalikan",
 }
 OPEN_QUEUE = "📥 Buka antrian"
+IN_THE_WEEK = "Dalam 7 hari itu: "
 CHART_LEGEND_TITLE = "Status"
 
 

@@ -151,7 +151,7 @@ async def test_camat_summary_has_the_kecamatan_week_by_desa(services: Services):
     replies = (await summaries_at(services, wib(11, 23, 8)))[CAMAT_PHONE]
     text = text_of(replies)
     assert text.startswith("📊 Ringkasan mingguan LANJUTKAN — Kec. Simanindo\n16–22 November 2026")
-    assert "Minggu ini: 3 usulan baru · 1 disetujui camat · 1 ditetapkan · 1 dikembalikan.\n" in text
+    assert "Dalam 7 hari itu: 3 usulan baru · 1 disetujui camat · 1 ditetapkan · 1 dikembalikan.\n" in text
     assert "ditolak" not in text.split("Sampai hari ini")[0]
     # Waiting times count to the moment of reading (NOW, Tuesday 24): P2 since 10 November.
     assert "Menunggu camat: 3 (terlama 14 hari)" in text
@@ -176,7 +176,7 @@ async def test_dinas_summary_has_the_kabupaten_quota_budget_unreachable_and_a_ch
     replies = (await summaries_at(services, wib(11, 23, 8)))[DINAS_PHONE]
     text = text_of(replies)
     assert text.startswith("📊 Ringkasan mingguan LANJUTKAN — Kabupaten Samosir\n16–22 November 2026")
-    assert "Minggu ini: 3 usulan baru · 1 disetujui camat · 1 ditetapkan · 1 dikembalikan." in text
+    assert "Dalam 7 hari itu: 3 usulan baru · 1 disetujui camat · 1 ditetapkan · 1 dikembalikan." in text
     # P8 waits since 1 December 2025: 31 days to 1 January, 327 more to 24 November.
     assert "Menunggu camat: 4 (terlama 358 hari)" in text
     assert "• Simanindo: 3 baru · 3 menunggu (terlama 14 hari) · 7 usulan" in text
@@ -209,7 +209,7 @@ async def test_operator_summary_has_the_desa_and_what_to_fix(services: Services)
     replies = summaries[OPERATOR_PHONE]
     text = text_of(replies)
     assert text.startswith("📊 Ringkasan mingguan LANJUTKAN — Desa Tomok\n16–22 November 2026")
-    assert "Minggu ini: 2 usulan baru · 1 disetujui camat · 1 ditetapkan · 1 dikembalikan." in text
+    assert "Dalam 7 hari itu: 2 usulan baru · 1 disetujui camat · 1 ditetapkan · 1 dikembalikan." in text
     assert (
         "Semua usulan desa ini: 6 usulan: 2 menunggu camat, 1 menunggu Diskopnaker, 1 ditetapkan, 1 ditolak, "
         "1 dikembalikan." in text
@@ -239,9 +239,8 @@ async def test_ringkasan_command_through_the_application(chat, services: Service
     text = "\n".join(m.text for m in await jonson.say("/ringkasan"))
     assert "Ringkasan mingguan LANJUTKAN — Kec. Simanindo\n18–24 November 2026" in text
     # In these seven days (from Wednesday 18): P3 approved, P5 returned, P7 new, P6 rejected on Monday.
-    assert (
-        "Minggu ini: 1 usulan baru · 1 disetujui camat · 1 ditetapkan · 1 dikembalikan · 1 ditolak." in text
-    )
+    week = "Dalam 7 hari itu: 1 usulan baru · 1 disetujui camat · 1 ditetapkan · 1 dikembalikan · 1 ditolak."
+    assert week in text
     maria = chat(3001)
     await maria.onboard(DINAS_PHONE)
     await maria.say("/ringkasan")
