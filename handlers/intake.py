@@ -38,7 +38,7 @@ from models.rules.fields import (
 from models.rules.nik import Gender, NikReading, mask_nik, read_nik
 from models.rules.registry import RegistryHit, name_match, registry_findings
 from models.rules.status import Action, Role, Status, transition
-from models.tables import Conversation, ProgramYear, Proposal, format_number, utcnow
+from models.tables import Conversation, Proposal, format_number, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -335,9 +335,7 @@ async def _assess(turn: Turn, proposal: Proposal, reading: NikReading) -> list[F
         )
     desa = _desa(turn, proposal)
     # The year's figures (lanjutkan program set) decide the ages and the desil limit; the settings stand in.
-    program = await store.program_year(
-        turn.session, year=services.today().year, default_quota=services.new_participant_quota
-    )
+    figures = await store.intake_figures(turn.session, year=services.today().year)
     found = nik_findings(
         reading,
         kabupaten_code=services.kabupaten.code,
@@ -345,7 +343,7 @@ async def _assess(turn: Turn, proposal: Proposal, reading: NikReading) -> list[F
         desa_kecamatan_code=desa.kecamatan_code,
         desa_kecamatan_name=desa.kecamatan_name,
         coverage_start=services.effective_coverage_start(),
-        ages=_ages(services, program),
+        ages=_ages(services, figures),
         existing=existing,
         active_participant=await store.is_active_participant(turn.session, nik_hash=nik_hash),
         stated_birth_date=proposal.birth_date,
@@ -353,25 +351,25 @@ async def _assess(turn: Turn, proposal: Proposal, reading: NikReading) -> list[F
     if proposal.birth_date and proposal.gender:
         found += stated_findings(reading, birth_date=proposal.birth_date, gender=Gender(proposal.gender))
     hits, imported = await _registries(turn, nik_hash)
-    threshold = program.desil_threshold if program.desil_threshold is not None else DEFAULT_DESIL_THRESHOLD
+    threshold = figures.desil_threshold if figures.desil_threshold is not None else DEFAULT_DESIL_THRESHOLD
     found += registry_findings(hits, imported=imported, stated_name=proposal.name, desil_threshold=threshold)
     return found
 
 
 async def _registries(turn: Turn, nik_hash: str) -> tuple[list[RegistryHit], list[str]]:
     """The imported registries' rows for a NIK, and which registries are imported."""
-    imported = [batch.source for batch in await store.registry_sources(turn.session)]
+    imported = list(await store.imported_registries(turn.session))
     if not imported:  # one query, not two, until the dinas imports a registry
         return [], []
     matches = await store.registry_matches(turn.session, nik_hash=nik_hash)
     return [RegistryHit(m.source, m.name, m.desil) for m in matches], imported
 
 
-def _ages(services: Services, program: ProgramYear) -> AgeLimits:
+def _ages(services: Services, figures: store.IntakeFigures) -> AgeLimits:
     """The year's age limits when set with `lanjutkan program set`, else the settings'."""
-    if program.age_min is None or program.age_max is None:
+    if figures.age_min is None or figures.age_max is None:
         return services.ages
-    return AgeLimits(minimum=program.age_min, maximum=program.age_max)
+    return AgeLimits(minimum=figures.age_min, maximum=figures.age_max)
 
 
 def _reading(turn: Turn, proposal: Proposal) -> NikReading:

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
+import weakref
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import bindparam, delete, func, text, update
+from sqlalchemy import event as sa_event
 from sqlalchemy import insert as sa_insert
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -299,6 +303,7 @@ async def set_program(
     for name, value in figures.items():
         setattr(program, name, value)
     session.add(program)
+    _forget_intake_reads_now_and_at_commit(session)  # this process's intake sees the new figures
     return program
 
 
@@ -662,6 +667,7 @@ async def activate_registry_batch(
         previous.batch_id, previous.activated_at = batch_id, now
         session.add(previous)
     await session.flush()
+    _forget_intake_reads_now_and_at_commit(session)  # this process's intake sees the new source
     return old
 
 
@@ -763,3 +769,87 @@ async def active_participant_starts(session: AsyncSession, *, kecamatan_code: st
     if kecamatan_code is not None:
         statement = statement.where(col(ActiveParticipant.desa_code).startswith(kecamatan_code + "."))
     return list(await session.exec(statement))
+
+
+# ---------------------------------------------------------------------------- what intake reads, kept a while
+
+# Every intake assessment needs the year's age limits and desil threshold and the list of imported
+# registries. They change only with `lanjutkan program set` and `lanjutkan registry import`, which the dinas
+# runs in another process; reading them at every step was two queries of the step's ~ten. So each process
+# keeps them for INTAKE_CACHE_SECONDS: a change made by another process reaches intake within that time
+# (documented in the README). A change made in this process (set_program, activate_registry_batch) clears
+# them, and again when it commits, so no read taken meanwhile is kept.
+# What each NIK finds in the registries (registry_matches) is never kept.
+INTAKE_CACHE_SECONDS = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class IntakeFigures:
+    """The figures of a program year that intake applies; None where the year does not set one."""
+
+    age_min: int | None
+    age_max: int | None
+    desil_threshold: int | None
+
+
+# Per database engine (a test process opens many databases): key -> (monotonic time read, value).
+_intake_reads: weakref.WeakKeyDictionary[Any, dict[Any, tuple[float, Any]]] = weakref.WeakKeyDictionary()
+_intake_generation = 0  # raised by every forget: a read that began before it is not kept
+_T = TypeVar("_T")
+
+
+def forget_intake_reads() -> None:
+    """Drop what intake keeps, for every database: its next assessment reads figures and sources again."""
+    global _intake_generation
+    _intake_generation += 1
+    _intake_reads.clear()
+
+
+def _forget_intake_reads_now_and_at_commit(session: AsyncSession) -> None:
+    forget_intake_reads()
+    sa_event.listen(session.sync_session, "after_commit", lambda _session: forget_intake_reads(), once=True)
+
+
+async def _kept(session: AsyncSession, key: Any, read: Callable[[], Awaitable[_T]]) -> _T:
+    """``read()``'s value, kept per database for INTAKE_CACHE_SECONDS."""
+    engine = session.sync_session.bind
+    if engine is None:
+        return await read()
+    now = time.monotonic()
+    found = _intake_reads.get(engine, {}).get(key)
+    if found is not None and now - found[0] < INTAKE_CACHE_SECONDS:
+        return cast(_T, found[1])
+    generation = _intake_generation
+    value = await read()
+    if generation == _intake_generation:  # not cleared meanwhile (a change committed during the read)
+        _intake_reads.setdefault(engine, {})[key] = (now, value)
+    return value
+
+
+_INTAKE_FIGURES = select(ProgramYear.age_min, ProgramYear.age_max, ProgramYear.desil_threshold).where(
+    col(ProgramYear.year) == bindparam("year")
+)
+_IMPORTED_REGISTRIES = (
+    select(RegistryBatch.source)
+    .join(RegistryActive, col(RegistryActive.batch_id) == col(RegistryBatch.id))
+    .order_by(col(RegistryBatch.source))
+)
+
+
+async def intake_figures(session: AsyncSession, *, year: int) -> IntakeFigures:
+    """The year's age limits and desil threshold (`lanjutkan program set`), kept INTAKE_CACHE_SECONDS."""
+
+    async def read() -> IntakeFigures:
+        row = (await session.exec(_INTAKE_FIGURES, params={"year": year})).first()  # type: ignore[call-overload]
+        return IntakeFigures(*row) if row is not None else IntakeFigures(None, None, None)
+
+    return await _kept(session, ("figures", year), read)
+
+
+async def imported_registries(session: AsyncSession) -> tuple[str, ...]:
+    """The sources of :func:`registry_sources` (those registry_matches reads), kept INTAKE_CACHE_SECONDS."""
+
+    async def read() -> tuple[str, ...]:
+        return tuple(await session.exec(_IMPORTED_REGISTRIES))
+
+    return await _kept(session, "registries", read)
