@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import TypeGuard
 
 from handlers import approval, ekspor, intake, onboarding, queries, rekap, ringkasan, texts
 from handlers.context import Services, Turn
 from handlers.messages import Inbound, Kind, Reply
 from models import store
 from models.db import is_busy
+from models.tables import Conversation
 
 log = logging.getLogger(__name__)
 
@@ -119,11 +121,14 @@ async def route(turn: Turn) -> None:
     command = inbound.command if inbound.kind is Kind.COMMAND else None
     if inbound.kind is Kind.TEXT and inbound.text.strip() in MENU_COMMANDS:
         command = MENU_COMMANDS[inbound.text.strip()]
+    assert officer.id is not None
     if command is not None:
-        if command != "batal":
+        # Looked up once for the update: a decision's or an intake's, the command's handlers get it.
+        conversation = await store.conversation_of(turn.session, officer_id=officer.id)
+        if command != "batal" and _deciding(conversation):
             # A command means they moved on: a reason half typed must not catch a later message.
             await approval.forget_decision(turn)
-        await run_command(turn, command)
+        await run_command(turn, command, conversation)
         return
     if inbound.kind is Kind.BUTTON:
         head, _, rest = (inbound.data or "").partition(":")
@@ -139,18 +144,18 @@ async def route(turn: Turn) -> None:
             else:
                 turn.say(texts.STALE_BUTTON)
             return
-    assert officer.id is not None
     conversation = await store.conversation_of(turn.session, officer_id=officer.id)
-    if conversation is not None and conversation.flow == approval.FLOW and inbound.kind is not Kind.BUTTON:
+    if _deciding(conversation) and inbound.kind is not Kind.BUTTON:
         if inbound.kind is not Kind.TEXT:
             turn.say(texts.CANNOT_READ)
             return
         if await approval.on_text(turn, conversation):
             return
-    state = await intake.open_conversation(turn)
+    state = await intake.open_conversation(turn, conversation)
     if inbound.kind is Kind.CONTACT and (state is None or state[0].step != intake.Step.PHONE):
-        # Their own card again, or a card outside the phone question: as /start, who they are.
-        await run_command(turn, "start")
+        # Their own card again, or a card outside the phone question: as /start, who they are. (No state:
+        # no conversation, or open_conversation just dropped one whose draft was gone.)
+        await run_command(turn, "start", state[0] if state is not None else None)
         return
     if state is not None:
         await intake.answer(turn, *state)
@@ -163,20 +168,28 @@ async def route(turn: Turn) -> None:
         turn.say(texts.NOT_UNDERSTOOD)
 
 
-async def run_command(turn: Turn, command: str) -> None:
+def _deciding(conversation: Conversation | None) -> TypeGuard[Conversation]:
+    """Whether the officer's conversation is an approver's open decision."""
+    return conversation is not None and conversation.flow == approval.FLOW
+
+
+async def run_command(turn: Turn, command: str, conversation: intake.Looked = intake.LOOK_UP) -> None:
+    """``conversation``: the officer's, as route looked it up for this update (read-only handlers run
+    before the intake's, so it still holds)."""
     officer = turn.officer
     assert officer is not None
     match command:
         case "daftar":
-            await intake.start(turn)
+            await intake.start(turn, conversation)
         case "batal":
-            if not await approval.cancel(turn):
-                await intake.cancel(turn)
+            deciding = conversation is intake.LOOK_UP or _deciding(conversation)
+            if not (deciding and await approval.cancel(turn)):
+                await intake.cancel(turn, conversation)
         case "antrian":
             await approval.show_queue(turn)
         case "riwayat":
             await approval.show_history(turn)
-            await intake.remind(turn)
+            await intake.remind(turn, conversation)
         case "gagal":
             await approval.show_failures(turn)
         case "rekap":
@@ -196,13 +209,13 @@ async def run_command(turn: Turn, command: str) -> None:
             turn.say(Reply(text, menu=onboarding.menu_for(officer.role)))
             if command == "start":
                 await approval.waiting_note(turn)
-            await intake.remind(turn)
+            await intake.remind(turn, conversation)
         case "daftarku":
             await queries.my_proposals(turn)
-            await intake.remind(turn)
+            await intake.remind(turn, conversation)
         case "status":
             await queries.status(turn)
-            await intake.remind(turn)
+            await intake.remind(turn, conversation)
         case _:
             turn.say(texts.UNKNOWN_COMMAND)
-            await intake.remind(turn)
+            await intake.remind(turn, conversation)

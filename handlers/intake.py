@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Awaitable, Callable
-from enum import StrEnum
+from enum import Enum, StrEnum
 
 from handlers import cards, texts
 from handlers.context import Services, Turn
@@ -78,17 +78,27 @@ CANCEL_WORDS = {"batal", "/batal", "cancel"}
 BACK_WORDS = {"kembali", "ringkasan", "back"}
 
 
+class _Lookup(Enum):
+    LOOK_UP = "look up"
+
+
+# The default of the ``conversation`` parameters below: the caller has not looked up the officer's
+# conversation (None means it has: there is none). The engine looks it up once per update and passes it.
+LOOK_UP = _Lookup.LOOK_UP
+Looked = Conversation | None | _Lookup
+
+
 # ------------------------------------------------------------------------------------------ entry points
 
 
-async def start(turn: Turn) -> None:
+async def start(turn: Turn, conversation: Looked = LOOK_UP) -> None:
     """/daftar: open a draft for the operator's own desa, or resume the one in progress."""
     officer = turn.officer
     assert officer is not None and officer.id is not None
     if officer.role is not Role.OPERATOR:
         turn.say(texts.ONLY_OPERATORS_PROPOSE)
         return
-    state = await open_conversation(turn)
+    state = await open_conversation(turn, conversation)
     if state is not None:
         await _again(turn, *state, texts.RESUMING)
         return
@@ -100,15 +110,15 @@ async def start(turn: Turn) -> None:
     turn.session.add(proposal)
     await turn.session.flush()
     assert proposal.id is not None
-    conversation = Conversation(officer_id=officer.id, flow=FLOW, step=Step.NIK, proposal_id=proposal.id)
-    turn.session.add(conversation)
+    opened = Conversation(officer_id=officer.id, flow=FLOW, step=Step.NIK, proposal_id=proposal.id)
+    turn.session.add(opened)
     turn.say(texts.intake_start(desa.label))
-    turn.say(prompt(turn, conversation, proposal))
+    turn.say(prompt(turn, opened, proposal))
 
 
-async def cancel(turn: Turn) -> None:
+async def cancel(turn: Turn, conversation: Looked = LOOK_UP) -> None:
     """/batal or the Batal button: drop the draft (nothing was sent), or pause a correction."""
-    state = await open_conversation(turn)
+    state = await open_conversation(turn, conversation)
     if state is None:
         turn.say(texts.NOTHING_TO_CANCEL)
         return
@@ -127,11 +137,15 @@ async def _drop(turn: Turn, conversation: Conversation, proposal: Proposal | Non
         await turn.session.delete(proposal)
 
 
-async def open_conversation(turn: Turn) -> tuple[Conversation, Proposal] | None:
-    """The officer's intake (or correction) in progress, if any."""
+async def open_conversation(
+    turn: Turn, conversation: Looked = LOOK_UP
+) -> tuple[Conversation, Proposal] | None:
+    """The officer's intake (or correction) in progress, if any; ``conversation``: the officer's
+    conversation as the caller looked it up in this turn (a decision's, an intake's or None)."""
     if turn.officer is None or turn.officer.id is None:
         return None
-    conversation = await store.conversation_of(turn.session, officer_id=turn.officer.id)
+    if conversation is LOOK_UP:
+        conversation = await store.conversation_of(turn.session, officer_id=turn.officer.id)
     if conversation is None or conversation.flow not in {FLOW, FIX_FLOW}:
         return None
     proposal = await _draft(turn, conversation)
@@ -141,9 +155,9 @@ async def open_conversation(turn: Turn) -> tuple[Conversation, Proposal] | None:
     return conversation, proposal
 
 
-async def remind(turn: Turn) -> None:
+async def remind(turn: Turn, conversation: Looked = LOOK_UP) -> None:
     """After a side command, show where the open intake stands."""
-    state = await open_conversation(turn)
+    state = await open_conversation(turn, conversation)
     if state is not None:
         await _again(turn, *state, texts.STILL_OPEN)
 
