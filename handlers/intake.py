@@ -333,8 +333,14 @@ async def _again(turn: Turn, conversation: Conversation, proposal: Proposal, mes
 # ------------------------------------------------------------------------------------------------- rules
 
 
-async def _assess(turn: Turn, proposal: Proposal, reading: NikReading) -> list[Finding]:
-    """Every block and warning for this draft as it stands (the stated birth date/gender included)."""
+async def _assess(
+    turn: Turn,
+    proposal: Proposal,
+    reading: NikReading,
+    registries: tuple[list[RegistryHit], list[str]] | None = None,
+) -> list[Finding]:
+    """Every block and warning for this draft as it stands (the stated birth date/gender included);
+    ``registries``: what :func:`_registries` found for this NIK in this turn, if the caller has it."""
     services = turn.services
     nik_hash = services.vault.hash(reading.nik)
     other = await store.live_proposal_with_nik(turn.session, nik_hash=nik_hash, exclude_id=proposal.id)
@@ -364,7 +370,7 @@ async def _assess(turn: Turn, proposal: Proposal, reading: NikReading) -> list[F
     )
     if proposal.birth_date and proposal.gender:
         found += stated_findings(reading, birth_date=proposal.birth_date, gender=Gender(proposal.gender))
-    hits, imported = await _registries(turn, nik_hash)
+    hits, imported = registries if registries is not None else await _registries(turn, nik_hash)
     threshold = figures.desil_threshold if figures.desil_threshold is not None else DEFAULT_DESIL_THRESHOLD
     found += registry_findings(hits, imported=imported, stated_name=proposal.name, desil_threshold=threshold)
     return found
@@ -405,8 +411,9 @@ async def on_nik(turn: Turn, conversation: Conversation, proposal: Proposal, tex
     # A new NIK brings its own birth date and gender; the officer confirms them again.
     previous = proposal.birth_date, proposal.gender
     proposal.birth_date, proposal.gender = reading.birth_date, reading.gender.value
-    with turn.session.no_autoflush:  # the lookup must not write the half-changed draft first
-        found = await _assess(turn, proposal, reading)
+    with turn.session.no_autoflush:  # the lookups must not write the half-changed draft first
+        registries = await _registries(turn, turn.services.vault.hash(reading.nik))
+        found = await _assess(turn, proposal, reading, registries)
     if blocks(found):
         proposal.birth_date, proposal.gender = previous
         turn.say(texts.blocked(blocks(found)))
@@ -421,7 +428,7 @@ async def on_nik(turn: Turn, conversation: Conversation, proposal: Proposal, tex
     read_back = texts.nik_read_back(
         reading.nik, reading.birth_date, reading.gender.value, reading.district_name, reading.regency_name
     )
-    hits, imported = await _registries(turn, proposal.nik_hash)
+    hits, imported = registries
     if imported:  # found or not in each registry, with its desil; never the registered name (a lookup tool)
         read_back += "\n" + texts.registry_status(hits, imported)
     if warnings(found):
@@ -451,13 +458,13 @@ async def _accept(
 async def on_name(turn: Turn, conversation: Conversation, proposal: Proposal, text: str) -> None:
     if not await _accept(turn, conversation, proposal, "name", clean_name, text):
         return
-    hits, _ = await _registries(turn, proposal.nik_hash or "")
+    registries = await _registries(turn, proposal.nik_hash or "")
+    hits = registries[0]
     if hits and proposal.name:
         turn.say(texts.registry_names([(h.source, name_match(proposal.name, h.name)) for h in hits]))
         # The name can change the registry warnings: keep the draft's (and the summary's) up to date.
-        proposal.findings = [
-            f.to_json() for f in warnings(await _assess(turn, proposal, _reading(turn, proposal)))
-        ]
+        found = await _assess(turn, proposal, _reading(turn, proposal), registries)
+        proposal.findings = [f.to_json() for f in warnings(found)]
     await _next(turn, conversation, proposal, Step.NAME)
 
 
@@ -620,7 +627,8 @@ async def on_edit_button(turn: Turn, conversation: Conversation, proposal: Propo
 async def submit(turn: Turn, conversation: Conversation, proposal: Proposal) -> None:
     """Kirim: check once more (someone may have proposed the NIK meanwhile), then send to the camat."""
     assert turn.officer is not None and turn.officer.id is not None and proposal.id is not None
-    found = await _assess(turn, proposal, _reading(turn, proposal))
+    reading = _reading(turn, proposal)
+    found = await _assess(turn, proposal, reading)
     if blocks(found):
         await _blocked_at_kirim(turn, conversation, proposal, blocks(found))
         return
@@ -657,7 +665,7 @@ async def submit(turn: Turn, conversation: Conversation, proposal: Proposal) -> 
     log.info("proposal %s %s by officer %s", format_number(proposal.id), verb, turn.officer.id)
     reached = await cards.send_for_decision(turn, proposal)
     desa = _desa(turn, proposal)
-    masked = mask_nik(_reading(turn, proposal).nik)
+    masked = mask_nik(reading.nik)
     text = texts.submitted(
         format_number(proposal.id),
         proposal.name or "",

@@ -143,12 +143,13 @@ async def live_proposal_with_nik(
     session: AsyncSession, *, nik_hash: str, exclude_id: int | None = None
 ) -> Proposal | None:
     """The proposal (not rejected, not a draft) that already carries this NIK, if any."""
-    statement = select(Proposal).where(
-        Proposal.nik_hash == nik_hash, col(Proposal.status).in_([s.value for s in LIVE_STATUSES])
-    )
-    if exclude_id is not None:
-        statement = statement.where(Proposal.id != exclude_id)
-    return (await session.exec(statement)).first()
+    if exclude_id is None:
+        found = await session.exec(_LIVE_WITH_NIK, params={"nik_hash": nik_hash})  # type: ignore[call-overload]
+    else:
+        found = await session.exec(  # type: ignore[call-overload]
+            _LIVE_WITH_NIK_BUT, params={"nik_hash": nik_hash, "exclude_id": exclude_id}
+        )
+    return cast(Proposal | None, found.first())
 
 
 async def officer_proposals(
@@ -193,14 +194,16 @@ async def conversation_of(session: AsyncSession, *, officer_id: int) -> Conversa
 async def record_inbound(session: AsyncSession, *, channel: str, updates: list[tuple[int, str]]) -> int:
     """Record received updates (id, encrypted payload) not seen before; returns how many were new."""
     ids = [update_id for update_id, _ in updates]
-    seen = await session.exec(
-        select(InboundUpdate.update_id).where(
-            InboundUpdate.channel == channel, col(InboundUpdate.update_id).in_(ids)
-        )
-    )
-    known = set(seen)
-    new = [InboundUpdate(channel=channel, update_id=i, payload=p) for i, p in updates if i not in known]
-    session.add_all(new)
+    known = set(await session.exec(_KNOWN_INBOUND, params={"channel": channel, "ids": ids}))  # type: ignore[call-overload]
+    now = utcnow()
+    new = [
+        {"channel": channel, "update_id": i, "payload": p, "received_at": now, "handled_at": None}
+        for i, p in updates
+        if i not in known
+    ]
+    if new:  # plain rows, not ORM objects: nothing reads them back in this session
+        connection = await session.connection()
+        await connection.execute(sa_insert(InboundUpdate), new)
     return len(new)
 
 
@@ -853,3 +856,19 @@ async def imported_registries(session: AsyncSession) -> tuple[str, ...]:
         return tuple(await session.exec(_IMPORTED_REGISTRIES))
 
     return await _kept(session, "registries", read)
+
+
+# live_proposal_with_nik's statements (every NIK assessment), built once: building them per call cost
+# more than running them.
+_LIVE_WITH_NIK = select(Proposal).where(
+    col(Proposal.nik_hash) == bindparam("nik_hash"),
+    col(Proposal.status).in_([s.value for s in LIVE_STATUSES]),
+)
+_LIVE_WITH_NIK_BUT = _LIVE_WITH_NIK.where(col(Proposal.id) != bindparam("exclude_id"))
+
+
+# record_inbound's lookup (every getUpdates batch), built once.
+_KNOWN_INBOUND = select(InboundUpdate.update_id).where(
+    col(InboundUpdate.channel) == bindparam("channel"),
+    col(InboundUpdate.update_id).in_(bindparam("ids", expanding=True)),
+)
