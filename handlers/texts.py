@@ -745,7 +745,9 @@ def budget(
         f"Anggaran {year}: {format_rupiah(allocation)}",
         f"• Proyeksi biaya: {format_rupiah(cost)} — {angka(active)} peserta aktif + {angka(new)} peserta baru, "
         f"iuran JKK+JKM {format_rupiah(monthly)}/orang/bulan sejak mulai kepesertaan",
-        f"• Sisa: {format_rupiah(allocation - cost)}",
+        f"• Sisa: {format_rupiah(allocation - cost)}"
+        if cost <= allocation
+        else f"• ⚠️ Proyeksi melebihi anggaran sebesar {format_rupiah(cost - allocation)}",
     ]
 
 

@@ -117,3 +117,17 @@ async def test_rekap_is_for_approvers_and_says_when_the_budget_is_unset(chat, se
     text = (await maria.say("/rekap"))[-1].text
     assert "Usulan terkirim: 0" in text
     assert "Anggaran 2026 belum diisi (lanjutkan program set)." in text
+
+
+async def test_rekap_says_when_the_projected_cost_exceeds_the_budget(chat, services: Services):
+    """A budget below the projection is said plainly, not as a negative remainder."""
+    await seed(services)
+    async with services.sessions() as session:
+        await store.set_program(session, year=2026, default_quota=320, figures={"budget": 300_000})
+        await session.commit()
+    maria = chat(3001)
+    await maria.onboard(DINAS_PHONE)
+    text = (await maria.say("/rekap"))[-1].text
+    # The projection is Rp336.000 (see above): Rp36.000 over an allocation of Rp300.000.
+    assert "• ⚠️ Proyeksi melebihi anggaran sebesar Rp36.000" in text
+    assert "Sisa" not in text
