@@ -435,7 +435,10 @@ async def steps(services: Services, occurrence: dt.datetime) -> dict[str, float]
             "program_year",
             lambda: store.program_year(session, year=YEAR, default_quota=services.new_participant_quota),
         )
-        await timed("established_dates", lambda: store.established_dates(session, kecamatan_code=None))
+        await timed(
+            "established_days",
+            lambda: store.established_days(session, kecamatan_code=None, zone=services.timezone),
+        )
         await timed(
             "active_participant_starts", lambda: store.active_participant_starts(session, kecamatan_code=None)
         )
@@ -448,7 +451,12 @@ async def steps(services: Services, occurrence: dt.datetime) -> dict[str, float]
         await timed(
             "overdue (returned)",
             lambda: reports.overdue(
-                session, status=Status.DIKEMBALIKAN, before=now, by="desa", keep=ringkasan.RETURNED_LISTED
+                session,
+                status=Status.DIKEMBALIKAN,
+                before=now,
+                by="desa",
+                keep=ringkasan.RETURNED_LISTED,
+                desa_codes=[d.code for d in services.kabupaten.all_desa()],
             ),
         )
         await timed("unreachable", lambda: reports.unreachable(session))
@@ -467,7 +475,7 @@ async def steps(services: Services, occurrence: dt.datetime) -> dict[str, float]
 
 
 SNAPSHOT_PARTS = (
-    "recipients", "program_year", "established_dates", "active_participant_starts", "desa_figures",
+    "recipients", "program_year", "established_days", "active_participant_starts", "desa_figures",
     "activity", "overdue (returned)", "unreachable",
 )  # fmt: skip
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from collections import Counter
+
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from handlers import texts
@@ -58,16 +61,19 @@ async def program_figures(
     kabupaten, or of one kecamatan."""
     year = services.today().year
     program = await store.program_year(session, year=year, default_quota=services.new_participant_quota)
-    moments = await store.established_dates(session, kecamatan_code=kecamatan_code)
-    starts = [
-        new_participant_start(moment.astimezone(services.timezone).date(), program.coverage_start)
-        for moment in moments
-    ]
+    days = await store.established_days(session, kecamatan_code=kecamatan_code, zone=services.timezone)
+    starts: Counter[dt.date] = Counter()
+    for day, count in days:
+        starts[new_participant_start(day, program.coverage_start)] += count
     monthly = (program.jkk_per_month or 0) + (program.jkm_per_month or 0) or None
     active = await store.active_participant_starts(session, kecamatan_code=kecamatan_code)
-    cost = projected_cost([*active, *starts], year=year, monthly=monthly) if monthly else None
+    cost = None
+    if monthly:
+        new_cost = sum(projected_cost([start], year=year, monthly=monthly) * n for start, n in starts.items())
+        cost = projected_cost(active, year=year, monthly=monthly) + new_cost
+    new = sum(starts.values())
     lines = texts.budget(
-        year=year, allocation=program.budget, monthly=monthly, active=len(active), new=len(starts), cost=cost
+        year=year, allocation=program.budget, monthly=monthly, active=len(active), new=new, cost=cost
     )
     return program, lines
 

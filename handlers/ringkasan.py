@@ -82,7 +82,12 @@ async def snapshot(
         desa=await reports.desa_figures(session),
         activity=await reports.activity(session, start=start, end=end),
         returned=await reports.overdue(
-            session, status=Status.DIKEMBALIKAN, before=now, by="desa", keep=RETURNED_LISTED
+            session,
+            status=Status.DIKEMBALIKAN,
+            before=now,
+            desa_codes=_desa_codes(services),
+            by="desa",
+            keep=RETURNED_LISTED,
         ),
         unreachable=await reports.unreachable(session),
         quota_lines=quota_lines,
@@ -294,33 +299,41 @@ REMINDER_LISTED = 10
 
 
 async def overdues(
-    session: AsyncSession, *, now: dt.datetime, remind_days: int, escalate_days: int, fix_days: int
+    session: AsyncSession,
+    services: Services,
+    *,
+    now: dt.datetime,
+    remind_days: int,
+    escalate_days: int,
+    fix_days: int,
 ) -> Overdues:
     """Read what waits past the reminder, escalation and correction thresholds at ``now``."""
     day = dt.timedelta(days=1)
     camats: dict[str, list[str]] = {}
     for camat in await store.officers_of(session, role=Role.CAMAT):
         camats.setdefault(camat.region_code, []).append(camat.name)
+    desa = _desa_codes(services)
+
+    async def waiting(status: Status, days: int, by: str, keep: int) -> dict[str, Overdue]:
+        return await reports.overdue(
+            session, status=status, before=now - days * day, desa_codes=desa, by=by, keep=keep
+        )
+
     return Overdues(
         now=now,
         remind_days=remind_days,
         escalate_days=escalate_days,
         fix_days=fix_days,
-        at_camat=await reports.overdue(
-            session, status=Status.MENUNGGU_CAMAT, before=now - remind_days * day, by="kecamatan",
-            keep=REMINDER_LISTED,
-        ),
-        escalated=await reports.overdue(
-            session, status=Status.MENUNGGU_CAMAT, before=now - escalate_days * day, by="kecamatan", keep=1
-        ),
-        at_dinas=await reports.overdue(
-            session, status=Status.MENUNGGU_DINAS, before=now - remind_days * day, by="kecamatan", keep=1
-        ),
-        to_fix=await reports.overdue(
-            session, status=Status.DIKEMBALIKAN, before=now - fix_days * day, by="desa", keep=REMINDER_LISTED
-        ),
+        at_camat=await waiting(Status.MENUNGGU_CAMAT, remind_days, "kecamatan", REMINDER_LISTED),
+        escalated=await waiting(Status.MENUNGGU_CAMAT, escalate_days, "kecamatan", 1),
+        at_dinas=await waiting(Status.MENUNGGU_DINAS, remind_days, "kecamatan", 1),
+        to_fix=await waiting(Status.DIKEMBALIKAN, fix_days, "desa", REMINDER_LISTED),
         camats=camats,
-    )  # fmt: skip
+    )
+
+
+def _desa_codes(services: Services) -> list[str]:
+    return [d.code for d in services.kabupaten.all_desa()]
 
 
 def reminder(found: Overdues, services: Services, officer: Officer) -> list[Reply]:

@@ -8,6 +8,7 @@ import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import bindparam, delete, func, text, update
 from sqlalchemy import event as sa_event
@@ -330,12 +331,28 @@ async def status_counts(
     return [(code, Status(status), count) for code, status, count in await session.exec(statement)]
 
 
-async def established_dates(session: AsyncSession, *, kecamatan_code: str | None) -> list[dt.datetime]:
-    """When each established (ditetapkan) proposal was decided, for the coverage and cost it brings."""
-    statement = select(Proposal.decided_at).where(Proposal.status == Status.DITETAPKAN)
+async def established_days(
+    session: AsyncSession, *, kecamatan_code: str | None, zone: ZoneInfo
+) -> list[tuple[dt.date, int]]:
+    """Established (ditetapkan) proposals counted by the day, in ``zone``, they were established: the
+    coverage and cost they bring. A row per day, not per proposal, whatever their number."""
+    if session.bind is not None and session.bind.dialect.name == "postgresql":
+        day: Any = func.date(func.timezone(zone.key, col(Proposal.decided_at)))
+    else:
+        # SQLite knows no zones; Indonesia's keep one offset all year (WIB +7, WITA +8, WIT +9).
+        offset = zone.utcoffset(dt.datetime(2026, 1, 1)) or dt.timedelta(0)
+        day = func.date(col(Proposal.decided_at), f"{int(offset.total_seconds() // 60):+d} minutes")
+    statement = (
+        select(day, func.count())
+        .where(Proposal.status == Status.DITETAPKAN, col(Proposal.decided_at).is_not(None))
+        .group_by(day)
+    )
     if kecamatan_code is not None:
         statement = statement.where(Proposal.kecamatan_code == kecamatan_code)
-    return [moment for moment in await session.exec(statement) if moment is not None]
+    return [
+        (value if isinstance(value, dt.date) else dt.date.fromisoformat(value), count)
+        for value, count in await session.exec(statement)
+    ]
 
 
 async def officers_of(session: AsyncSession, *, role: Role, region_code: str | None = None) -> list[Officer]:

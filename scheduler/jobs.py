@@ -162,6 +162,7 @@ class Schedule:
             people = await reports.recipients(session)
             found = await ringkasan.overdues(
                 session,
+                self.services,
                 now=now,
                 remind_days=t.remind_after_days,
                 escalate_days=t.escalate_after_days,

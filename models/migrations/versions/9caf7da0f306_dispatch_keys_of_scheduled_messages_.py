@@ -35,7 +35,7 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('photo', sa.LargeBinary(), nullable=True))
 
     with op.batch_alter_table('proposal', schema=None) as batch_op:
-        batch_op.create_index('ix_proposal_desa_status_times', ['desa_code', 'status', 'submitted_at', 'decided_at'], unique=False)
+        batch_op.create_index('ix_proposal_desa_status_times', ['desa_code', 'status', 'submitted_at', 'decided_at', 'id'], unique=False)
 
     # ### end Alembic commands ###
 
