@@ -192,7 +192,7 @@ def _camat(snap: Snapshot, services: Services, officer: Officer) -> list[Reply]:
     total, done = _sum([f for _, f, _ in desa], [a for _, _, a in desa])
     lines = [_heading(snap, services, f"Kec. {kecamatan.name}"), ""]
     lines += _figures_lines(snap, services, total, done)
-    lines += ["", "Per desa/kelurahan (baru minggu ini · menunggu Anda · semua usulan):"]
+    lines += ["", "Per desa/kelurahan (baru dalam 7 hari itu · menunggu Anda · semua usulan):"]
     # Only the desa with something to show; the silent ones are named below.
     lines += [
         _area_line(snap, services, d.name, f, a.get("submit", 0), Status.MENUNGGU_CAMAT)
@@ -229,7 +229,7 @@ def _dinas(snap: Snapshot, services: Services, officer: Officer) -> list[Reply]:
     area = kabupaten.name if whole else officer.region_code
     lines = [_heading(snap, services, area), ""]
     lines += _figures_lines(snap, services, total, done_all)
-    lines += ["", "Per kecamatan (baru minggu ini · menunggu camat · semua usulan):"]
+    lines += ["", "Per kecamatan (baru dalam 7 hari itu · menunggu camat · semua usulan):"]
     lines += [
         _area_line(snap, services, name, f, d.get("submit", 0), Status.MENUNGGU_CAMAT) for name, f, d in rows
     ]
