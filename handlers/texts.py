@@ -64,7 +64,7 @@ COMMANDS = (
     ("riwayat", "Riwayat keputusan satu usulan: /riwayat U-00042"),
     ("gagal", "Pesan yang tidak terkirim (Diskopnaker)"),
     ("rekap", "Rekap usulan, kuota dan anggaran (camat, Diskopnaker)"),
-    ("ringkasan", "Ringkasan minggu ini untuk wilayah Anda"),
+    ("ringkasan", "Ringkasan 7 hari terakhir untuk wilayah Anda"),
     ("ekspor", "Unduh daftar untuk BPJS, lampiran SK, semua usulan (Diskopnaker)"),
     ("batal", "Batalkan pengisian usulan"),
     ("bantuan", "Yang dapat saya lakukan"),
@@ -110,7 +110,7 @@ def help_text(role: Role) -> str:
             "• /daftarku — daftar usulan Anda dan statusnya\n"
             "• /status NOMOR — lihat satu usulan, misalnya /status U-00042\n"
             "• /riwayat NOMOR — siapa memutuskan apa dan kapan\n"
-            "• /ringkasan — ringkasan minggu ini untuk desa Anda\n"
+            "• /ringkasan — ringkasan 7 hari terakhir untuk desa Anda\n"
             "• /batal — batalkan pengisian usulan\n"
             "• /bantuan — tampilkan pesan ini"
         )
@@ -127,7 +127,7 @@ def help_text(role: Role) -> str:
         f"• /status NOMOR — lihat satu usulan dari {area}, misalnya /status U-00042\n"
         "• /riwayat NOMOR — siapa memutuskan apa dan kapan\n"
         "• /rekap — jumlah usulan per status, kuota dan anggaran\n"
-        "• /ringkasan — ringkasan minggu ini (juga dikirim tiap minggu)\n"
+        "• /ringkasan — ringkasan 7 hari terakhir (juga dikirim tiap minggu)\n"
         f"{failed}"
         "• /bantuan — tampilkan pesan ini\n\n"
         "Usulan yang perlu keputusan Anda akan dikirim ke sini."
