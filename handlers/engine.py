@@ -196,7 +196,7 @@ async def run_command(turn: Turn, command: str, conversation: intake.Looked = in
             await rekap.show(turn)
         case "ringkasan":
             await ringkasan.show(turn)
-            await intake.remind(turn)
+            await intake.remind(turn, conversation)
         case "ekspor":
             await ekspor.show(turn)
         case "start" | "bantuan" | "help":
