@@ -56,21 +56,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import datetime as dt
 import gc
 import hashlib
 import os
 import random
 import resource
-import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -92,7 +89,8 @@ from models.db import create_engine, is_sqlite  # noqa: E402
 from models.rules.status import Role, Status  # noqa: E402
 from models.tables import AuditEvent, ChatAccount, Delivery, Officer, OutboundMessage, Proposal  # noqa: E402
 from scheduler.jobs import SUMMARY, Schedule  # noqa: E402
-from tests.conftest import NOW, _free_port, _pg_bin, create_schema, make_services  # noqa: E402
+from tests.conftest import NOW, create_schema, make_services  # noqa: E402
+from tests.pgcluster import throwaway_cluster  # noqa: E402
 
 TARGET_S = 2.0
 LOAD_CACHE_MB = 64  # SQLite page cache of the loading connection (index builds)
@@ -555,49 +553,6 @@ async def bench(
 # ------------------------------------------------------------------------------------------- PostgreSQL
 
 
-@contextlib.contextmanager
-def throwaway_cluster() -> Iterator[str | None]:
-    """A PostgreSQL cluster on loopback, as ``tests.conftest.pg_cluster`` starts one; yields the admin
-    URL (asyncpg), or None when the server binaries (or, as root, a ``postgres`` user) are missing."""
-    bin_dir = _pg_bin()
-    if bin_dir is None:
-        yield None
-        return
-    base = Path(tempfile.mkdtemp(prefix="lanjutkan-bench-pg-"))
-    prefix: list[str] = []
-    try:
-        if os.geteuid() == 0:  # initdb refuses to run as root: run the cluster as the postgres user
-            runuser = shutil.which("runuser")
-            if runuser is None or subprocess.run(["id", "postgres"], capture_output=True).returncode:
-                yield None
-                return
-            prefix = [runuser, "-u", "postgres", "--"]
-            shutil.chown(base, "postgres")
-            base.chmod(0o755)
-        data, port = base / "data", _free_port()
-        subprocess.run(
-            [*prefix, str(bin_dir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust",
-             "-E", "UTF8", "--no-sync"],
-            check=True, capture_output=True,
-        )  # fmt: skip
-        # fsync off and a large max_wal_size only speed up the load; the queries run with the defaults.
-        options = (
-            f"-h 127.0.0.1 -p {port} -k {base} -F -c fsync=off -c full_page_writes=off -c max_wal_size=8GB"
-        )
-        subprocess.run(
-            [*prefix, str(bin_dir / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(base / "log"), "-w",
-             "start"],
-            check=True, capture_output=True,
-        )  # fmt: skip
-        try:
-            yield f"postgresql+asyncpg://postgres@127.0.0.1:{port}/postgres"
-        finally:
-            subprocess.run([*prefix, str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
-                           capture_output=True)  # fmt: skip
-    finally:
-        shutil.rmtree(base, ignore_errors=True)
-
-
 async def with_postgresql(admin_url: str, args: argparse.Namespace) -> Result:
     """A fresh database on the server (dropped afterwards) and the benchmark in it."""
     import asyncpg
@@ -650,7 +605,8 @@ async def main(args: argparse.Namespace) -> str:
     elif args.postgresql_url:
         results["postgresql"] = await with_postgresql(args.postgresql_url, args)
     else:
-        with throwaway_cluster() as admin_url:
+        # A large max_wal_size (like fsync off) only speeds up the load; the queries run with the defaults.
+        with throwaway_cluster(name="lanjutkan-bench-pg-", options="-c max_wal_size=8GB") as admin_url:
             if admin_url is None:
                 print("postgresql skipped (no server binaries: apt-get install postgresql)", flush=True)
                 results["postgresql"] = None

@@ -5,10 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import shutil
-import socket
-import subprocess
-import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -34,6 +30,7 @@ from models.tables import OfficerCreate, Proposal
 from scheduler.outbox import Limits, Outbox
 from tests.fakebotapi import TOKEN, FakeBotApi, SentMessage
 from tests.offline import OfflineRequest
+from tests.pgcluster import throwaway_cluster
 
 WIB = ZoneInfo("Asia/Jakarta")
 # The tests' "now": a Tuesday morning in Samosir, so ages and coverage start are fixed.
@@ -77,20 +74,6 @@ def synthetic_nik(
 # ------------------------------------------------------------------------------------------- PostgreSQL
 
 
-def _pg_bin() -> Path | None:
-    found = shutil.which("initdb") or shutil.which("pg_ctl")
-    if found:
-        return Path(found).resolve().parent
-    candidates = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), reverse=True)
-    return candidates[0].parent if candidates else None
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @dataclass
 class PgCluster:
     url: str  # postgresql+asyncpg://.../postgres
@@ -104,42 +87,8 @@ def pg_cluster() -> Iterator[PgCluster | None]:
         url = os.environ["LANJUTKAN_TEST_DATABASE_URL"]
         yield PgCluster(url=url, admin_dsn=url.replace("+asyncpg", ""))
         return
-    bin_dir = _pg_bin()
-    if bin_dir is None:
-        yield None
-        return
-    base = Path(tempfile.mkdtemp(prefix="lanjutkan-pg-"))
-    data = base / "data"
-    prefix: list[str] = []
-    if os.geteuid() == 0:  # initdb refuses to run as root: run the cluster as the postgres user
-        runuser = shutil.which("runuser")
-        if runuser is None or subprocess.run(["id", "postgres"], capture_output=True).returncode:
-            yield None
-            return
-        prefix = [runuser, "-u", "postgres", "--"]
-        shutil.chown(base, "postgres")
-        base.chmod(0o755)
-    port = _free_port()
-    subprocess.run(
-        [*prefix, str(bin_dir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8",
-         "--no-sync"],
-        check=True, capture_output=True,
-    )  # fmt: skip
-    options = f"-h 127.0.0.1 -p {port} -k {base} -F -c fsync=off -c full_page_writes=off"
-    subprocess.run(
-        [*prefix, str(bin_dir / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(base / "log"), "-w",
-         "start"],
-        check=True, capture_output=True,
-    )  # fmt: skip
-    try:
-        yield PgCluster(
-            url=f"postgresql+asyncpg://postgres@127.0.0.1:{port}/postgres",
-            admin_dsn=f"postgresql://postgres@127.0.0.1:{port}/postgres",
-        )
-    finally:
-        subprocess.run([*prefix, str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
-                       capture_output=True)  # fmt: skip
-        shutil.rmtree(base, ignore_errors=True)
+    with throwaway_cluster() as url:
+        yield None if url is None else PgCluster(url=url, admin_dsn=url.replace("+asyncpg", ""))
 
 
 async def _create_pg_database(cluster: PgCluster) -> str:
