@@ -479,45 +479,36 @@ class FakeBotApi:
 
     async def _api_sendDocument(self, params: dict[str, Any]) -> dict[str, Any]:
         """A file the bot sends: kept in ``documents`` (name, bytes, caption) for the test to open."""
-        chat_id = int(params["chat_id"])
-        document = params.get("document")
-        if isinstance(document, str) and document.startswith("attach://"):
-            document = params.get(document.removeprefix("attach://"))
-        if not isinstance(document, dict):
-            raise ApiError(400, "Bad Request: there is no document in the request")
-        sent = SentDocument(
-            chat_id, str(document["filename"]), bytes(document["content"]), params.get("caption")
-        )
+        sent, message = self._file_message(params, "document")
         self.documents.append(sent)
-        self._new_message.set()
-        return {
-            "message_id": next(self._message_ids),
-            "date": int(time.time()),
-            "chat": self._chat(chat_id),
-            "from": {"id": BOT_ID, "is_bot": True, "first_name": "Lanjutkan"},
-            "document": {"file_id": "BQAC", "file_unique_id": "AgAD", "file_name": sent.filename},
-            **({"caption": sent.caption} if sent.caption else {}),
-        }
+        document = {"file_id": "BQAC", "file_unique_id": "AgAD", "file_name": sent.filename}
+        return message | {"document": document}
 
     async def _api_sendPhoto(self, params: dict[str, Any]) -> dict[str, Any]:
         """A picture the bot sends (the summary's chart): kept in ``photos`` for the test to open."""
-        chat_id = int(params["chat_id"])
-        photo = params.get("photo")
-        if isinstance(photo, str) and photo.startswith("attach://"):
-            photo = params.get(photo.removeprefix("attach://"))
-        if not isinstance(photo, dict):
-            raise ApiError(400, "Bad Request: there is no photo in the request")
-        sent = SentDocument(chat_id, str(photo["filename"]), bytes(photo["content"]), params.get("caption"))
+        sent, message = self._file_message(params, "photo")
         self.photos.append(sent)
+        photo = {"file_id": "AgAC", "file_unique_id": "AQAD", "width": 1080, "height": 800}
+        return message | {"photo": [photo]}
+
+    def _file_message(self, params: dict[str, Any], field: str) -> tuple[SentDocument, dict[str, Any]]:
+        """The uploaded file of a sendDocument/sendPhoto call, and the answering message but its file."""
+        chat_id = int(params["chat_id"])
+        upload = params.get(field)
+        if isinstance(upload, str) and upload.startswith("attach://"):
+            upload = params.get(upload.removeprefix("attach://"))
+        if not isinstance(upload, dict):
+            raise ApiError(400, f"Bad Request: there is no {field} in the request")
+        sent = SentDocument(chat_id, str(upload["filename"]), bytes(upload["content"]), params.get("caption"))
         self._new_message.set()
-        return {
+        message = {
             "message_id": next(self._message_ids),
             "date": int(time.time()),
             "chat": self._chat(chat_id),
             "from": {"id": BOT_ID, "is_bot": True, "first_name": "Lanjutkan"},
-            "photo": [{"file_id": "AgAC", "file_unique_id": "AQAD", "width": 1080, "height": 800}],
             **({"caption": sent.caption} if sent.caption else {}),
         }
+        return sent, message
 
     async def _api_answerCallbackQuery(self, params: dict[str, Any]) -> bool:
         self.answered.append(str(params.get("callback_query_id")))
