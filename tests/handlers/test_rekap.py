@@ -13,6 +13,7 @@ from tests.conftest import (
     DINAS_PHONE,
     OPERATOR_PHONE,
     PANGURURAN_DESA,
+    SAMOSIR_2026,
     TOMOK,
     sent_proposal,
     synthetic_nik,
@@ -61,15 +62,8 @@ async def seed(services: Services) -> None:
                     name=f"AKTIF {serial}", desa_code=TOMOK, category="petani", coverage_start=start,
                 )
             )  # fmt: skip
-        await store.set_program(
-            session,
-            year=2026,
-            default_quota=320,
-            figures={
-                "budget": 395_904_000, "new_quota": 320, "new_established": 2, "jkk_per_month": 10_000,
-                "jkm_per_month": 6_800, "coverage_start": dt.date(2026, 1, 1),
-            },
-        )  # fmt: skip
+        figures = SAMOSIR_2026 | {"new_established": 2}
+        await store.set_program(session, year=2026, default_quota=320, figures=figures)
         await session.commit()
 
 

@@ -19,6 +19,7 @@ from tests.conftest import (
     OPERATOR_OTHER_PHONE,
     OPERATOR_PHONE,
     PANGURURAN_DESA,
+    SAMOSIR_2026,
     TOMOK,
     WIB,
     sent_proposal,
@@ -119,15 +120,8 @@ async def seed_week(services: Services) -> dict[str, int]:
                     status=status, error=error, sent_at=wib(11, 1),
                 )
             )  # fmt: skip
-        await store.set_program(
-            session,
-            year=2026,
-            default_quota=320,
-            figures={
-                "budget": 395_904_000, "new_quota": 320, "new_established": 1, "jkk_per_month": 10_000,
-                "jkm_per_month": 6_800, "coverage_start": dt.date(2026, 1, 1),
-            },
-        )  # fmt: skip
+        figures = SAMOSIR_2026 | {"new_established": 1}
+        await store.set_program(session, year=2026, default_quota=320, figures=figures)
         await session.commit()
     return ids
 
