@@ -151,6 +151,9 @@ async def _already_decided(turn: Turn, proposal: Proposal) -> str:
 # ---------------------------------------------------------------------------------------------- buttons
 
 
+OPEN_QUEUE_ARG = "new"  # q:new opens /antrian as a new message; q:N turns the page of the list pressed
+
+
 async def on_button(turn: Turn) -> None:
     """A press on a card, a reason, a queue page or the bulk confirmation."""
     officer = turn.officer
@@ -164,6 +167,8 @@ async def on_button(turn: Turn) -> None:
         await turn.session.delete(open_decision)
     if head == "q" and len(args) == 1 and args[0].isdigit():
         await show_queue(turn, page=int(args[0]), edit=True)
+    elif head == "q" and args == [OPEN_QUEUE_ARG]:  # from a summary or reminder, which must stay
+        await show_queue(turn)
     elif head == "b" and args:
         await _bulk(turn, args)
     elif head == "o" and args == ["next"]:

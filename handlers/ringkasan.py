@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from handlers import chart, rekap, texts
+from handlers import approval, chart, rekap, texts
 from handlers.context import Services, Turn
 from handlers.messages import Button, Reply
 from models import reports, store
@@ -26,7 +26,8 @@ PART_LIMIT = 3500  # characters per message: under Telegram's 4096 with room for
 RETURNED_LISTED = 5  # returned proposals listed (with a button each) in an operator's summary
 UNREACHABLE_LISTED = 30
 NAMES_LISTED = 40  # desa named as "not proposed yet" in a camat's summary
-QUEUE_BUTTON = ((Button(texts.OPEN_QUEUE, "q:0"),),)  # opens /antrian's first page
+# Opens /antrian as a new message: the summary or reminder it sits under stays in the chat.
+QUEUE_BUTTON = ((Button(texts.OPEN_QUEUE, f"q:{approval.OPEN_QUEUE_ARG}"),),)
 
 
 @dataclass(slots=True)

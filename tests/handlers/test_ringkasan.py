@@ -160,7 +160,7 @@ async def test_camat_summary_has_the_kecamatan_week_by_desa(services: Services):
     assert "Pangururan" not in text
     assert "Lumban SS Dolok" not in text
     assert "P1 SUBMITTED" not in text  # a summary counts; it names no candidate
-    assert replies[-1].buttons[0][0].data == "q:0"
+    assert replies[-1].buttons[0][0].data == "q:new"
     assert all(r.photo is None for r in replies)
     assert ids  # seeded
 

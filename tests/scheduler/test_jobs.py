@@ -176,7 +176,7 @@ async def test_camat_reminder_lists_what_waits_over_three_days_and_the_dinas_hea
         "\n1 di antaranya sudah lebih dari 7 hari dan dilaporkan ke Diskopnaker.\n"
         "\nBuka antrian untuk memutuskan."
     )
-    assert camat.buttons == [[["📥 Buka antrian", "q:0"]]]
+    assert camat.buttons == [[["📥 Buka antrian", "q:new"]]]
     (dinas,) = await queued_for(services, DINAS)
     assert dinas.text == (
         "🚩 2 usulan menunggu camat lebih dari 7 hari:\n"
@@ -253,5 +253,8 @@ async def test_summaries_and_reminders_reach_telegram_through_the_outbox(
     failed = [m for m in await outbox_rows(services) if m.chat_id == str(LAMRIA)]
     assert [(m.status.value, m.error) for m in failed] == [("failed", "blocked")]
     jonson = chat(CAMAT)
+    reminder_text = camat[1].text
     queue = await jonson.press("Buka antrian", camat[1])
-    assert "menunggu" in queue[-1].text.lower()
+    assert queue[-1].text.startswith("📥 Antrian Kec. Simanindo: 3 usulan menunggu")
+    assert queue[-1].message_id != camat[1].message_id  # a new message: the reminder stays as it was
+    assert fake_api.messages_to(CAMAT)[1].text == reminder_text
