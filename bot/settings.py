@@ -60,7 +60,8 @@ class Settings(BaseSettings):
     fix_remind_after_days: int = Field(
         default=7, ge=1, le=90, validation_alias="LANJUTKAN_FIX_REMIND_AFTER_DAYS"
     )
-    catch_up_days: float = Field(default=3, ge=0, le=14, validation_alias="LANJUTKAN_CATCH_UP_DAYS")
+    # Under a week: a catch-up a week late would send last week's summary an hour before this week's.
+    catch_up_days: float = Field(default=3, ge=0, lt=7, validation_alias="LANJUTKAN_CATCH_UP_DAYS")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         default="INFO", validation_alias="LANJUTKAN_LOG_LEVEL"
     )

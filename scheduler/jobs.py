@@ -9,7 +9,10 @@ timezone: the summary (Monday 08:00 by default) and the reminders (daily 09:00).
 - each recipient's message is queued in one transaction with a ``dispatch`` row keyed by (kind, period,
   recipient); the key is inserted with ON CONFLICT DO NOTHING, so whoever comes second queues nothing;
 - at start-up the latest occurrence of each job runs if it is within the catch-up window (3 days by
-  default), else it is skipped with a log line: a summary five days late is noise.
+  default), else it is skipped with a log line: a summary five days late is noise. A run that failed
+  (the database away at 08:00) is retried the same way every 15 minutes;
+- a reminder's key is the day it is sent: yesterday's, caught up this morning, and today's 09:00 run are
+  one reminder.
 
 A persistent APScheduler job store is not used: it would make two processes run each job twice (DESIGN
 §6), and the dispatch keys make its misfire bookkeeping unnecessary. ``misfire_grace_time`` is still set,
@@ -39,6 +42,8 @@ log = logging.getLogger(__name__)
 SUMMARY = "ringkasan"
 REMINDER = "pengingat"
 BUSY_ATTEMPTS = 60  # about 25 s of waiting for SQLite's write lock
+MISFIRE_GRACE = 3600  # seconds
+RETRY_EVERY = 15 * 60  # seconds between retries of a failed run
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +75,7 @@ class Schedule:
         }
         self.scheduler: AsyncIOScheduler | None = None
         self._catching_up: asyncio.Task[None] | None = None
+        self._failed: set[str] = set()  # jobs to run again (retry_failed)
 
     def start(self) -> None:
         """Add the jobs, start the scheduler (in the running event loop), catch up in the background."""
@@ -84,8 +90,12 @@ class Schedule:
                 replace_existing=True,
                 coalesce=True,
                 max_instances=1,
-                misfire_grace_time=int(self.timetable.catch_up.total_seconds()) or 1,
+                # A run started late because the loop was busy still runs (APScheduler 3 drops it after 1 s).
+                misfire_grace_time=MISFIRE_GRACE,
             )
+        scheduler.add_job(
+            self.retry_failed, "interval", seconds=RETRY_EVERY, id="retry", replace_existing=True
+        )
         scheduler.start()
         self.scheduler = scheduler
         self._catching_up = asyncio.create_task(self.catch_up())
@@ -117,29 +127,42 @@ class Schedule:
     async def catch_up(self) -> None:
         """Run each job's latest occurrence if it is recent enough: the bot may have been down at the time."""
         for kind in self.triggers:
-            try:
-                await self.run(kind, catching_up=True)
-            except Exception:
-                log.exception("catching up %s failed", kind)
+            await self.run(kind, catching_up=True)
+
+    async def retry_failed(self) -> None:
+        """Run again, as a catch-up, the jobs whose last run failed (the database was away at 08:00, one
+        recipient's messages could not be queued): the dispatch keys skip whoever already has theirs."""
+        for kind in sorted(self._failed):
+            self._failed.discard(kind)
+            await self.run(kind, catching_up=True)
 
     async def run(self, kind: str, *, catching_up: bool = False) -> int:
-        """Queue the messages of the job's latest occurrence for everyone who has not had them; how many."""
+        """Queue the messages of the job's latest occurrence for everyone who has not had them; how many.
+
+        The cron job runs it on time (APScheduler's grace covers a busy loop); a catch-up runs it only
+        within the catch-up window.
+        """
         now = self.services.clock()
         occurrence = self.latest(kind, now)
         if occurrence is None:
             return 0
-        if now - occurrence > self.timetable.catch_up:
-            if catching_up:
-                log.info(
-                    "%s of %s not sent: %s late, past the catch-up window of %s; skipped",
-                    kind, occurrence.isoformat(timespec="minutes"), now - occurrence, self.timetable.catch_up,
-                )  # fmt: skip
+        if catching_up and now - occurrence > self.timetable.catch_up:
+            log.info(
+                "%s of %s not sent: %s late, past the catch-up window of %s; skipped",
+                kind, occurrence.isoformat(timespec="minutes"), now - occurrence, self.timetable.catch_up,
+            )  # fmt: skip
             return 0
-        local = occurrence.astimezone(self.services.timezone).date()
-        if kind == SUMMARY:
-            year, week, _ = local.isocalendar()
-            return await self._summaries(occurrence, f"{year}-W{week:02d}")
-        return await self._reminders(now, local.isoformat())
+        try:
+            if kind == SUMMARY:
+                year, week, _ = occurrence.astimezone(self.services.timezone).date().isocalendar()
+                return await self._summaries(occurrence, f"{year}-W{week:02d}")
+            # Keyed by the day it is sent, not the day it was due: yesterday's reminder caught up this
+            # morning and today's 09:00 run are one reminder, not two.
+            return await self._reminders(now, now.astimezone(self.services.timezone).date().isoformat())
+        except Exception:
+            log.exception("%s could not be sent; retried within %d minutes", kind, RETRY_EVERY // 60)
+            self._failed.add(kind)
+            return 0
 
     async def _summaries(self, occurrence: dt.datetime, period: str) -> int:
         async with self.services.sessions() as session:
@@ -168,15 +191,17 @@ class Schedule:
                 escalate_days=t.escalate_after_days,
                 fix_days=t.fix_after_days,
             )
-            # An officer hears of a returned proposal once every `fix_after_days` at most, not daily (an
-            # hour's slack: yesterday's reminder, sent a little later than today's run, still counts).
-            quiet_for = dt.timedelta(days=t.fix_after_days) - dt.timedelta(hours=1)
+            # An officer hears of a returned proposal once every `fix_after_days` at most, not daily;
+            # counted in days of the calendar, so a reminder caught up in an afternoon does not push the
+            # next one a day later.
+            zone = self.services.timezone
+            today = now.astimezone(zone).date()
             quiet = set()
             for person in people:
                 officer = person.officer
                 if officer.role is Role.OPERATOR and officer.region_code in found.to_fix and officer.id:
                     last = await reports.last_dispatch(session, kind=REMINDER, officer_id=officer.id)
-                    if last is not None and now - last < quiet_for:
+                    if last is not None and (today - last.astimezone(zone).date()).days < t.fix_after_days:
                         quiet.add(officer.id)
         queued = 0
         for person in people:
@@ -221,9 +246,10 @@ class Schedule:
                     await asyncio.sleep(pause)
                     pause = min(pause * 2, 0.5)
                     continue
-                # One recipient's failure must not stop the others; the key was not taken, so a later
-                # run (the next start-up's catch-up) tries again.
+                # One recipient's failure must not stop the others; the key was not taken, so the retry
+                # tries again.
                 log.exception("%s %s for officer %s could not be queued", kind, period, officer_id)
+                self._failed.add(kind)
                 return 0
         self.services.doorbell.ring()
         return len(replies) * len(person.accounts)

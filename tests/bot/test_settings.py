@@ -203,6 +203,7 @@ def test_the_schedule_settings_make_the_timetable(monkeypatch):
         ("LANJUTKAN_SUMMARY_TIME", "25:00"),
         ("LANJUTKAN_REMIND_AFTER_DAYS", "0"),
         ("LANJUTKAN_CATCH_UP_DAYS", "-1"),
+        ("LANJUTKAN_CATCH_UP_DAYS", "7"),  # a week late would send two weeks' summaries an hour apart
     ],
 )
 def test_a_wrong_schedule_setting_is_refused(monkeypatch, name, value):

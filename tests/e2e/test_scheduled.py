@@ -4,7 +4,9 @@ bot processes on one database."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import signal
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -19,8 +21,13 @@ def summaries(d, user: int) -> list[str]:  # type: ignore[no-untyped-def]
 
 async def test_the_weekly_summary_arrives_once_after_restarts_and_with_two_processes(tmp_path):
     async with deployment(tmp_path) as d:
-        # A week-long catch-up window: whatever today is, last Monday's 08:00 summary is due at start-up.
-        d.env |= {"LANJUTKAN_SCHEDULED_MESSAGES": "true", "LANJUTKAN_CATCH_UP_DAYS": "7"}
+        # The summary due today at 00:00 WIB, whatever today is: at start-up it is due, hours late at most.
+        today = dt.datetime.now(ZoneInfo("Asia/Jakarta")).strftime("%a").lower()
+        d.env |= {
+            "LANJUTKAN_SCHEDULED_MESSAGES": "true",
+            "LANJUTKAN_SUMMARY_DAY": today,
+            "LANJUTKAN_SUMMARY_TIME": "00:00",
+        }
         await d.import_roster()
         first = await d.start()
         await d.onboard(RINA, "Rina Sitohang")

@@ -14,6 +14,7 @@ import time_machine
 from sqlmodel import col, select
 
 from handlers.context import Services
+from models import reports
 from models.tables import Dispatch, OutboundMessage
 from scheduler.jobs import REMINDER, SUMMARY, Schedule, Timetable
 from scheduler.outbox import Outbox
@@ -205,8 +206,9 @@ async def test_at_most_one_reminder_a_day_and_again_the_next_day(services: Servi
 async def test_returned_proposal_reminds_the_officer_after_a_week_then_weekly(services: Services):
     ids = await seed_week(services)
     number = f"U-{ids['P5 RETURNED']:05d}"
-    day, clock = at(services, wib(11, 28, 9))  # P5 returned on 20 November: 8 days
-    await Schedule(day).run(REMINDER)
+    # P5 was returned on 20 November. The bot was down at 09:00 on the 28th and caught up at 15:00.
+    day, clock = at(services, wib(11, 28, 15))
+    await Schedule(day).catch_up()
     rina = await queued_for(services, RINA)
     assert [m.text for m in rina] == [
         "⏰ Pengingat: 1 usulan dikembalikan camat lebih dari 7 hari dan belum diperbaiki.\n"
@@ -214,7 +216,8 @@ async def test_returned_proposal_reminds_the_officer_after_a_week_then_weekly(se
         "\nTekan ✏️ Perbaiki, isi bagian yang diminta, lalu Kirim."
     ]
     assert rina[0].buttons == [[[f"✏️ Perbaiki {number}", f"p:{ids['P5 RETURNED']}"]]]
-    # Not every day: the next reminder comes a week later.
+    # Not every day: the next reminder comes a week later, at 09:00 on the 5th, though the first one went
+    # out in the afternoon.
     for days in range(1, 7):
         clock.now = wib(11, 28, 9) + dt.timedelta(days=days)
         await Schedule(day).run(REMINDER)
@@ -258,3 +261,47 @@ async def test_summaries_and_reminders_reach_telegram_through_the_outbox(
     assert queue[-1].text.startswith("📥 Antrian Kec. Simanindo: 3 usulan menunggu")
     assert queue[-1].message_id != camat[1].message_id  # a new message: the reminder stays as it was
     assert fake_api.messages_to(CAMAT)[1].text == reminder_text
+
+
+async def test_a_reminder_caught_up_in_the_morning_is_the_days_only_one(services: Services):
+    """Down from before 09:00 on the 24th to 08:30 on the 25th: the catch-up sends the reminder, and the
+    25th's own 09:00 run does not send it again."""
+    await seed_week(services)
+    day, clock = at(services, wib(11, 25, 8, 30))
+    await Schedule(day).catch_up()
+    clock.now = wib(11, 25, 9)
+    assert await Schedule(day).run(REMINDER) == 0
+    assert len(await queued_for(services, CAMAT)) == 2  # the week's summary, and one reminder
+    assert [p for k, p, _ in await dispatches(services) if k == REMINDER] == ["2026-11-25"] * 2
+
+
+async def test_without_catch_up_the_jobs_still_run_on_time(services: Services):
+    """LANJUTKAN_CATCH_UP_DAYS=0: nothing is sent late at start-up, but the 08:00 job itself sends."""
+    await seed_week(services)
+    none = Timetable(catch_up=dt.timedelta(0))
+    day, clock = at(services, wib(11, 30, 8, 5))
+    await Schedule(day, none).catch_up()
+    assert await outbox_rows(services) == []
+    clock.now = wib(11, 30, 8) + dt.timedelta(milliseconds=5)  # the cron job, a few ms after the minute
+    assert await Schedule(day, none).run(SUMMARY) == 5
+
+
+async def test_a_failed_run_is_retried_and_sends_to_everyone_once(services: Services, monkeypatch):
+    """The database is away at 08:00: the run fails, the retry a quarter of an hour later sends."""
+    await seed_week(services)
+    day, clock = at(services, wib(11, 30, 8))
+    schedule = Schedule(day)
+    real = reports.recipients
+
+    async def away(session):  # type: ignore[no-untyped-def]
+        raise ConnectionError("database away")
+
+    monkeypatch.setattr(reports, "recipients", away)
+    assert await schedule.run(SUMMARY) == 0
+    monkeypatch.setattr(reports, "recipients", real)
+    clock.now = wib(11, 30, 8, 15)
+    await schedule.retry_failed()
+    summaries = Counter(m.chat_id for m in await outbox_rows(services) if m.text.startswith("📊"))
+    assert summaries == {str(c): 1 for c in CHATS.values()}
+    await schedule.retry_failed()  # nothing failed any more: nothing again
+    assert len(await outbox_rows(services)) == 5
