@@ -88,7 +88,7 @@ from models import reports, store  # noqa: E402
 from models.db import create_engine, is_sqlite  # noqa: E402
 from models.rules.status import Role, Status  # noqa: E402
 from models.tables import AuditEvent, ChatAccount, Delivery, Officer, OutboundMessage, Proposal  # noqa: E402
-from scheduler.jobs import SUMMARY, Schedule  # noqa: E402
+from scheduler.jobs import SUMMARY, Schedule, summaries_for  # noqa: E402
 from tests.conftest import NOW, create_schema, make_services  # noqa: E402
 from tests.pgcluster import throwaway_cluster  # noqa: E402
 
@@ -400,19 +400,14 @@ class Built:
 
 
 async def build(services: Services, occurrence: dt.datetime) -> Built:
-    """What ``Schedule._summaries`` does before queueing: recipients, one snapshot, every summary."""
-    async with services.sessions() as session:
-        people = await reports.recipients(session)
-        dinas = any(p.officer.role is Role.DINAS for p in people)
-        start, end = ringkasan.week_before(services, occurrence)
-        snap = await ringkasan.snapshot(session, services, start=start, end=end, with_chart=dinas)
+    """What ``Schedule._summaries`` does before queueing (``scheduler.jobs.summaries_for``)."""
+    built = await summaries_for(services, occurrence)
     messages = photos = characters = 0
-    for person in people:
-        replies = ringkasan.summary(snap, services, person.officer)
+    for _, replies in built:
         messages += len(replies)
         photos += sum(1 for r in replies if r.photo is not None)
         characters += sum(len(r.text) for r in replies)
-    return Built(len(people), messages, photos, characters)
+    return Built(len(built), messages, photos, characters)
 
 
 async def steps(services: Services, occurrence: dt.datetime) -> dict[str, float]:
@@ -460,7 +455,7 @@ async def steps(services: Services, occurrence: dt.datetime) -> dict[str, float]
         await timed("unreachable", lambda: reports.unreachable(session))
         snap = await timed(
             "snapshot without chart (all the above)",
-            lambda: ringkasan.snapshot(session, services, start=start, end=end, with_chart=False),
+            lambda: ringkasan.snapshot(session, services, start=start, end=end),
         )
     t0 = time.perf_counter()
     snap.chart_png = await asyncio.to_thread(ringkasan._draw_chart, snap, services)

@@ -65,3 +65,9 @@ def proposals_by_kecamatan(
             return out.getvalue()
         finally:
             plt.close(figure)
+
+
+def warm_up() -> None:
+    """Import matplotlib and draw once (its font cache is built on the very first import, seconds), so
+    the first summary or /ringkasan does not pay for it while holding the database."""
+    proposals_by_kecamatan([("-", {})], title="-")

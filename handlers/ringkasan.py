@@ -60,15 +60,10 @@ def week_so_far(services: Services, moment: dt.datetime) -> tuple[dt.datetime, d
 
 
 async def snapshot(
-    session: AsyncSession,
-    services: Services,
-    *,
-    start: dt.datetime,
-    end: dt.datetime,
-    with_chart: bool = True,
+    session: AsyncSession, services: Services, *, start: dt.datetime, end: dt.datetime
 ) -> Snapshot:
     """Read everything the summaries of the week [start, end) need, as of now: a handful of grouped
-    queries, and the dinas's chart (drawn in a worker thread: it takes a few hundred milliseconds)."""
+    queries. The dinas's chart is drawn apart (:func:`draw_chart`), after the session if possible."""
     now = services.clock()
     program, budget_lines = await rekap.program_figures(session, services, kecamatan_code=None)
     year = services.today().year
@@ -93,9 +88,12 @@ async def snapshot(
         unreachable=await reports.unreachable(session),
         quota_lines=quota_lines,
     )
-    if with_chart:
-        snap.chart_png = await asyncio.to_thread(_draw_chart, snap, services)
     return snap
+
+
+async def draw_chart(snap: Snapshot, services: Services) -> None:
+    """Draw the dinas's chart into the snapshot, in a worker thread (about 0,15 s; more on the first)."""
+    snap.chart_png = await asyncio.to_thread(_draw_chart, snap, services)
 
 
 def _draw_chart(snap: Snapshot, services: Services) -> bytes:
@@ -446,8 +444,9 @@ async def show(turn: Turn) -> None:
     officer = turn.officer
     assert officer is not None
     start, end = week_so_far(turn.services, turn.services.clock())
-    dinas = officer.role is Role.DINAS
-    snap = await snapshot(turn.session, turn.services, start=start, end=end, with_chart=dinas)
+    snap = await snapshot(turn.session, turn.services, start=start, end=end)
+    if officer.role is Role.DINAS:
+        await draw_chart(snap, turn.services)
     replies = summary(snap, turn.services, officer)
     if not replies:  # a region the kabupaten does not have (a roster typo the import let through)
         turn.say(texts.SUMMARY_NO_REGION.format(admin=turn.services.admin_contact))

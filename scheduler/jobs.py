@@ -165,16 +165,8 @@ class Schedule:
             return 0
 
     async def _summaries(self, occurrence: dt.datetime, period: str) -> int:
-        async with self.services.sessions() as session:
-            people = await reports.recipients(session)
-            if not people:
-                return 0
-            dinas = any(p.officer.role is Role.DINAS for p in people)
-            start, end = ringkasan.week_before(self.services, occurrence)
-            snap = await ringkasan.snapshot(session, self.services, start=start, end=end, with_chart=dinas)
         queued = 0
-        for person in people:
-            replies = ringkasan.summary(snap, self.services, person.officer)
+        for person, replies in await summaries_for(self.services, occurrence):
             queued += await self._queue_once(SUMMARY, period, person, replies, at=self.services.clock())
         log.info("%s %s: %d messages queued", SUMMARY, period, queued)
         return queued
@@ -253,3 +245,19 @@ class Schedule:
                 return 0
         self.services.doorbell.ring()
         return len(replies) * len(person.accounts)
+
+
+async def summaries_for(
+    services: Services, occurrence: dt.datetime
+) -> list[tuple[reports.Recipient, list[Reply]]]:
+    """Every bound officer's summary of the week before ``occurrence``: the kabupaten read once, the chart
+    drawn once the connection is given back, a summary cut for each (benchmarks/summary.py times this)."""
+    async with services.sessions() as session:
+        people = await reports.recipients(session)
+        if not people:
+            return []
+        start, end = ringkasan.week_before(services, occurrence)
+        snap = await ringkasan.snapshot(session, services, start=start, end=end)
+    if any(p.officer.role is Role.DINAS for p in people):
+        await ringkasan.draw_chart(snap, services)
+    return [(person, ringkasan.summary(snap, services, person.officer)) for person in people]

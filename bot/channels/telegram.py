@@ -47,7 +47,7 @@ from telegram.request import BaseRequest
 
 from bot.channels.http import AiohttpRequest
 from bot.channels.processor import PerUserUpdateProcessor
-from handlers import texts
+from handlers import chart, texts
 from handlers.engine import Engine
 from handlers.messages import Inbound, Kind, Reply
 from models import store
@@ -441,6 +441,7 @@ class Lifecycle:
         courier = TelegramCourier(application.bot)
         self.outbox = Outbox(self.inbox.services, {CHANNEL: courier}, limits=self.outbox_limits)
         self.background.append(asyncio.create_task(self.outbox.run()))
+        self.background.append(asyncio.create_task(asyncio.to_thread(chart.warm_up)))
         if self.timetable is not None:
             self.schedule = Schedule(self.inbox.services, self.timetable)
             self.schedule.start()

@@ -132,6 +132,7 @@ async def summaries_at(services: Services, moment: dt.datetime) -> dict[str, lis
     async with services.sessions() as session:
         snap = await ringkasan.snapshot(session, services, start=start, end=end)
         officers = [o for role in Role for o in await store.officers_of(session, role=role)]
+    await ringkasan.draw_chart(snap, services)
     return {o.phone: ringkasan.summary(snap, services, o) for o in officers}
 
 
