@@ -212,26 +212,30 @@ def _dinas(snap: Snapshot, services: Services, officer: Officer) -> list[Reply]:
     kabupaten = services.kabupaten
     in_region = [k for k in kabupaten.kecamatan if k.code.startswith(officer.region_code + ".")]
     whole = officer.region_code == kabupaten.code
-    rows = []
+    rows: list[tuple[str, DesaFigures, dict[str, int], int, int]] = []
     all_figures, all_done = [], []
     silent = 0
     desa_count = 0
     for kecamatan in in_region:
         figures = [snap.desa.get(d.code, DesaFigures()) for d in kecamatan.desa]
         done = [snap.activity.get(d.code, {}) for d in kecamatan.desa]
-        silent += sum(1 for f in figures if not _proposed_this_year(services, f))
+        quiet = sum(1 for f in figures if not _proposed_this_year(services, f))
+        silent += quiet
         desa_count += len(kecamatan.desa)
-        rows.append((kecamatan.name, *_sum(figures, done)))
+        rows.append((kecamatan.name, *_sum(figures, done), quiet, len(kecamatan.desa)))
         all_figures += figures
         all_done += done
     total, done_all = _sum(all_figures, all_done)
     area = kabupaten.name if whole else officer.region_code
     lines = [_heading(snap, services, area), ""]
     lines += _figures_lines(snap, services, total, done_all)
-    lines += ["", "Per kecamatan (baru dalam 7 hari itu · menunggu camat · semua usulan):"]
     lines += [
-        _area_line(snap, services, name, f, d.get("submit", 0), Status.MENUNGGU_CAMAT) for name, f, d in rows
+        "",
+        "Per kecamatan (baru dalam 7 hari itu · menunggu camat · semua usulan; keputusan 7 hari itu):",
     ]
+    for name, f, d, quiet, of in rows:
+        lines.append(_area_line(snap, services, name, f, d.get("submit", 0), Status.MENUNGGU_CAMAT))
+        lines.append(texts.kecamatan_decisions(d, silent=quiet, desa=of))
     lines += [texts.not_proposed_count(services.today().year, silent, desa_count)]
     if whole:
         lines += ["", *snap.quota_lines]
@@ -258,7 +262,7 @@ def _operator(snap: Snapshot, services: Services, officer: Officer) -> list[Repl
     done = snap.activity.get(desa.code, {})
     lines = [_heading(snap, services, f"{desa.kind.capitalize()} {desa.name}"), ""]
     if not figures.counts:
-        lines.append(texts.SUMMARY_OPERATOR_EMPTY)
+        lines.append(texts.summary_operator_empty(desa.kind))
         return _parts("\n".join(lines))
     lines += [
         texts.IN_THE_WEEK + texts.week_activity(done) + ".",

@@ -870,6 +870,16 @@ def area_line(name: str, *, new: int, waiting: int, oldest_days: int | None, tot
     return f"• {name}: {angka(new)} baru · {angka(waiting)} menunggu{oldest} · {angka(total)} usulan"
 
 
+def kecamatan_decisions(done: dict[str, int], *, silent: int, desa: int) -> str:
+    """The second line of a kecamatan in the dinas summary: the week's decisions, the silent desa."""
+    decided = " · ".join(
+        f"{angka(done.get(action, 0))} {label}"
+        for action, label in WEEK_ACTIONS
+        if action in ("approve", "establish", "return", "reject")
+    )
+    return f"   ↳ {decided} · {angka(silent)} dari {angka(desa)} desa belum mengusulkan"
+
+
 def not_proposed(year: int, names: list[str], count: int, of: int) -> str:
     if not count:
         return f"Semua {angka(of)} desa/kelurahan sudah mengusulkan pada {year}. 👍"
@@ -921,9 +931,14 @@ def more(count: int, where: str) -> str:
     return f"• … dan {angka(count)} lainnya ({where})"
 
 
-SUMMARY_OPERATOR_EMPTY = (
-    "Desa Anda belum mengusulkan siapa pun. Ketik /daftar untuk mengusulkan pekerja rentan."
-)
+PER_KECAMATAN = "Per kecamatan (baru dalam 7 hari itu · menunggu camat · semua usulan; keputusan 7 hari itu):"
+
+
+def summary_operator_empty(kind: str) -> str:
+    """Desa Anda (Kelurahan Anda) belum mengusulkan siapa pun..."""
+    return f"{kind.capitalize()} Anda belum mengusulkan siapa pun. Ketik /daftar untuk mengusulkan pekerja rentan."
+
+
 SUMMARY_APPROVER_FOOTER = "Buka /antrian untuk memutuskan, /rekap untuk angka lengkap."
 CHART_CAPTION = "Usulan per kecamatan dan status, {day}."
 

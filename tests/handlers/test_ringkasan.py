@@ -174,8 +174,12 @@ async def test_dinas_summary_has_the_kabupaten_quota_budget_unreachable_and_a_ch
     assert "Dalam 7 hari itu: 3 usulan baru · 1 disetujui camat · 1 ditetapkan · 1 dikembalikan." in text
     # P8 waits since 1 December 2025: 31 days to 1 January, 327 more to 24 November.
     assert "Menunggu camat: 4 (terlama 358 hari)" in text
-    assert "• Simanindo: 3 baru · 3 menunggu (terlama 14 hari) · 7 usulan" in text
+    assert "• Simanindo: 3 baru · 3 menunggu (terlama 14 hari) · 7 usulan\n" in text
+    # Each kecamatan also has the week's decisions and its silent desa (as the camat's summary has them).
+    decisions = "   ↳ 1 disetujui camat · 1 ditetapkan · 1 dikembalikan · 0 ditolak · 19 dari 21 desa belum"
+    assert decisions in text
     assert "• Pangururan: 0 baru · 1 menunggu (terlama 358 hari) · 1 usulan" in text
+    assert "   ↳ 0 disetujui camat · 0 ditetapkan · 0 dikembalikan · 0 ditolak · 28 dari 28 desa" in text
     assert "• Sitio-tio: 0 baru · 0 menunggu · 0 usulan" in text  # every kecamatan, even a silent one
     assert "132 dari 134 desa/kelurahan belum mengusulkan pada 2026." in text
     assert "Kuota peserta baru 2026: 1 dari 320 terpakai, sisa 319." in text
