@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from handlers import approval, chart, rekap, texts
+from handlers import approval, chart, onboarding, rekap, texts
 from handlers.context import Services, Turn
 from handlers.messages import Button, Reply
 from models import reports, store
@@ -191,7 +191,7 @@ def _camat(snap: Snapshot, services: Services, officer: Officer) -> list[Reply]:
     total, done = _sum([f for _, f, _ in desa], [a for _, _, a in desa])
     lines = [_heading(snap, services, f"Kec. {kecamatan.name}"), ""]
     lines += _figures_lines(snap, services, total, done)
-    lines += ["", "Per desa/kelurahan (baru dalam 7 hari itu · menunggu Anda · semua usulan):"]
+    lines += ["", texts.PER_DESA]
     # Only the desa with something to show; the silent ones are named below.
     lines += [
         _area_line(snap, services, d.name, f, a.get("submit", 0), Status.MENUNGGU_CAMAT)
@@ -229,18 +229,16 @@ def _dinas(snap: Snapshot, services: Services, officer: Officer) -> list[Reply]:
     area = kabupaten.name if whole else officer.region_code
     lines = [_heading(snap, services, area), ""]
     lines += _figures_lines(snap, services, total, done_all)
-    lines += [
-        "",
-        "Per kecamatan (baru dalam 7 hari itu · menunggu camat · semua usulan; keputusan 7 hari itu):",
-    ]
+    lines += ["", texts.PER_KECAMATAN]
     for name, f, d, quiet, of in rows:
         lines.append(_area_line(snap, services, name, f, d.get("submit", 0), Status.MENUNGGU_CAMAT))
         lines.append(texts.kecamatan_decisions(d, silent=quiet, desa=of))
     lines += [texts.not_proposed_count(services.today().year, silent, desa_count)]
     if whole:
         lines += ["", *snap.quota_lines]
+    where = onboarding.region_label
     people = [
-        (u.officer.name, u.officer.role.value, _region_name(services, u.officer.region_code), u.reason)
+        (u.officer.name, u.officer.role.value, where(services.kabupaten, u.officer), u.reason)
         for u in snap.unreachable
         if u.officer.region_code == officer.region_code
         or u.officer.region_code.startswith(officer.region_code + ".")
@@ -405,17 +403,6 @@ def _waiting_item(services: Services, item: reports.Waiting, now: dt.datetime) -
     desa = services.kabupaten.desa_by_code(item.desa_code)
     where = desa.name if desa else item.desa_code
     return texts.waiting_item(format_number(item.id), item.name, where, _days(services, item.since, now) or 0)
-
-
-def _region_name(services: Services, code: str) -> str:
-    kabupaten = services.kabupaten
-    if code == kabupaten.code:
-        return kabupaten.name
-    desa = kabupaten.desa_by_code(code)
-    if desa is not None:
-        return desa.label
-    kecamatan = kabupaten.kecamatan_by_code(code)
-    return f"Kec. {kecamatan.name}" if kecamatan else code
 
 
 def _parts(text: str, buttons: tuple[tuple[Button, ...], ...] = ()) -> list[Reply]:

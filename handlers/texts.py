@@ -802,7 +802,6 @@ def registry_names(matches: list[tuple[str, str]]) -> str:
 SUMMARY_NO_REGION = (
     "Ringkasan belum dapat dibuat: wilayah Anda di daftar petugas tidak dikenal. Hubungi {admin}."
 )
-SUMMARY_STATUSES = REKAP_STATUSES
 SHORT_STATUS = {
     Status.MENUNGGU_CAMAT: "menunggu camat",
     Status.MENUNGGU_DINAS: "menunggu Diskopnaker",
@@ -812,7 +811,6 @@ SHORT_STATUS = {
 }
 OPEN_QUEUE = "📥 Buka antrian"
 IN_THE_WEEK = "Dalam 7 hari itu: "
-CHART_LEGEND_TITLE = "Status"
 
 
 def hari(days: int) -> str:
@@ -849,7 +847,7 @@ def status_totals(counts: dict[Status, int]) -> str:
     total = sum(counts.values())
     if not total:
         return "belum ada usulan"
-    parts = [f"{angka(counts[s])} {SHORT_STATUS[s]}" for s in SUMMARY_STATUSES if counts.get(s)]
+    parts = [f"{angka(counts[s])} {SHORT_STATUS[s]}" for s in REKAP_STATUSES if counts.get(s)]
     return f"{angka(total)} usulan: " + ", ".join(parts)
 
 
@@ -931,6 +929,7 @@ def more(count: int, where: str) -> str:
     return f"• … dan {angka(count)} lainnya ({where})"
 
 
+PER_DESA = "Per desa/kelurahan (baru dalam 7 hari itu · menunggu Anda · semua usulan):"
 PER_KECAMATAN = "Per kecamatan (baru dalam 7 hari itu · menunggu camat · semua usulan; keputusan 7 hari itu):"
 
 
