@@ -11,15 +11,13 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from sqlalchemy import func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from models import store
 from models.rules.status import Status
-from models.tables import AuditEvent, ChatAccount, Delivery, Dispatch, Officer, OutboundMessage, Proposal
+from models.tables import AuditEvent, ChatAccount, Delivery, Officer, OutboundMessage, Proposal
 
 # Where a proposal waits since: the camat since it was (re)submitted, the dinas since the camat approved,
 # the officer since it was returned.
@@ -81,9 +79,9 @@ async def desa_figures(session: AsyncSession) -> dict[str, DesaFigures]:
         desa_figures.counts[status] = count
         since = first_sent if status is Status.MENUNGGU_CAMAT else first_decided
         if status in WAITING_SINCE and since is not None:
-            desa_figures.oldest[status] = _aware(since)
+            desa_figures.oldest[status] = since
         if last_sent is not None:
-            last = _aware(last_sent)
+            last = last_sent
             if desa_figures.last_submitted is None or last > desa_figures.last_submitted:
                 desa_figures.last_submitted = last
     return dict(figures)
@@ -150,7 +148,7 @@ async def overdue(
                     name=name or "",
                     desa_code=desa,
                     kecamatan_code=kecamatan,
-                    since=_aware(since_at),
+                    since=since_at,
                     fix_fields=tuple(fix_fields or ()),
                 )
             )
@@ -220,36 +218,3 @@ async def unreachable(session: AsyncSession) -> list[Unreachable]:
     )
     found.extend(Unreachable(officer, error or "blocked") for officer, error in rows)
     return found
-
-
-async def claim_dispatch(
-    session: AsyncSession, *, kind: str, period: str, officer_id: int, at: dt.datetime
-) -> bool:
-    """Take the key of one scheduled message; False when it was taken before (by any process)."""
-    values = {"kind": kind, "period": period, "officer_id": officer_id, "at": at}
-    return await store._insert_if_missing(session, Dispatch, values)
-
-
-async def last_dispatch(session: AsyncSession, *, kind: str, officer_id: int) -> dt.datetime | None:
-    """When a message of this kind last went to this officer."""
-    found = await session.exec(
-        select(func.max(Dispatch.at)).where(Dispatch.kind == kind, Dispatch.officer_id == officer_id)
-    )
-    moment = found.one()
-    return _aware(moment) if moment is not None else None
-
-
-async def established_by_kecamatan(session: AsyncSession) -> list[tuple[str, dt.datetime]]:
-    """(kecamatan, decided at) of every established proposal: the budget's new participants."""
-    rows = await session.exec(
-        select(Proposal.kecamatan_code, Proposal.decided_at).where(Proposal.status == Status.DITETAPKAN)
-    )
-    return [(code, _aware(moment)) for code, moment in rows if moment is not None]
-
-
-def _aware(moment: Any) -> dt.datetime:
-    """Aggregates (min, max) come back from SQLite as naive UTC; columns come back aware."""
-    if isinstance(moment, str):
-        moment = dt.datetime.fromisoformat(moment)
-    assert isinstance(moment, dt.datetime)
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)

@@ -28,6 +28,7 @@ from models.tables import (
     ChatAccount,
     Conversation,
     Delivery,
+    Dispatch,
     ExportRecord,
     InboundUpdate,
     Lease,
@@ -619,6 +620,23 @@ async def _insert_if_missing(session: AsyncSession, table: type[SQLModel], value
     statement = insert(table).values(**values).on_conflict_do_nothing()
     result = await session.exec(statement)  # type: ignore[call-overload]
     return bool(result.rowcount == 1)
+
+
+async def claim_dispatch(
+    session: AsyncSession, *, kind: str, period: str, officer_id: int, at: dt.datetime
+) -> bool:
+    """Take the key of one scheduled message (scheduler/jobs.py); False when it was taken before, by this
+    or any other process."""
+    values = {"kind": kind, "period": period, "officer_id": officer_id, "at": at}
+    return await _insert_if_missing(session, Dispatch, values)
+
+
+async def last_dispatch(session: AsyncSession, *, kind: str, officer_id: int) -> dt.datetime | None:
+    """When a scheduled message of this kind last went to this officer."""
+    found = await session.exec(
+        select(func.max(Dispatch.at)).where(Dispatch.kind == kind, Dispatch.officer_id == officer_id)
+    )
+    return found.one()
 
 
 # ---------------------------------------------------------------------------- registries and participants

@@ -192,7 +192,7 @@ class Schedule:
             for person in people:
                 officer = person.officer
                 if officer.role is Role.OPERATOR and officer.region_code in found.to_fix and officer.id:
-                    last = await reports.last_dispatch(session, kind=REMINDER, officer_id=officer.id)
+                    last = await store.last_dispatch(session, kind=REMINDER, officer_id=officer.id)
                     if last is not None and (today - last.astimezone(zone).date()).days < t.fix_after_days:
                         quiet.add(officer.id)
         queued = 0
@@ -219,7 +219,7 @@ class Schedule:
             try:
                 async with self.services.sessions() as session:
                     await store.begin_write(session)
-                    if not await reports.claim_dispatch(
+                    if not await store.claim_dispatch(
                         session, kind=kind, period=period, officer_id=officer_id, at=at
                     ):
                         return 0
