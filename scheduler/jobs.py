@@ -108,12 +108,6 @@ class Schedule:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._catching_up
 
-    def next_run(self, kind: str, after: dt.datetime) -> dt.datetime:
-        """When the job fires next after ``after`` (aware, in the kabupaten's timezone)."""
-        fire = self.triggers[kind].get_next_fire_time(None, after)
-        assert fire is not None
-        return fire
-
     def latest(self, kind: str, now: dt.datetime) -> dt.datetime | None:
         """The last scheduled time at or before ``now`` (within the catch-up window and a week), or None."""
         trigger = self.triggers[kind]
