@@ -38,6 +38,10 @@ class OfficerBase(SQLModel):
 
 class Officer(OfficerBase, table=True):
     id: int | None = Field(default=None, primary_key=True)
+    # The roster is authoritative: a row absent from a re-import (or deactivated by hand) stays for the
+    # audit trail but is treated as unknown on every channel, at once.
+    active: bool = Field(default=True, sa_column_kwargs={"server_default": sa.true()})
+    deactivated_at: dt.datetime | None = None
     created_at: dt.datetime = Field(default_factory=utcnow)
     updated_at: dt.datetime = Field(default_factory=utcnow)
 
@@ -156,6 +160,10 @@ class AuditEvent(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     proposal_id: int = Field(foreign_key="proposal.id", index=True)
     officer_id: int = Field(foreign_key="officer.id")
+    # Who acted, as they were at the time: an officer row changes with the roster, the trail must not.
+    actor_name: str | None = Field(default=None, max_length=120)
+    actor_role: str | None = Field(default=None, max_length=16)
+    actor_region: str | None = Field(default=None, max_length=13)
     action: str = Field(max_length=16)  # an Action value, or "reveal_nik"
     from_status: str | None = Field(default=None, max_length=16)
     to_status: str | None = Field(default=None, max_length=16)
@@ -344,7 +352,25 @@ class ExportRecord(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     officer_id: int | None = Field(default=None, foreign_key="officer.id")  # None: the command line
+    actor: str | None = Field(default=None, max_length=120)  # the command line's OS user and host
     kind: str = Field(max_length=16)  # bpjs, lampiran, usulan
     rows: int
     channel: str = Field(max_length=16)  # telegram, terminal, cli
+    at: dt.datetime = Field(default_factory=utcnow)
+
+
+class RegistryLookup(SQLModel, table=True):
+    """The audit of intake's registry lookups: who asked about which NIK (its keyed hash) or name, when.
+
+    Intake shows whether a typed NIK is in the social registries and whether a typed name matches; this
+    trail, and the daily limits counted from it, keep intake from becoming a lookup tool.
+    """
+
+    __table_args__ = (Index("ix_registrylookup_officer_at", "officer_id", "at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    officer_id: int = Field(foreign_key="officer.id")
+    kind: str = Field(max_length=8)  # "nik" (is it in a registry, which desil) or "name" (does it match)
+    nik_hash: str = Field(max_length=64)
+    shown: bool = True  # whether the result was shown (outside the officer's kecamatan it waits for Kirim)
     at: dt.datetime = Field(default_factory=utcnow)
