@@ -196,7 +196,7 @@ async def answer(turn: Turn, conversation: Conversation, proposal: Proposal) -> 
 
 
 async def _still_theirs(turn: Turn, conversation: Conversation, proposal: Proposal) -> bool:
-    """Re-check on every answer that the officer may still propose for this desa (DESIGN §2).
+    """Re-check on every answer that the officer may still propose for this desa.
 
     A roster re-import can move an officer to another desa or make them a camat mid-conversation.
     """

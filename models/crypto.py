@@ -1,4 +1,4 @@
-"""NIKs at rest: encrypted for reading back, keyed hash for uniqueness and lookup (DESIGN §2).
+"""NIKs at rest: encrypted for reading back, keyed hash for uniqueness and lookup.
 
 One secret from the settings feeds two keys through HKDF, so a leaked hash column cannot be reversed by
 hashing all 10^16 candidate NIKs without the secret, and the encryption key is never the hash key.

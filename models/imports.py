@@ -68,7 +68,7 @@ PARTICIPANT_COLUMNS = (
     Column("mulai", ("mulai_kepesertaan", "tanggal_mulai", "tmt", "mulai_berlaku"), required=True),
 )
 
-# Words officers write for the categories (DESIGN §1), besides the categories' own names.
+# Words officers write for the categories, besides the categories' own names.
 CATEGORY_WORDS = {
     "supir": Category.SOPIR,
     "petani/pekebun": Category.PETANI,

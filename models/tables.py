@@ -283,7 +283,7 @@ class ProgramYear(SQLModel, table=True):
 
 
 class RegistrySource(StrEnum):
-    """A social registry the dinas imports (DESIGN §1): DTSEN (since 2025, with desil 1-10), DTKS, P3KE."""
+    """A social registry the dinas imports: DTSEN (since 2025, with desil 1-10), DTKS, P3KE."""
 
     DTSEN = "dtsen"
     DTKS = "dtks"

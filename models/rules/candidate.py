@@ -1,4 +1,4 @@
-"""Blocks and warnings about a candidate worker (DESIGN §2), decided from facts passed in.
+"""Blocks and warnings about a candidate worker, decided from facts passed in.
 
 Errors (not a NIK at all) live in :mod:`models.rules.nik`. Blocks stop a proposal; warnings let it through
 and travel with it to every approver. Facts that need the database (an existing proposal, an active

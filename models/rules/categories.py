@@ -1,4 +1,4 @@
-"""Worker categories of the program (DESIGN §1), exactly these and in this order."""
+"""Worker categories of the program, exactly these and in this order."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""NIK rules (DESIGN §2): what refuses the input, what blocks a proposal, what only warns.
+"""NIK rules: what refuses the input, what blocks a proposal, what only warns.
 
 Pure Python on top of lokal-id's NIK parser; no database, no chat framework.
 """

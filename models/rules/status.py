@@ -1,4 +1,4 @@
-"""Proposal statuses and the one table of allowed transitions (DESIGN §2).
+"""Proposal statuses and the one table of allowed transitions.
 
 Every change of status goes through :func:`authorize` (region, then :func:`transition`, which checks the
 actor's role against this table). The caller re-reads the actor and the proposal from the database on

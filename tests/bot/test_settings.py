@@ -1,4 +1,4 @@
-"""Settings from the environment and `.env` (DESIGN §4), and the one-line configuration errors."""
+"""Settings from the environment and `.env`, and the one-line configuration errors."""
 
 from __future__ import annotations
 

@@ -426,7 +426,7 @@ def refusal_text(outcome: str, number: str, status: Status) -> str:
 # ---------------------------------------------------------------------------------------------- matrix
 
 
-# The rules do not differ between databases (DESIGN §5: PostgreSQL where behaviour differs): the matrix
+# The rules do not differ between databases (PostgreSQL where behaviour differs): the matrix
 # runs on SQLite; the races below, where the database decides, run on both.
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 @pytest.mark.parametrize(("role", "region", "action", "status", "outcome"), matrix())

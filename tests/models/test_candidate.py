@@ -1,4 +1,4 @@
-"""Blocks and warnings about a candidate (DESIGN §2), from a read NIK and facts handed in."""
+"""Blocks and warnings about a candidate, from a read NIK and facts handed in."""
 
 from __future__ import annotations
 

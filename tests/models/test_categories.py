@@ -1,4 +1,4 @@
-"""Worker categories (DESIGN §1): exactly these eleven, in this order."""
+"""Worker categories: exactly these eleven, in this order."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pytest
 
 from models.rules.categories import CATEGORIES, Category, category_label
 
-DESIGN_ORDER = [
+PROGRAM_ORDER = [
     "petani",
     "nelayan",
     "sopir",
@@ -22,11 +22,11 @@ DESIGN_ORDER = [
 
 
 def test_exactly_the_eleven_categories_in_design_order():
-    assert [c.label for c in CATEGORIES] == DESIGN_ORDER
+    assert [c.label for c in CATEGORIES] == PROGRAM_ORDER
 
 
 def test_stored_values_are_the_labels_with_underscores():
-    assert [c.value for c in CATEGORIES] == [label.replace(" ", "_") for label in DESIGN_ORDER]
+    assert [c.value for c in CATEGORIES] == [label.replace(" ", "_") for label in PROGRAM_ORDER]
     assert len({c.value for c in CATEGORIES}) == 11
     assert all(len(c.value) <= 32 for c in CATEGORIES)  # Proposal.category is VARCHAR(32)
 

@@ -1,4 +1,4 @@
-"""NIKs at rest: encrypted for reading back, keyed hash for uniqueness (DESIGN §2)."""
+"""NIKs at rest: encrypted for reading back, keyed hash for uniqueness."""
 
 from __future__ import annotations
 

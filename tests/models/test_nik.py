@@ -1,4 +1,4 @@
-"""NIK reading (DESIGN §2 errors), masking and ages. Every NIK here is synthetic."""
+"""NIK reading (errors), masking and ages. Every NIK here is synthetic."""
 
 from __future__ import annotations
 

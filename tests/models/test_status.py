@@ -1,4 +1,4 @@
-"""The one table of status transitions (DESIGN §2), checked over every (status, action, role)."""
+"""The one table of status transitions, checked over every (status, action, role)."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from models.rules.status import (
 
 S, A, R = Status, Action, Role
 
-# Written out from DESIGN §1/§2, independently of the product's table.
+# Written out from the program rules in the README, independently of the product's table.
 ALLOWED: dict[tuple[Status, Action, Role], Status] = {
     (S.DRAFT, A.SUBMIT, R.OPERATOR): S.MENUNGGU_CAMAT,
     (S.MENUNGGU_CAMAT, A.APPROVE, R.CAMAT): S.MENUNGGU_DINAS,

@@ -49,7 +49,7 @@ FAST = Limits(
     lease_ttl=1.0,
 )
 CLIENT_TIMEOUT = 0.3  # the courier's: a call the fake leaves unanswered fails after this
-# Where the worker's logic is tested, not the database's, SQLite is enough (DESIGN §5: PostgreSQL where
+# Where the worker's logic is tested, not the database's, SQLite is enough (PostgreSQL where
 # behaviour differs). Ordering, duplicates, restarts, crashes, leases and failures run on both.
 SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
