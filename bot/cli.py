@@ -204,9 +204,7 @@ def db_upgrade() -> None:
     out.print("database is up to date")
 
 
-PARTIAL_HELP = (
-    "The file lists only some officers: add and update them, deactivate nobody (the old behaviour)."
-)
+PARTIAL_HELP = "The file lists some officers only: add and update them, deactivate nobody."
 DRY_RUN_HELP = "Show who would be added, updated and deactivated; save nothing."
 
 

@@ -192,6 +192,10 @@ async def test_a_number_given_to_another_person_unbinds_and_history_keeps_who_ac
     welcome = await rina.share_contact(OPERATOR_PHONE)
     assert "Terima kasih, Bonar Sitompul. Anda terdaftar sebagai camat" in welcome[0].text
 
+    await maria.say("/antrian")
+    (card,) = await maria.press(number)
+    assert "• Diusulkan: Rina Sitohang," in card.text
+    assert "Disetujui oleh Camat Jonson Simbolon" in card.text
     (trail,) = await maria.say(f"/riwayat {number}")
     assert "Operator Rina Sitohang: mengusulkan" in trail.text
     assert "Camat Jonson Simbolon: menyetujui" in trail.text
