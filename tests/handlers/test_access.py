@@ -30,7 +30,7 @@ from tests.conftest import (
     Chat,
 )
 from tests.fakebotapi import FakeBotApi
-from tests.handlers.test_approval import _edited_message, get, last_card, propose
+from tests.handlers.test_approval import _edited_message, get, last_card, propose, return_for
 from tests.handlers.test_ringkasan import seed_week, wib
 
 RINA, TIGOR, JONSON, DEWI, MARIA = 1001, 1002, 2001, 2002, 3001
@@ -118,6 +118,27 @@ async def test_a_camat_removed_from_the_roster_is_unknown_at_once_and_the_queue_
     (queue,) = await dewi.say("/antrian")
     assert queued_before in queue.text
     assert number in queue.text
+
+
+async def test_a_decision_on_a_removed_operators_proposal_goes_to_the_desas_other_operators(
+    services: Services, chat, outbox: Outbox, fake_api: FakeBotApi
+):
+    rina = await onboarded(chat, RINA, OPERATOR_PHONE)
+    tigor = await onboarded(chat, TIGOR, OPERATOR2_PHONE)
+    jonson = await onboarded(chat, JONSON, CAMAT_PHONE)
+    number = await propose(rina)
+    await outbox.deliver_pending()
+    await import_roster(services, [o for o in ROSTER if o.phone != OPERATOR_PHONE])
+    told_rina = len(fake_api.messages_to(RINA))
+
+    await return_for(fake_api, jonson, last_card(fake_api, JONSON, number), "Alamat")
+    await outbox.deliver_pending()
+
+    assert len(fake_api.messages_to(RINA)) == told_rina
+    told = fake_api.messages_to(TIGOR)[-1]
+    assert f"Usulan {number} (BUDI SANTOSO) dikembalikan oleh Camat Jonson Simbolon" in told.text
+    fixing = await tigor.press(f"Perbaiki {number}", told)
+    assert "Alamat" in fixing[0].text or "alamat" in fixing[0].text
 
 
 async def test_a_dry_run_shows_who_would_be_deactivated_and_saves_nothing(
