@@ -14,6 +14,8 @@ from sqlmodel import col, select
 from bot.cli import _save_roster
 from handlers import ekspor, texts
 from handlers.context import Services
+from handlers.engine import Engine
+from handlers.messages import Inbound, Kind
 from models.roster import RosterRow
 from models.rules.status import Role, Status
 from models.tables import ChatAccount, Conversation, Officer, OfficerCreate, OutboundMessage
@@ -139,6 +141,21 @@ async def test_a_decision_on_a_removed_operators_proposal_goes_to_the_desas_othe
     assert f"Usulan {number} (BUDI SANTOSO) dikembalikan oleh Camat Jonson Simbolon" in told.text
     fixing = await tigor.press(f"Perbaiki {number}", told)
     assert "Alamat" in fixing[0].text or "alamat" in fixing[0].text
+
+
+async def test_deactivation_reaches_every_channel_the_officer_is_bound_on(services: Services, chat):
+    jonson = await onboarded(chat, JONSON, CAMAT_PHONE)
+    engine = Engine(services)
+    terminal = {"channel": "terminal", "user_id": "camat", "chat_id": "camat"}
+    contact = Inbound(**terminal, kind=Kind.CONTACT, contact_phone=CAMAT_PHONE, contact_user_id="camat")
+    assert "Terima kasih, Jonson Simbolon" in (await engine.handle(contact))[0].text
+
+    await import_roster(services, WITHOUT_JONSON)
+
+    (answer,) = await engine.handle(Inbound.from_text(**terminal, text="/antrian"))
+    assert (answer.text, answer.ask_contact) == (texts.UNBOUND_ONLY_CONTACT, True)
+    (answer_telegram,) = await jonson.say("/antrian")
+    assert asks_for_contact(answer_telegram)
 
 
 async def test_a_dry_run_shows_who_would_be_deactivated_and_saves_nothing(
