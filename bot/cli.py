@@ -24,6 +24,9 @@ if TYPE_CHECKING:
 
     from handlers.context import Services
     from models.imports import ImportReport, Progress
+    from models.regions import Kabupaten
+    from models.roster import RosterRow
+    from models.store import RosterChange
     from models.tables import ProgramYear
 
 T = TypeVar("T")
@@ -201,11 +204,20 @@ def db_upgrade() -> None:
     out.print("database is up to date")
 
 
+PARTIAL_HELP = "The file lists some officers only: add and update them, deactivate nobody."
+DRY_RUN_HELP = "Show who would be added, updated and deactivated; save nothing."
+
+
 @officers_app.command("import")
 def officers_import(
     file: Annotated[Path, typer.Argument(help="CSV or XLSX with header nama,peran,kode_wilayah,no_hp")],
+    partial: Annotated[bool, typer.Option("--partial", help=PARTIAL_HELP)] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help=DRY_RUN_HELP)] = False,
 ) -> None:
-    """Import or update officers; bad rows are reported by line while good rows import."""
+    """Make the roster the file's: add and update its officers, deactivate those absent from it.
+
+    Bad rows are reported by line while good rows import; a file with bad rows deactivates nobody.
+    """
     from models.regions import UnknownKabupaten, load_kabupaten
     from models.roster import RosterFileError, read_roster
 
@@ -218,46 +230,126 @@ def officers_import(
         rows, problems = read_roster(file, kabupaten)
     except RosterFileError as exc:
         fail(str(exc))
-    from models.db import is_sqlite
-
-    if is_sqlite(settings.database_url):
-        upgrade_database(settings.database_url)
+    if not rows and not problems:
+        fail(f"{file.name}: no officers under the header: nothing imported")
+    # Whoever a rejected row meant to keep might be deactivated by mistake: only a clean file is the
+    # whole roster.
+    authoritative = not partial and not problems
+    _prepare_database(settings.database_url)
     try:
-        created, updated = asyncio.run(_save_roster(settings.database_url, rows))
+        changes = asyncio.run(
+            _save_roster(settings.database_url, rows, kabupaten, authoritative=authoritative, dry_run=dry_run)
+        )
     except Exception as exc:  # the database is down or its schema is old: one line, nothing half-saved
         fail(
             f"cannot save the roster to the database: {type(exc).__name__}: {str(exc).splitlines()[0][:160]}"
         )
     for problem in problems:
         err.print(f"[yellow]line {problem.line}:[/] {escape(problem.reason)}")  # reasons quote cells
+    if problems and not partial:
+        err.print("nobody deactivated: fix the rejected rows and import the file again")
+    counts = {kind: 0 for kind in ("added", "updated", "reactivated", "unchanged", "deactivated")}
+    for kind, line in changes:
+        counts[kind] += 1
+        if kind != "unchanged":
+            out.print(f"{kind}: {escape(line)}")
+    prefix = "dry run, nothing saved: " if dry_run else ""
     out.print(
-        f"officers: {created} added, {updated} updated, {len(problems)} rejected "
+        f"{prefix}officers: {counts['added']} added, {counts['updated'] + counts['reactivated']} updated, "
+        f"{counts['unchanged']} unchanged, {counts['deactivated']} deactivated, {len(problems)} rejected "
         f"({len(rows) + len(problems)} rows in {escape(file.name)})"
     )
     if problems:
         raise typer.Exit(1)
 
 
-async def _save_roster(database_url: str, rows: list) -> tuple[int, int]:  # type: ignore[type-arg]
+def _officer_line(kabupaten: Kabupaten, change: RosterChange) -> str:
+    """Who, and what the change does to them: "Jonson Simbolon, camat, Kec. Simanindo (12.17.01),
+    0812••••0201; name, role changed; 1 chat account(s) unbound: ..."."""
+    from handlers.onboarding import region_label
+
+    officer = change.officer
+    where = f"{region_label(kabupaten, officer)} ({officer.region_code})"
+    line = f"{officer.name}, {officer.role.value}, {where}, {_masked_phone(officer.phone)}"
+    if change.changed:
+        words = {"name": "name", "role": "role", "region_code": "region"}
+        line += f"; {', '.join(words[f] for f in change.changed)} changed"
+    if change.unbound:
+        line += f"; {change.unbound} chat account(s) unbound: they share their number with the bot again"
+    return line
+
+
+def _masked_phone(e164: str) -> str:
+    """+6281200000201 -> 0812••••0201: enough to tell two officers apart, in a terminal or a log."""
+    from handlers.texts import nomor_hp
+
+    digits = nomor_hp(e164).replace("-", "")
+    return digits[:4] + "••••" + digits[-4:] if len(digits) > 8 else digits
+
+
+async def _save_roster(
+    database_url: str, rows: list[RosterRow], kabupaten: Kabupaten, *, authoritative: bool, dry_run: bool
+) -> list[tuple[str, str]]:
+    """Apply the rows in one transaction, committed, or rolled back for a dry run (which so shows exactly
+    what the import would do); returns each officer's change and its line of output."""
     from models import store
     from models.db import create_engine, session_maker
     from models.tables import OfficerCreate
 
     engine = create_engine(database_url)
-    created = updated = 0
     try:
         async with session_maker(engine)() as session:
-            for row in rows:
-                data = OfficerCreate(
-                    name=row.name, role=row.role, region_code=row.region_code, phone=row.phone
-                )
-                _, is_new = await store.upsert_officer(session, data=data)
-                created += is_new
-                updated += not is_new
-            await session.commit()
+            await store.begin_write(session)
+            data = [
+                OfficerCreate(name=row.name, role=row.role, region_code=row.region_code, phone=row.phone)
+                for row in rows
+            ]
+            changes = await store.apply_roster(session, rows=data, authoritative=authoritative)
+            # Before the rollback of a dry run expires (or forgets) the officers read
+            lines = [(change.kind, _officer_line(kabupaten, change)) for change in changes]
+            if dry_run:
+                await session.rollback()
+            else:
+                await session.commit()
     finally:
         await engine.dispose()
-    return created, updated
+    return lines
+
+
+@officers_app.command("deactivate")
+def officers_deactivate(
+    phone: Annotated[str, typer.Argument(help="The officer's phone number, in any Indonesian form.")],
+) -> None:
+    """Take one officer off the roster now: unknown to the bot on every channel, their chats unbound."""
+    from lokal import parse_phone
+
+    from models.regions import UnknownKabupaten, load_kabupaten
+
+    settings = load_settings()
+    try:
+        kabupaten = load_kabupaten(settings.kabupaten)
+    except UnknownKabupaten:
+        fail(f"LANJUTKAN_KABUPATEN={settings.kabupaten} is not a kabupaten/kota code")
+    parsed = parse_phone(phone)
+    if not parsed.valid or parsed.e164 is None:
+        fail(f"{phone!r} is not an Indonesian phone number")
+    e164 = parsed.e164
+    _prepare_database(settings.database_url)
+    from models import store
+
+    async def work(session: AsyncSession) -> str | None:
+        officer = await store.officer_by_phone(session, phone=e164)
+        if officer is None:
+            return None
+        if not officer.active:
+            return f"already inactive: {_officer_line(kabupaten, store.RosterChange(officer, 'unchanged'))}"
+        change = await store.deactivate_officer(session, officer=officer)
+        return f"deactivated: {_officer_line(kabupaten, change)}"
+
+    done = _with_session(settings.database_url, work)
+    if done is None:
+        fail(f"no officer with phone {_masked_phone(e164)} on the roster", code=1)
+    out.print(escape(done))
 
 
 def _rupiah(value: str | None) -> int | None:

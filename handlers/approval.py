@@ -98,7 +98,7 @@ async def decide(
     await store.record_audit(
         turn.session,
         proposal_id=proposal.id,
-        officer_id=officer.id,
+        actor=officer,
         action=action.value,
         from_status=before,
         to_status=after,
@@ -116,8 +116,8 @@ async def decide(
 
 
 async def _tell_proposer(turn: Turn, proposal: Proposal, action: Action, reason: str | None) -> None:
-    """The proposing officer hears every decision; if the roster has moved them off the desa since, the
-    desa's current operators do (a returned proposal needs someone who may fix it)."""
+    """The proposing officer hears every decision; if the roster has moved them off the desa or taken them
+    off since, the desa's current operators do (a returned proposal needs someone who may fix it)."""
     officer = turn.officer
     assert officer is not None and proposal.id is not None
     decider = f"{texts.ROLE_TITLE[officer.role]} {officer.name}"
@@ -128,7 +128,12 @@ async def _tell_proposer(turn: Turn, proposal: Proposal, action: Action, reason:
         buttons = ((Button(f"{texts.FIX} {proposal.number}", f"p:{proposal.id}"),),)
     reply = Reply(text, buttons=buttons)
     proposer = await turn.session.get(Officer, proposal.officer_id)
-    if proposer is not None and proposer.role is Role.OPERATOR and proposer.region_code == proposal.desa_code:
+    if (
+        proposer is not None
+        and proposer.active
+        and proposer.role is Role.OPERATOR
+        and proposer.region_code == proposal.desa_code
+    ):
         await cards.tell_officer(turn, proposal.officer_id, reply)
         return
     for operator in await store.officers_of(turn.session, role=Role.OPERATOR, region_code=proposal.desa_code):
@@ -223,9 +228,9 @@ async def _authorized(turn: Turn, proposal: Proposal, action: Action) -> Status:
     """The status the actor's action leads to, or :class:`Refused` saying why (decided already, or not
     theirs: a proposal elsewhere is never described to someone who may not see it)."""
     officer = turn.officer
-    assert officer is not None
+    assert officer is not None and officer.id is not None and proposal.id is not None
     try:
-        return authorize(
+        after = authorize(
             officer.role,
             officer.region_code,
             action,
@@ -239,6 +244,12 @@ async def _authorized(turn: Turn, proposal: Proposal, action: Action) -> Status:
         if acts_on(officer.role, action) and may_see(officer, proposal):
             raise Refused(await _already_decided(turn, proposal)) from None
         raise Refused(texts.NOT_YOURS) from None
+    # An officer moved up the roster (operator to camat) never decides what they proposed themselves.
+    if proposal.officer_id == officer.id or await store.submitted_by(
+        turn.session, proposal_id=proposal.id, officer_id=officer.id
+    ):
+        raise Refused(texts.own_proposal(proposal.number))
+    return after
 
 
 async def _may(turn: Turn, proposal: Proposal, action: Action) -> bool:
@@ -352,7 +363,7 @@ async def _reveal(turn: Turn, proposal: Proposal) -> None:
     await store.record_audit(
         turn.session,
         proposal_id=proposal.id,
-        officer_id=officer.id,
+        actor=officer,
         action="reveal_nik",
         from_status=None,
         to_status=None,
@@ -540,6 +551,13 @@ async def show_queue(turn: Turn, *, page: int = 1, edit: bool = False) -> None:
         buttons.append(tuple(nav))
     clean = total - warned
     if officer.role is Role.CAMAT and clean:
+        # Their own proposals (an operator made camat) are not theirs to approve, in bulk or not.
+        clean = len(
+            await store.without_warnings(
+                turn.session, status=status, kecamatan_code=kecamatan, not_by=officer.id
+            )
+        )
+    if officer.role is Role.CAMAT and clean:
         buttons.append((Button(texts.bulk_button(clean), "b:ask"),))
     turn.say(Reply("\n".join(lines), buttons=tuple(buttons), edit=edit))
 
@@ -583,7 +601,7 @@ async def _bulk(turn: Turn, args: list[str]) -> None:
         return
     if args == ["ask"]:
         clean = await store.without_warnings(
-            turn.session, status=Status.MENUNGGU_CAMAT, kecamatan_code=officer.region_code
+            turn.session, status=Status.MENUNGGU_CAMAT, kecamatan_code=officer.region_code, not_by=officer.id
         )
         if not clean:
             turn.say(texts.NOTHING_WITHOUT_WARNINGS)

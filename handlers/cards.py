@@ -16,7 +16,7 @@ from models.rules.status import Role, Status
 from models.tables import CardCopy, ChatAccount, Officer, Proposal
 
 
-def card_text(turn: Turn, proposal: Proposal, *, proposer: Officer | None, camat_decision: str | None) -> str:
+def card_text(turn: Turn, proposal: Proposal, *, proposer: str, camat_decision: str | None) -> str:
     """The card for ``proposal`` as it stands: masked NIK, age on the coverage start, warnings."""
     services = turn.services
     assert proposal.nik_encrypted and proposal.birth_date and proposal.submitted_at
@@ -33,7 +33,7 @@ def card_text(turn: Turn, proposal: Proposal, *, proposer: Officer | None, camat
         gender=proposal.gender or "",
         category=proposal.category_text,
         desa_label=desa.label if desa else proposal.desa_code,
-        proposer=f"{proposer.name}" if proposer else "-",
+        proposer=proposer,
         submitted_at=services.local_time(proposal.submitted_at),
         warnings=[Finding.from_json(f) for f in proposal.findings],
         resubmissions=proposal.resubmissions,
@@ -95,9 +95,22 @@ async def camat_decision_line(turn: Turn, proposal: Proposal) -> str | None:
 
 async def render_card(turn: Turn, proposal: Proposal, *, with_camat: bool = True) -> str:
     """The card as it stands; ``with_camat=False`` leaves out the camat's approval (said just below it)."""
-    proposer = await turn.session.get(Officer, proposal.officer_id)
     camat = await camat_decision_line(turn, proposal) if with_camat else None
-    return card_text(turn, proposal, proposer=proposer, camat_decision=camat)
+    return card_text(turn, proposal, proposer=await _proposer_name(turn, proposal), camat_decision=camat)
+
+
+async def _proposer_name(turn: Turn, proposal: Proposal) -> str:
+    """Who sent the proposal, as they were then: the roster row may hold someone else since."""
+    assert proposal.id is not None
+    proposer = await turn.session.get(Officer, proposal.officer_id)
+    if proposer is None:
+        return "-"
+    if proposer.updated_at <= proposal.created_at:  # unchanged since (the usual case): no trail to read
+        return proposer.name
+    for event, actor in await store.history(turn.session, proposal_id=proposal.id):
+        if event.action == "submit":
+            return actor.name
+    return proposer.name
 
 
 async def send_for_decision(turn: Turn, proposal: Proposal) -> int:

@@ -117,6 +117,8 @@ async def _proposal_rows(session: AsyncSession, services: Services) -> list[list
             for e, who in trail.get(proposal.id, [])
         )
         findings = "; ".join(f.get("code", "") for f in proposal.findings)
+        # The proposer as they were when they sent it: the roster row may hold someone else now.
+        submits = [who.name for e, who in trail.get(proposal.id, []) if e.action == "submit"]
         rows.append(
             [
                 proposal.number,
@@ -126,7 +128,7 @@ async def _proposal_rows(session: AsyncSession, services: Services) -> list[list
                 desa,
                 kecamatan,
                 proposal.category_text,
-                officer.name,
+                submits[0] if submits else officer.name,
                 proposal.submitted_at.astimezone(services.timezone).date() if proposal.submitted_at else None,
                 findings,
                 history,

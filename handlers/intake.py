@@ -654,7 +654,7 @@ async def submit(turn: Turn, conversation: Conversation, proposal: Proposal) -> 
     await store.record_audit(
         turn.session,
         proposal_id=proposal.id,
-        officer_id=turn.officer.id,
+        actor=turn.officer,
         action=action.value,
         from_status=before,
         to_status=proposal.status,

@@ -45,7 +45,7 @@ async def handle_unbound(turn: Turn) -> None:
         turn.say(Reply(texts.CONTACT_BAD_NUMBER, ask_contact=True))
         return
     officer = await store.officer_by_phone(turn.session, phone=phone.e164)
-    if officer is None:
+    if officer is None or not officer.active:  # taken off the roster: as if never on it
         number = phone.national or phone.e164
         turn.say(Reply(texts.contact_not_on_roster(number, turn.services.admin_contact), ask_contact=True))
         return

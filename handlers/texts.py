@@ -419,6 +419,15 @@ NOT_YOURS = (
     "Tombol ini bukan untuk Anda: usulan itu di luar wewenang atau wilayah Anda. Tidak ada yang berubah."
 )
 UNKNOWN_PROPOSAL = "Usulan itu tidak ditemukan. Tidak ada yang berubah."
+
+
+def own_proposal(number: str) -> str:
+    return (
+        f"Usulan {number} diajukan oleh Anda sendiri, jadi tidak dapat Anda putuskan. "
+        "Keputusannya diambil petugas lain. Tidak ada yang berubah."
+    )
+
+
 ONLY_APPROVERS_QUEUE = "Antrian keputusan hanya untuk camat dan Diskopnaker."
 ONLY_DINAS = "Hanya untuk petugas Diskopnaker."
 CHOOSE_AT_LEAST_ONE = "Pilih minimal satu bagian yang harus diperbaiki, lalu tekan Lanjut."

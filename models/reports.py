@@ -173,10 +173,11 @@ class Recipient:
 
 
 async def recipients(session: AsyncSession) -> list[Recipient]:
-    """Officers bound on at least one channel, with their accounts, in roster order."""
+    """Active officers bound on at least one channel, with their accounts, in roster order."""
     rows = await session.exec(
         select(Officer, ChatAccount)
         .join(ChatAccount, col(ChatAccount.officer_id) == col(Officer.id))
+        .where(col(Officer.active).is_(True))
         .order_by(col(Officer.id), col(ChatAccount.id))
     )
     grouped: dict[int, tuple[Officer, list[ChatAccount]]] = {}
@@ -193,10 +194,13 @@ class Unreachable:
 
 
 async def unreachable(session: AsyncSession) -> list[Unreachable]:
-    """Officers nothing can reach: never bound to a chat, or whose last message failed for good (blocked)."""
+    """Active officers nothing can reach: never bound to a chat (or unbound by a roster change since), or
+    whose last message failed for good (blocked). Those taken off the roster are nobody to chase."""
     bound = select(ChatAccount.officer_id).where(col(ChatAccount.officer_id).is_not(None))
     never = await session.exec(
-        select(Officer).where(col(Officer.id).not_in(bound)).order_by(col(Officer.id))  # type: ignore[arg-type]
+        select(Officer)
+        .where(col(Officer.id).not_in(bound), col(Officer.active).is_(True))  # type: ignore[arg-type]
+        .order_by(col(Officer.id))
     )
     found = [Unreachable(officer, "never_onboarded") for officer in never]
     # The last delivery to each officer decides: a later success means they unblocked the bot.
@@ -213,8 +217,11 @@ async def unreachable(session: AsyncSession) -> list[Unreachable]:
         .where(
             OutboundMessage.status == Delivery.FAILED,
             col(OutboundMessage.error).in_(UNREACHABLE_REASONS),
+            col(Officer.active).is_(True),
         )
         .order_by(col(Officer.id))
     )
-    found.extend(Unreachable(officer, error or "blocked") for officer, error in rows)
+    # An officer unbound since their last message failed is listed once, as not onboarded.
+    listed = {u.officer.id for u in found}
+    found.extend(Unreachable(o, error or "blocked") for o, error in rows if o.id not in listed)
     return found

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, delete, func, text, update
+from sqlalchemy import and_, bindparam, delete, func, text, update
 from sqlalchemy import event as sa_event
 from sqlalchemy import insert as sa_insert
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
@@ -65,7 +65,8 @@ async def flush_proposal_changes(session: AsyncSession) -> None:
 # The two statements of every update, built once: constructing them per call was measurable.
 _TURN_STATE = (
     select(ChatAccount, Officer, Conversation, Proposal)
-    .outerjoin(Officer, col(Officer.id) == col(ChatAccount.officer_id))
+    # An inactive officer is no officer: their account gets the unknown user's answer at once.
+    .outerjoin(Officer, and_(col(Officer.id) == col(ChatAccount.officer_id), col(Officer.active).is_(True)))
     .outerjoin(Conversation, col(Conversation.officer_id) == col(Officer.id))
     .outerjoin(Proposal, col(Proposal.id) == col(Conversation.proposal_id))
     .where(ChatAccount.channel == bindparam("channel"), ChatAccount.external_id == bindparam("external_id"))
@@ -98,6 +99,7 @@ async def turn_state(
 
 
 async def officer_by_phone(session: AsyncSession, *, phone: str) -> Officer | None:
+    """The roster row of a phone number (E.164), active or not."""
     return (await session.exec(select(Officer).where(Officer.phone == phone))).first()
 
 
@@ -106,6 +108,8 @@ async def bind_account(
 ) -> ChatAccount:
     """Bind a channel account to an officer; an officer has one account per channel (a new phone wins)."""
     assert officer.id is not None
+    if not officer.active:
+        raise ValueError("an inactive officer cannot be bound to a chat account")
     previous = await session.exec(
         select(ChatAccount).where(ChatAccount.channel == channel, ChatAccount.officer_id == officer.id)
     )
@@ -128,17 +132,118 @@ async def bind_account(
     return account
 
 
+# What identifies the person behind a roster row besides the phone: a change of any of them may be a new
+# person on a recycled number, so their chat accounts are unbound and the holder onboards again.
+IDENTITY_FIELDS = ("name", "role", "region_code")
+
+
+@dataclass(frozen=True, slots=True)
+class RosterChange:
+    """What saving one roster row (or deactivating one officer) did."""
+
+    officer: Officer
+    kind: str  # "added", "updated", "reactivated", "unchanged", "deactivated"
+    changed: tuple[str, ...] = ()  # of IDENTITY_FIELDS
+    unbound: int = 0  # chat accounts unbound
+
+
+async def unbind_officer(session: AsyncSession, *, officer_id: int) -> int:
+    """Unbind every chat account of an officer and drop what was open or queued for them; returns how
+    many accounts were bound.
+
+    Whoever holds the accounts now may be someone else (a recycled number, a moved officer): their open
+    conversation goes (a draft holds a typed NIK, an approver's half-taken decision fits a role they may
+    no longer have), messages not yet sent to them are not sent, and their copies of approval cards get no
+    outcome written on them.
+    """
+    unbound = await session.exec(  # type: ignore[call-overload]
+        update(ChatAccount)
+        .execution_options(synchronize_session="fetch")
+        .where(col(ChatAccount.officer_id) == officer_id)
+        .values(officer_id=None, bound_at=None)
+    )
+    conversation = await session.get(Conversation, officer_id)
+    if conversation is not None:
+        draft = await session.get(Proposal, conversation.proposal_id) if conversation.proposal_id else None
+        await session.delete(conversation)
+        await session.flush()
+        if draft is not None and draft.status is Status.DRAFT:
+            await session.delete(draft)
+    await session.exec(  # type: ignore[call-overload]
+        delete(OutboundMessage)
+        .execution_options(synchronize_session=False)
+        .where(col(OutboundMessage.officer_id) == officer_id, col(OutboundMessage.status) == Delivery.PENDING)
+    )
+    await session.exec(  # type: ignore[call-overload]
+        update(CardCopy)
+        .execution_options(synchronize_session=False)
+        .where(col(CardCopy.officer_id) == officer_id, col(CardCopy.closed).is_(False))
+        .values(closed=True)
+    )
+    return int(unbound.rowcount)
+
+
 async def upsert_officer(session: AsyncSession, *, data: OfficerCreate) -> tuple[Officer, bool]:
-    """Insert or update an officer by phone number; returns (officer, created)."""
-    officer = await officer_by_phone(session, phone=data.phone)
-    created = officer is None
+    """Insert or update an officer by phone number; returns (officer, created). See :func:`save_officer`."""
+    existing = await officer_by_phone(session, phone=data.phone)
+    change = await save_officer(session, data=data, existing=existing)
+    return change.officer, change.kind == "added"
+
+
+async def save_officer(
+    session: AsyncSession, *, data: OfficerCreate, existing: Officer | None
+) -> RosterChange:
+    """Insert or update an officer by phone number (the roster's key), active; ``existing``: the officer
+    of that phone now, if any.
+
+    A changed name, role or region, or a reactivation, unbinds the officer's chat accounts
+    (:func:`unbind_officer`): the holder of the number shares it again to be recognised.
+    """
+    officer = existing
     if officer is None:
         officer = Officer.model_validate(data)
-    else:
-        officer.sqlmodel_update(data.model_dump())
-        officer.updated_at = utcnow()
+        session.add(officer)
+        await session.flush()
+        return RosterChange(officer, "added")
+    assert officer.id is not None
+    changed = tuple(f for f in IDENTITY_FIELDS if getattr(officer, f) != getattr(data, f))
+    reactivated = not officer.active
+    if not changed and not reactivated:
+        return RosterChange(officer, "unchanged")
+    unbound = await unbind_officer(session, officer_id=officer.id)
+    officer.sqlmodel_update(data.model_dump())
+    officer.active, officer.deactivated_at = True, None
+    officer.updated_at = utcnow()
     session.add(officer)
-    return officer, created
+    return RosterChange(officer, "reactivated" if reactivated else "updated", changed, unbound)
+
+
+async def deactivate_officer(session: AsyncSession, *, officer: Officer) -> RosterChange:
+    """Take an officer off the roster: inactive from now (the row stays for the audit trail), every chat
+    account unbound. Their proposals stay with their desa and kecamatan."""
+    assert officer.id is not None
+    unbound = await unbind_officer(session, officer_id=officer.id)
+    if officer.active:
+        officer.active, officer.deactivated_at = False, utcnow()
+        officer.updated_at = officer.deactivated_at
+        session.add(officer)
+    return RosterChange(officer, "deactivated", unbound=unbound)
+
+
+async def apply_roster(
+    session: AsyncSession, *, rows: list[OfficerCreate], authoritative: bool
+) -> list[RosterChange]:
+    """Save a roster file's rows; when ``authoritative``, every active officer absent from them is
+    deactivated. Returns what changed for each officer (unchanged rows included), in file order then the
+    deactivated ones by id. The caller commits, or rolls back for a dry run."""
+    officers = {o.phone: o for o in await session.exec(select(Officer).order_by(col(Officer.id)))}
+    changes = [await save_officer(session, data=row, existing=officers.get(row.phone)) for row in rows]
+    if authoritative:
+        listed = {row.phone for row in rows}
+        for phone, officer in officers.items():
+            if officer.active and phone not in listed:
+                changes.append(await deactivate_officer(session, officer=officer))
+    return changes
 
 
 async def live_proposal_with_nik(
@@ -168,22 +273,39 @@ async def record_audit(
     session: AsyncSession,
     *,
     proposal_id: int,
-    officer_id: int,
+    actor: Officer,
     action: str,
     from_status: Status | None,
     to_status: Status | None,
     reason: str | None = None,
 ) -> None:
+    """Append an audit event, with who acted as the roster describes them now (the row may change later)."""
+    assert actor.id is not None
     session.add(
         AuditEvent(
             proposal_id=proposal_id,
-            officer_id=officer_id,
+            officer_id=actor.id,
+            actor_name=actor.name,
+            actor_role=actor.role.value,
+            actor_region=actor.region_code,
             action=action,
             from_status=from_status.value if from_status else None,
             to_status=to_status.value if to_status else None,
             reason=reason,
         )
     )
+
+
+async def submitted_by(session: AsyncSession, *, proposal_id: int, officer_id: int) -> bool:
+    """Whether this officer proposed, or sent a correction of, the proposal (the trail says)."""
+    found = await session.exec(
+        select(AuditEvent.id).where(
+            col(AuditEvent.proposal_id) == proposal_id,
+            col(AuditEvent.officer_id) == officer_id,
+            col(AuditEvent.action).in_(["submit", "resubmit"]),
+        )
+    )
+    return found.first() is not None
 
 
 async def conversation_of(session: AsyncSession, *, officer_id: int) -> Conversation | None:
@@ -357,17 +479,21 @@ async def established_days(
 
 
 async def officers_of(session: AsyncSession, *, role: Role, region_code: str | None = None) -> list[Officer]:
-    """The officers of a role (in one region when given)."""
-    statement = select(Officer).where(Officer.role == role)
+    """The active officers of a role (in one region when given): who gets cards, notices and reminders."""
+    statement = select(Officer).where(Officer.role == role, col(Officer.active).is_(True))
     if region_code is not None:
         statement = statement.where(Officer.region_code == region_code)
     return list(await session.exec(statement.order_by(col(Officer.id))))
 
 
 async def accounts_of(session: AsyncSession, *, officer_id: int) -> list[ChatAccount]:
-    """Where an officer can be written to: their bound chat accounts (one per channel)."""
+    """Where an officer can be written to: their bound chat accounts (one per channel); none when the
+    officer is inactive."""
     rows = await session.exec(
-        select(ChatAccount).where(ChatAccount.officer_id == officer_id).order_by(col(ChatAccount.id))
+        select(ChatAccount)
+        .join(Officer, col(Officer.id) == col(ChatAccount.officer_id))
+        .where(ChatAccount.officer_id == officer_id, col(Officer.active).is_(True))
+        .order_by(col(ChatAccount.id))
     )
     return list(rows)
 
@@ -396,25 +522,58 @@ async def decision_queue(
 
 
 async def without_warnings(
-    session: AsyncSession, *, status: Status, kecamatan_code: str | None, up_to_id: int | None = None
+    session: AsyncSession,
+    *,
+    status: Status,
+    kecamatan_code: str | None,
+    up_to_id: int | None = None,
+    not_by: int | None = None,
 ) -> list[Proposal]:
-    """Waiting proposals that carry no warning (oldest first), up to an id when given."""
+    """Waiting proposals that carry no warning (oldest first), up to an id when given, and not proposed
+    or resubmitted by officer ``not_by`` when given."""
     where = _queue_filter(status, kecamatan_code)
     if up_to_id is not None:
         where.append(col(Proposal.id) <= up_to_id)
+    if not_by is not None:
+        sent_by = select(AuditEvent.id).where(
+            col(AuditEvent.proposal_id) == col(Proposal.id),
+            col(AuditEvent.officer_id) == not_by,
+            col(AuditEvent.action).in_(["submit", "resubmit"]),
+        )
+        where += [col(Proposal.officer_id) != not_by, ~sent_by.exists()]
     rows = await session.exec(select(Proposal).where(*where).order_by(col(Proposal.id)))
     return [p for p in rows if not p.findings]
 
 
-async def history(session: AsyncSession, *, proposal_id: int) -> list[tuple[AuditEvent, Officer]]:
-    """A proposal's audit trail with who acted, oldest first."""
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who acted on an audit event, as they were at the time."""
+
+    officer_id: int
+    name: str
+    role: Role
+    region_code: str
+
+
+def _actor(event: AuditEvent, officer: Officer) -> Actor:
+    """The event's own record of its actor; the officer row only for an event that has none."""
+    return Actor(
+        officer_id=event.officer_id,
+        name=event.actor_name or officer.name,
+        role=Role(event.actor_role) if event.actor_role else officer.role,
+        region_code=event.actor_region or officer.region_code,
+    )
+
+
+async def history(session: AsyncSession, *, proposal_id: int) -> list[tuple[AuditEvent, Actor]]:
+    """A proposal's audit trail with who acted (as they were then), oldest first."""
     rows = await session.exec(
         select(AuditEvent, Officer)
         .join(Officer, col(Officer.id) == col(AuditEvent.officer_id))
         .where(AuditEvent.proposal_id == proposal_id)
         .order_by(col(AuditEvent.at), col(AuditEvent.id))
     )
-    return [(event, officer) for event, officer in rows]
+    return [(event, _actor(event, officer)) for event, officer in rows]
 
 
 # -------------------------------------------------------------------------------------------------- outbox
@@ -768,16 +927,16 @@ async def sent_proposals(
     return [(p, o) for p, o in await session.exec(statement)]
 
 
-async def all_history(session: AsyncSession) -> dict[int, list[tuple[AuditEvent, Officer]]]:
-    """Every proposal's audit trail with who acted, oldest first, by proposal id (one query)."""
+async def all_history(session: AsyncSession) -> dict[int, list[tuple[AuditEvent, Actor]]]:
+    """Every proposal's audit trail with who acted (as they were then), oldest first, by proposal id."""
     rows = await session.exec(
         select(AuditEvent, Officer)
         .join(Officer, col(Officer.id) == col(AuditEvent.officer_id))
         .order_by(col(AuditEvent.proposal_id), col(AuditEvent.at), col(AuditEvent.id))
     )
-    trail: dict[int, list[tuple[AuditEvent, Officer]]] = {}
+    trail: dict[int, list[tuple[AuditEvent, Actor]]] = {}
     for event, officer in rows:
-        trail.setdefault(event.proposal_id, []).append((event, officer))
+        trail.setdefault(event.proposal_id, []).append((event, _actor(event, officer)))
     return trail
 
 

@@ -550,7 +550,9 @@ async def test_officers_import_reports_bad_rows_by_line_and_reimport_updates(tmp
     assert "camat" in problems[6]
     assert "kecamatan" in problems[6]
     assert "12345" in problems[7]
-    assert lines[-1] == "officers: 3 added, 0 updated, 4 rejected (7 rows in roster.csv)", lines
+    assert lines[-1] == (
+        "officers: 3 added, 0 updated, 0 unchanged, 0 deactivated, 4 rejected (7 rows in roster.csv)"
+    ), lines
     db = tmp_path / "bot.db"
     with contextlib.closing(sqlite3.connect(db)) as connection:
         rows = connection.execute("SELECT name, phone FROM officer ORDER BY phone").fetchall()
@@ -560,15 +562,16 @@ async def test_officers_import_reports_bad_rows_by_line_and_reimport_updates(tmp
         ("Maria Naibaho", "+6281200000301"),
     ]
 
-    # The same file again: the good rows update, nothing is duplicated.
+    # The same file again: nothing changes, nothing is duplicated.
     again = await cli("officers", "import", str(roster), env=env, cwd=tmp_path, merge=True)
     assert again.stdout.strip().splitlines()[-1] == (
-        "officers: 0 added, 3 updated, 4 rejected (7 rows in roster.csv)"
+        "officers: 0 added, 0 updated, 3 unchanged, 0 deactivated, 4 rejected (7 rows in roster.csv)"
     )
     with contextlib.closing(sqlite3.connect(db)) as connection:
         assert connection.execute("SELECT count(*) FROM officer").fetchone() == (3,)
 
-    # An XLSX roster where Excel made the phone a number (the leading 0 is gone).
+    # An XLSX roster where Excel made the phone a number (the leading 0 is gone), of two of the
+    # officers: `--partial` keeps the others.
     from openpyxl import Workbook
 
     workbook = Workbook()
@@ -580,10 +583,10 @@ async def test_officers_import_reports_bad_rows_by_line_and_reimport_updates(tmp
     xlsx = tmp_path / "roster.xlsx"
     workbook.save(xlsx)
 
-    result = await cli("officers", "import", str(xlsx), env=env, cwd=tmp_path, merge=True)
+    result = await cli("officers", "import", str(xlsx), "--partial", env=env, cwd=tmp_path, merge=True)
     assert result.returncode == 0, result.stdout
     assert result.stdout.strip().splitlines()[-1] == (
-        "officers: 1 added, 1 updated, 0 rejected (2 rows in roster.xlsx)"
+        "officers: 1 added, 1 updated, 0 unchanged, 0 deactivated, 0 rejected (2 rows in roster.xlsx)"
     )
     with contextlib.closing(sqlite3.connect(db)) as connection:
         rows = connection.execute("SELECT name, phone FROM officer ORDER BY phone").fetchall()
