@@ -267,6 +267,10 @@ FIELD_ERRORS = {
     "name_too_short": "Nama terlalu pendek. Ketik nama lengkap sesuai KTP.",
     "name_characters": "Nama hanya boleh berisi huruf, spasi, titik, koma atas (') dan tanda hubung. "
     "Ketik ulang nama sesuai KTP.",
+    "name_nik": "Jangan tulis NIK di nama. Ketik nama lengkap sesuai KTP saja.",
+    "address_nik": "Jangan tulis NIK atau nomor panjang di alamat. Cukup dusun/lingkungan dan RT/RW, "
+    "misalnya: Dusun II, RT 002/RW 001.",
+    "description_nik": "Jangan tulis NIK di sini. Ketik pekerjaannya saja, misalnya: penenun ulos.",
     "address_too_long": "Alamat terlalu panjang (paling banyak 200 karakter). Cukup dusun/lingkungan dan RT/RW.",
     "address_too_short": "Alamat terlalu pendek. Contoh: Dusun II, RT 002/RW 001.",
     "address_characters": "Alamat hanya boleh berisi huruf, angka, spasi dan tanda baca biasa (, . / -). "
