@@ -711,6 +711,50 @@ async def test_a_reason_with_nul_and_a_bidi_override_is_stored_and_shown_without
     assert not [text for text in shown if {"\x00", "\u202e", "\u200b"} & set(text)]
 
 
+async def test_free_text_stored_before_masking_is_masked_wherever_it_is_shown(
+    people, services: Services, fake_api: FakeBotApi
+):
+    """A description and a reason written before this release, with a NIK in them: the card, /antrian,
+    /status, /riwayat and /daftarku mask it all the same."""
+    other = synthetic_nik(serial=4242)
+    async with services.sessions() as session:
+        from models import store as db
+
+        rina = await db.officer_by_phone(session, phone=OPERATOR_PHONE)
+        assert rina is not None
+        assert rina.id is not None
+        proposal = sent_proposal(
+            services,
+            officer_id=rina.id,
+            nik=synthetic_nik(serial=7),
+            category="lainnya",
+            category_description=f"penenun {other[:6]}/{other[6:12]}/{other[12:]}",
+            address=f"Dusun I {other}",
+        )
+        session.add(proposal)
+        await session.flush()
+        assert proposal.id is not None
+        session.add(
+            AuditEvent(
+                proposal_id=proposal.id, officer_id=rina.id, action="submit", from_status="draft",
+                to_status="menunggu_camat", reason=f"catatan lama {other[:8]}\u200b{other[8:]}",
+            )
+        )  # fmt: skip
+        await session.commit()
+        number = proposal.number
+    shown = [
+        (await people[JONSON].say("/antrian"))[-1].text,
+        (await people[JONSON].press(number))[-1].text,
+        (await people[JONSON].say(f"/status {number}"))[-1].text,
+        (await people[JONSON].say(f"/riwayat {number}"))[-1].text,
+        (await people[RINA].say("/daftarku"))[-1].text,
+    ]
+    assert "penenun 1217••••••••4242" in shown[0]
+    assert "penenun 1217••••••••4242" in shown[1]
+    assert "catatan lama 1217••••••••4242" in shown[3]
+    assert not [text for text in shown if _shows_nik_middle(text)]
+
+
 async def test_a_return_reaches_the_desas_current_operator_when_the_proposer_moved(
     people, services: Services, outbox: Outbox, fake_api: FakeBotApi, chat
 ):
