@@ -88,6 +88,7 @@ def clean_description(text: str) -> str:
 
 def clean_mobile(text: str) -> str:
     """An Indonesian mobile number in any common form, returned as E.164 (+628...)."""
+    text = clean_text(text)  # a number copied from a contact card comes wrapped in direction marks
     if len(text) > 40:
         raise FieldError("phone_invalid")
     info = parse_phone(text.strip())
@@ -109,6 +110,7 @@ _DATE_PARTS = re.compile(r"[\s./-]+")
 
 def parse_birth_date(text: str, *, today: dt.date) -> dt.date:
     """A birth date written day first: 15-08-1995, 15/8/1995, 15 Agustus 1995."""
+    text = clean_text(text)
     parts = [p for p in _DATE_PARTS.split(text.strip().lower()) if p]
     if len(parts) != 3 or len(text) > 40:
         raise FieldError("date_format")
@@ -132,7 +134,7 @@ def parse_birth_date(text: str, *, today: dt.date) -> dt.date:
 
 def parse_gender(text: str) -> Gender:
     """L/P, or the words people type for them."""
-    word = text.strip().lower()
+    word = clean_text(text).strip().lower()
     if word in {"l", "laki-laki", "laki laki", "lakilaki", "pria", "lk"}:
         return Gender.L
     if word in {"p", "perempuan", "wanita", "pr"}:

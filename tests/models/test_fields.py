@@ -279,3 +279,10 @@ def test_free_text_loses_control_and_format_characters():
     assert clean_name("Bu\u200bdi\u202e Santoso\x00") == "BUDI SANTOSO"
     assert clean_address("Dusun II,\u202e RT 002/RW 001\x00") == "Dusun II, RT 002/RW 001"
     assert clean_description("penenun\u2066 ulos\x07") == "penenun ulos"
+
+
+def test_numbers_and_dates_pasted_with_direction_marks_are_read():
+    """A phone number copied from a contact card comes wrapped in U+202A … U+202C."""
+    assert clean_mobile("\u202a+62 812-0000-1234\u202c") == "+6281200001234"
+    assert parse_birth_date("15-08-1995\u200e", today=TODAY) == dt.date(1995, 8, 15)
+    assert parse_gender("\u200bL") is Gender.L
