@@ -23,7 +23,7 @@ from handlers.context import Turn
 from handlers.messages import Button, Reply
 from handlers.queries import may_see
 from models import store
-from models.rules.nik import mask_nik
+from models.rules.privacy import mask_nik_like
 from models.rules.status import (
     Action,
     OutsideRegion,
@@ -37,8 +37,6 @@ from models.tables import Conversation, Officer, Proposal, format_number, utcnow
 
 log = logging.getLogger(__name__)
 
-# 16 digits, perhaps written with spaces, dots or dashes (the intake accepts those too).
-NIK_LIKE = re.compile(r"(?<!\d)(?:\d[ .\-]?){15}\d(?!\d)")
 REF = re.compile(r"^(\d{1,9})(?:\.(\d{1,4}))?$")
 DECISION_TTL = dt.timedelta(minutes=15)  # a reason typed later than this is no longer a reason
 PREFIXES = frozenset({"d", "r", "f", "q", "o", "b"})
@@ -424,8 +422,9 @@ async def on_text(turn: Turn, conversation: Conversation) -> bool:
         if conversation.step != "bulk":
             turn.say(texts.reason_expired(format_number(conversation.proposal_id or 0)))
         return False
-    # A NIK typed into a reason would reach the officer and the audit trail: masked like everywhere else.
-    text = NIK_LIKE.sub(lambda m: mask_nik(re.sub(r"\D", "", m.group())), " ".join(turn.inbound.text.split()))
+    # Cleaned and masked before anything keeps it: the audit row, the officer's notice and every card copy
+    # get the same text, and none of them a NIK, a NUL PostgreSQL refuses or a bidi override.
+    text = " ".join(mask_nik_like(turn.inbound.text).split())
     proposal = (
         await turn.session.get(Proposal, conversation.proposal_id) if conversation.proposal_id else None
     )

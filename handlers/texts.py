@@ -10,6 +10,7 @@ import datetime as dt
 from lokal import format_rupiah, parse_phone
 
 from models.rules.candidate import Finding, FindingCode
+from models.rules.privacy import mask_nik_like as shown
 from models.rules.registry import SOURCE_LABEL, RegistryHit
 from models.rules.status import Role, Status
 
@@ -267,6 +268,10 @@ FIELD_ERRORS = {
     "name_too_short": "Nama terlalu pendek. Ketik nama lengkap sesuai KTP.",
     "name_characters": "Nama hanya boleh berisi huruf, spasi, titik, koma atas (') dan tanda hubung. "
     "Ketik ulang nama sesuai KTP.",
+    "name_nik": "Jangan tulis NIK di nama. Ketik nama lengkap sesuai KTP saja.",
+    "address_nik": "Jangan tulis NIK atau nomor panjang di alamat. Cukup dusun/lingkungan dan RT/RW, "
+    "misalnya: Dusun II, RT 002/RW 001.",
+    "description_nik": "Jangan tulis NIK di sini. Ketik pekerjaannya saja, misalnya: penenun ulos.",
     "address_too_long": "Alamat terlalu panjang (paling banyak 200 karakter). Cukup dusun/lingkungan dan RT/RW.",
     "address_too_short": "Alamat terlalu pendek. Contoh: Dusun II, RT 002/RW 001.",
     "address_characters": "Alamat hanya boleh berisi huruf, angka, spasi dan tanda baca biasa (, . / -). "
@@ -298,10 +303,10 @@ def summary(
     lines = [
         "Ringkasan usulan — periksa sebelum dikirim:",
         f"• NIK: {nik}",
-        f"• Nama: {name}",
+        f"• Nama: {shown(name)}",
         f"• Lahir: {tanggal(birth_date)}, {kelamin(gender)}",
-        f"• Pekerjaan: {category}",
-        f"• Alamat: {address}, {desa_label}",
+        f"• Pekerjaan: {shown(category)}",
+        f"• Alamat: {shown(address)}, {desa_label}",
         f"• No HP: {nomor_hp(phone)}",
     ]
     if warnings:
@@ -316,7 +321,7 @@ def submitted(
     note = f"\n⚠️ {warning_count} catatan ikut dikirim ke penyetuju." if warning_count else ""
     sent = "Perbaikan usulan" if resubmitted else "Usulan"
     return (
-        f"✅ {sent} {number} terkirim: {name} (NIK {masked_nik}).{note}\n\n"
+        f"✅ {sent} {number} terkirim: {shown(name)} (NIK {masked_nik}).{note}\n\n"
         f"Berikutnya camat Kec. {kecamatan} akan memeriksa, lalu Diskopnaker memverifikasi. "
         f"Anda akan diberi tahu setiap keputusan. Cek kapan saja dengan /status {number}."
     )
@@ -343,7 +348,7 @@ STATUS_NOT_FOUND = (
 def proposals_list(rows: list[tuple[str, str, str]], total: int) -> str:
     """rows: (number, name, status label)."""
     lines = [f"Usulan Anda ({total}), terbaru di atas:"]
-    lines.extend(f"• {number} — {name} — {status}" for number, name, status in rows)
+    lines.extend(f"• {number} — {shown(name)} — {status}" for number, name, status in rows)
     if total > len(rows):
         lines.append(
             f"… dan {total - len(rows)} usulan lebih lama. Lihat satu per satu dengan /status NOMOR."
@@ -364,9 +369,9 @@ def proposal_status(
 ) -> str:
     lines = [
         f"Usulan {number}",
-        f"• Nama: {name}",
+        f"• Nama: {shown(name)}",
         f"• NIK: {masked_nik}",
-        f"• Pekerjaan: {category}",
+        f"• Pekerjaan: {shown(category)}",
         f"• {desa_label}",
         f"• Dikirim: {submitted_at}",
         f"• Status: {status}",
@@ -457,13 +462,13 @@ def card(
     """An approval card: everything an approver needs to decide, NIK masked."""
     lines = [f"📋 Usulan {number} — {STATUS_LABEL[status]}"]
     if resubmissions:
-        what = "; ".join(changes) if changes else "tidak ada data yang berubah"
+        what = "; ".join(shown(c) for c in changes) if changes else "tidak ada data yang berubah"
         lines.append(f"🔁 Diajukan ulang setelah dikembalikan (ke-{resubmissions}). Berubah: {what}.")
     lines += [
-        f"• Nama: {name}",
+        f"• Nama: {shown(name)}",
         f"• NIK: {masked_nik}",
         f"• Umur: {age} tahun, {kelamin(gender)}",
-        f"• Pekerjaan: {category}",
+        f"• Pekerjaan: {shown(category)}",
         f"• {desa_label}",
         f"• Diusulkan: {proposer}, {submitted_at}",
     ]
@@ -490,7 +495,7 @@ def outcome(card_text: str, decision: str, reason: str | None) -> str:
     """A card after its decision: the card, then who decided what and when (no buttons)."""
     lines = [card_text, "", decision]
     if reason:
-        lines.append(f"Alasan/catatan: {reason}")
+        lines.append(f"Alasan/catatan: {shown(reason)}")
     return "\n".join(lines)
 
 
@@ -531,6 +536,7 @@ def quota_full(year: int, quota: int) -> str:
 
 def told_officer(action: str, number: str, name: str, decider: str, reason: str | None) -> str:
     """What the proposing officer reads about a decision on their proposal."""
+    name = shown(name)
     match action:
         case "approve":
             text = f"✅ Usulan {number} ({name}) disetujui {decider} dan diteruskan ke Diskopnaker."
@@ -543,7 +549,7 @@ def told_officer(action: str, number: str, name: str, decider: str, reason: str 
         case _:
             text = f"↩️ Usulan {number} ({name}) dikembalikan oleh {decider} untuk diperbaiki."
     if reason:
-        text += f"\nAlasan/catatan: {reason}"
+        text += f"\nAlasan/catatan: {shown(reason)}"
     return text
 
 
@@ -568,7 +574,7 @@ def queue_header(area: str, total: int, with_warnings: int, page: int, pages: in
 def queue_line(index: int, number: str, name: str, category: str, desa: str, days: int, warned: bool) -> str:
     age = "hari ini" if days == 0 else f"{days} hari"
     mark = " ⚠️" if warned else ""
-    return f"{index}. {number} · {name} · {category} · {desa} · {age}{mark}"
+    return f"{index}. {number} · {shown(name)} · {shown(category)} · {desa} · {age}{mark}"
 
 
 QUEUE_FOOTER = "Tekan nomor usulan untuk membuka dan memutuskannya."
@@ -617,13 +623,13 @@ def history(
     number: str, name: str, lines: list[tuple[str, str, Role, str, Status | None, str | None]]
 ) -> str:
     """lines: (when, who, role, action, new status, reason)."""
-    out = [f"📜 Riwayat usulan {number} ({name}):"]
+    out = [f"📜 Riwayat usulan {number} ({shown(name)}):"]
     for when, who, role, action, to_status, reason in lines:
         line = f"• {when} — {ROLE_TITLE[role]} {who}: {HISTORY_ACTION.get(action, action)}"
         if to_status is not None:
             line += f" → {STATUS_LABEL[to_status]}"
         if reason:
-            line += f" (alasan/catatan: {reason})"
+            line += f" (alasan/catatan: {shown(reason)})"
         out.append(line)
     return "\n".join(out)
 
@@ -654,7 +660,7 @@ def failures_note(count: int) -> str:
 
 
 def fix_start(number: str, fields: list[str], note: str | None) -> str:
-    told = f"\nCatatan camat: {note}" if note else ""
+    told = f"\nCatatan camat: {shown(note)}" if note else ""
     return (
         f"Perbaikan usulan {number}: isi ulang {', '.join(FIELD_LABELS[f] for f in fields)}.{told}\n"
         "Bagian lain tetap seperti semula. Ketik /batal untuk menunda perbaikan."
@@ -925,7 +931,7 @@ def unreachable_lines(rows: list[tuple[str, str, str, str]], *, limit: int) -> l
 
 def returned_item(number: str, name: str, fields: list[str], days: int) -> str:
     what = ", ".join(FIELD_LABELS.get(f, f) for f in fields) or "lihat catatan camat"
-    return f"• {number} {name} — perbaiki: {what} (dikembalikan {hari(days)} lalu)"
+    return f"• {number} {shown(name)} — perbaiki: {what} (dikembalikan {hari(days)} lalu)"
 
 
 def needs_action(count: int) -> str:
@@ -952,7 +958,7 @@ CHART_CAPTION = "Usulan per kecamatan dan status, {day}."
 
 
 def waiting_item(number: str, name: str, where: str, days: int) -> str:
-    return f"• {number} {name} — {where}, menunggu {hari(days)}"
+    return f"• {number} {shown(name)} — {where}, menunggu {hari(days)}"
 
 
 def remind_camat(count: int, days: int, items: list[str], *, escalated: int, escalate_days: int) -> str:

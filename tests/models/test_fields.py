@@ -250,3 +250,39 @@ def test_field_error_is_a_value_error_carrying_its_code():
 
     assert isinstance(error, ValueError)
     assert error.code == "name_too_short"
+
+
+# ------------------------------------------------------------------------------------ NIKs and hidden text
+
+OTHER_NIK = "1217011508904242"  # synthetic_nik(serial=4242)
+
+
+@pytest.mark.parametrize(
+    ("clean", "typed", "code"),
+    [
+        (clean_address, "Dusun I, 1217/0115/0890/4242", "address_nik"),
+        (clean_address, "Dusun I, NIK 1217 - 0115 - 0890 - 4242", "address_nik"),
+        (clean_address, "Dusun I 12170115\u200b08904242", "address_nik"),
+        (clean_address, f"RT 2 {OTHER_NIK}7", "address_nik"),
+        (clean_description, "penenun ulos 1217.0115.0890.4242", "description_nik"),
+        (clean_description, f"penenun {OTHER_NIK}", "description_nik"),
+        (clean_name, f"Budi Santoso {OTHER_NIK}", "name_nik"),
+        (clean_name, "Budi 1217-0115-0890-4242", "name_nik"),
+    ],
+)
+def test_a_nik_typed_into_a_free_text_field_is_refused_with_its_own_hint(clean, typed, code):
+    assert refusal(clean, typed) == code
+
+
+def test_free_text_loses_control_and_format_characters():
+    """NUL (refused by PostgreSQL), bidi overrides and zero-width spaces never reach a card."""
+    assert clean_name("Bu\u200bdi\u202e Santoso\x00") == "BUDI SANTOSO"
+    assert clean_address("Dusun II,\u202e RT 002/RW 001\x00") == "Dusun II, RT 002/RW 001"
+    assert clean_description("penenun\u2066 ulos\x07") == "penenun ulos"
+
+
+def test_numbers_and_dates_pasted_with_direction_marks_are_read():
+    """A phone number copied from a contact card comes wrapped in U+202A … U+202C."""
+    assert clean_mobile("\u202a+62 812-0000-1234\u202c") == "+6281200001234"
+    assert parse_birth_date("15-08-1995\u200e", today=TODAY) == dt.date(1995, 8, 15)
+    assert parse_gender("\u200bL") is Gender.L

@@ -267,3 +267,12 @@ def test_a_valid_nik_reads_back_exactly(kecamatan, birth, female, serial):
     assert reading.district_code == kecamatan
     assert reading.regency_code == "12.17"
     assert reading.nik == nik
+
+
+def test_a_nik_pasted_with_invisible_characters_is_read():
+    """Copied from a chat: a zero-width space and direction marks around and inside."""
+    nik = synthetic_nik(serial=4321)
+    check = read_nik(f"\u202a{nik[:8]}\u200b{nik[8:]}\u202c", today=TODAY)
+    assert check.ok
+    assert check.reading is not None
+    assert check.reading.nik == nik
