@@ -20,6 +20,7 @@ from models.rules.candidate import (
     AgeLimits,
     ExistingProposal,
     Finding,
+    FindingCode,
     blocks,
     nik_findings,
     stated_findings,
@@ -46,6 +47,13 @@ FLOW = "intake"
 FIX_FLOW = "fix"  # correcting a returned proposal: the same steps, only the fields to fix, prefilled
 DEFAULT_DESIL_THRESHOLD = 4  # for a year whose figures do not set one (lanjutkan program set --desil)
 MAX_ANSWER = 500  # longer than any answer we ask for; a pasted essay gets one short reply
+
+# RegistryLookup.kind: a NIK's registry result (found, desil), a name compared with the registries' names
+NIK_LOOKUP, NAME_LOOKUP = "nik", "name"
+NIK_REGISTRY_CODES = {FindingCode.NOT_IN_REGISTRY, FindingCode.DESIL_ABOVE_THRESHOLD}
+# Conversation.data keys: whether the officer was shown the NIK's registry result and the name comparison
+REGISTRY, NAMES = "registry", "names"
+SHOWN, HIDDEN = "shown", "hidden"
 
 
 class Step(StrEnum):
@@ -267,7 +275,7 @@ def _question(turn: Turn, conversation: Conversation, proposal: Proposal) -> Rep
             return Reply(texts.ASK_PHONE, buttons=((b("skip", texts.SKIP),),))
         case Step.SUMMARY:
             return Reply(
-                _summary_text(turn, proposal, masked=conversation.flow == FIX_FLOW),
+                _summary_text(turn, conversation, proposal, masked=conversation.flow == FIX_FLOW),
                 buttons=((b("send", texts.SEND),), (b("edit", texts.EDIT), b("cancel", texts.CANCEL))),
             )
         case Step.EDIT:
@@ -277,7 +285,7 @@ def _question(turn: Turn, conversation: Conversation, proposal: Proposal) -> Rep
             return Reply(texts.ASK_WHICH_FIELD, buttons=(*rows, last_row))
 
 
-def _summary_text(turn: Turn, proposal: Proposal, *, masked: bool = False) -> str:
+def _summary_text(turn: Turn, conversation: Conversation, proposal: Proposal, *, masked: bool = False) -> str:
     # The full NIK is shown here, right before Kirim, so the officer can compare it with the KTP. Not in a
     # correction: another operator of the desa may be fixing it, and a retyped NIK was read back in full.
     assert proposal.nik_encrypted and proposal.name and proposal.birth_date and proposal.address
@@ -291,8 +299,20 @@ def _summary_text(turn: Turn, proposal: Proposal, *, masked: bool = False) -> st
         address=proposal.address,
         phone=proposal.phone,
         desa_label=_desa(turn, proposal).label,
-        warnings=[Finding.from_json(f) for f in proposal.findings],
+        warnings=_officer_view(conversation, [Finding.from_json(f) for f in proposal.findings]),
     )
+
+
+def _officer_view(conversation: Conversation, findings: list[Finding]) -> list[Finding]:
+    """The warnings the officer may read: a registry's only when its result was shown to them (the
+    approvers' cards carry every one)."""
+    data = conversation.data
+    return [
+        f
+        for f in findings
+        if not (f.code in NIK_REGISTRY_CODES and data.get(REGISTRY) != SHOWN)
+        and not (f.code is FindingCode.REGISTRY_NAME_DIFFERS and data.get(NAMES) != SHOWN)
+    ]
 
 
 def _desa(turn: Turn, proposal: Proposal) -> Desa:
@@ -424,15 +444,26 @@ async def on_nik(turn: Turn, conversation: Conversation, proposal: Proposal, tex
     proposal.nik_hash = vault.hash(reading.nik)
     proposal.nik_birth_date, proposal.nik_gender = reading.birth_date, reading.gender.value
     proposal.findings = [f.to_json() for f in warnings(found)]
+    hits, imported = registries
+    registry_line = None
+    if imported:  # found or not in each registry, with its desil; never the registered name (a lookup tool)
+        why = await _lookup(turn, conversation, proposal, reading, NIK_LOOKUP)
+        registry_line = texts.registry_status(hits, imported) if why is None else why
+        data = {**conversation.data, REGISTRY: SHOWN if why is None else HIDDEN}
+        data.pop(NAMES, None)
+        if hits and proposal.name:  # editing the NIK of a named draft compares the name too, unshown
+            await _record_lookup(turn, reading.nik, NAME_LOOKUP, shown=False)
+            data[NAMES] = HIDDEN
+        conversation.data = data
     # The full NIK is read back once, right after the officer typed it, to catch a slip of the finger.
     read_back = texts.nik_read_back(
         reading.nik, reading.birth_date, reading.gender.value, reading.district_name, reading.regency_name
     )
-    hits, imported = registries
-    if imported:  # found or not in each registry, with its desil; never the registered name (a lookup tool)
-        read_back += "\n" + texts.registry_status(hits, imported)
-    if warnings(found):
-        read_back += "\n\n" + texts.warnings_block(warnings(found))
+    if registry_line is not None:
+        read_back += "\n" + registry_line
+    seen = _officer_view(conversation, warnings(found))
+    if seen:
+        read_back += "\n\n" + texts.warnings_block(seen)
     turn.say(read_back)
     # Editing the NIK from the summary still passes through the birth-date check it may have changed.
     await _goto(turn, conversation, proposal, Step.NAME if not conversation.from_summary else Step.BIRTH)
@@ -461,11 +492,64 @@ async def on_name(turn: Turn, conversation: Conversation, proposal: Proposal, te
     registries = await _registries(turn, proposal.nik_hash or "")
     hits = registries[0]
     if hits and proposal.name:
-        turn.say(texts.registry_names([(h.source, name_match(proposal.name, h.name)) for h in hits]))
+        reading = _reading(turn, proposal)
+        why = await _lookup(turn, conversation, proposal, reading, NAME_LOOKUP)
+        if why is None:
+            turn.say(texts.registry_names([(h.source, name_match(proposal.name, h.name)) for h in hits]))
+        elif why:
+            turn.say(why)
+        conversation.data = {**conversation.data, NAMES: SHOWN if why is None else HIDDEN}
         # The name can change the registry warnings: keep the draft's (and the summary's) up to date.
-        found = await _assess(turn, proposal, _reading(turn, proposal), registries)
+        found = await _assess(turn, proposal, reading, registries)
         proposal.findings = [f.to_json() for f in warnings(found)]
     await _next(turn, conversation, proposal, Step.NAME)
+
+
+# ------------------------------------------------------------------------------- registry lookup limits
+
+
+async def _lookup(
+    turn: Turn, conversation: Conversation, proposal: Proposal, reading: NikReading, kind: str
+) -> str | None:
+    """Record one registry lookup; None when its result may be shown to the officer, else the line that
+    says why not ("" when the NIK's line said it already).
+
+    Shown only for a NIK of the officer's own kecamatan (whose people they know) and up to the day's limit,
+    so intake cannot serve to look up who is in a registry, or to try names until one matches.
+    """
+    services = turn.services
+    officer = turn.officer
+    assert officer is not None and officer.id is not None
+    why: str | None
+    if kind == NAME_LOOKUP and conversation.data.get(REGISTRY) == HIDDEN:
+        why = ""  # the name's result would tell what the NIK's withheld
+    elif reading.district_code != _desa(turn, proposal).kecamatan_code:
+        why = texts.REGISTRY_OTHER_KECAMATAN
+    else:
+        nik = kind == NIK_LOOKUP
+        limit = services.registry_lookups_per_day if nik else services.name_checks_per_day
+        used = await store.registry_lookups_shown(
+            turn.session, officer_id=officer.id, kind=kind, since=services.day_start()
+        )
+        if used < limit:
+            why = None
+        else:
+            why = texts.registry_limit_reached(limit) if nik else texts.name_checks_reached(limit)
+    await _record_lookup(turn, reading.nik, kind, shown=why is None)
+    return why
+
+
+async def _record_lookup(turn: Turn, nik: str, kind: str, *, shown: bool) -> None:
+    assert turn.officer is not None and turn.officer.id is not None
+    services = turn.services
+    await store.record_registry_lookup(
+        turn.session,
+        officer_id=turn.officer.id,
+        kind=kind,
+        nik_hash=services.vault.hash(nik),
+        shown=shown,
+        at=services.clock(),
+    )
 
 
 async def on_birth_date(turn: Turn, conversation: Conversation, proposal: Proposal, text: str) -> None:

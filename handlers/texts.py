@@ -797,6 +797,26 @@ def registry_names(matches: list[tuple[str, str]]) -> str:
     )
 
 
+# Intake shows registry results only for its own kecamatan and up to a daily limit (not a lookup tool).
+REGISTRY_OTHER_KECAMATAN = "• data registrasi sosial: NIK dari kecamatan lain, hasilnya hanya ditampilkan kepada camat dan Diskopnaker"
+
+
+def registry_limit_reached(limit: int) -> str:
+    """The NIK's registry result is not shown: the officer's checks for today are used up."""
+    return (
+        f"• data registrasi sosial: tidak ditampilkan, batas {angka(limit)} pemeriksaan NIK hari ini "
+        "sudah tercapai (camat dan Diskopnaker tetap melihat hasilnya)"
+    )
+
+
+def name_checks_reached(limit: int) -> str:
+    """The name comparison is not shown: the officer's name checks for today are used up."""
+    return (
+        f"Kecocokan nama dengan data registrasi sosial tidak ditampilkan: batas {angka(limit)} pemeriksaan "
+        "nama hari ini sudah tercapai. Camat dan Diskopnaker tetap melihat hasilnya."
+    )
+
+
 # ------------------------------------------------------------------------------ summaries and reminders
 
 SUMMARY_NO_REGION = (
