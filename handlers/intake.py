@@ -7,9 +7,13 @@ reply is decided, so a restart (or a switch of channel) continues exactly where 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 from collections.abc import Awaitable, Callable
 from enum import Enum, StrEnum
+from typing import Any
+
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from handlers import cards, texts
 from handlers.context import Services, Turn
@@ -52,8 +56,11 @@ MAX_ANSWER = 500  # longer than any answer we ask for; a pasted essay gets one s
 NIK_LOOKUP, NAME_LOOKUP = "nik", "name"
 NIK_REGISTRY_CODES = {FindingCode.NOT_IN_REGISTRY, FindingCode.DESIL_ABOVE_THRESHOLD}
 # Conversation.data keys: whether the officer was shown the NIK's registry result and the name comparison
-REGISTRY, NAMES = "registry", "names"
+# ("shown" or "hidden"), and the chat messages that carried a full NIK: [message ref, masked text or None
+# for the officer's own message, deleted]. At most MAX_NIK_MESSAGES are kept (a NIK retyped many times).
+REGISTRY, NAMES, NIK_MESSAGES = "registry", "names", "nik_messages"
 SHOWN, HIDDEN = "shown", "hidden"
+MAX_NIK_MESSAGES = 40
 
 
 class Step(StrEnum):
@@ -131,7 +138,9 @@ async def cancel(turn: Turn, conversation: Looked = LOOK_UP) -> None:
         turn.say(texts.NOTHING_TO_CANCEL)
         return
     await _drop(turn, *state)
-    turn.say(texts.FIX_PAUSED if state[0].flow == FIX_FLOW else texts.CANCELLED)
+    said = texts.FIX_PAUSED if state[0].flow == FIX_FLOW else texts.CANCELLED
+    turn.say(said + ("\n\n" + texts.NIK_CLEANED if state[0].data.get(NIK_MESSAGES) else ""))
+    _clear_nik_messages(turn, state[0])
 
 
 async def _drop(turn: Turn, conversation: Conversation, proposal: Proposal | None) -> None:
@@ -274,9 +283,14 @@ def _question(turn: Turn, conversation: Conversation, proposal: Proposal) -> Rep
         case Step.PHONE:
             return Reply(texts.ASK_PHONE, buttons=((b("skip", texts.SKIP),),))
         case Step.SUMMARY:
+            actions = ((b("send", texts.SEND),), (b("edit", texts.EDIT), b("cancel", texts.CANCEL)))
+            if conversation.flow == FIX_FLOW:
+                return Reply(_summary_text(turn, conversation, proposal, masked=True), buttons=actions)
+            masked = _summary_text(turn, conversation, proposal, masked=True) + "\n\n" + texts.NIK_MASKED_NOTE
             return Reply(
-                _summary_text(turn, conversation, proposal, masked=conversation.flow == FIX_FLOW),
-                buttons=((b("send", texts.SEND),), (b("edit", texts.EDIT), b("cancel", texts.CANCEL))),
+                _summary_text(turn, conversation, proposal),
+                buttons=actions,
+                keep=_keep_note(conversation, masked),
             )
         case Step.EDIT:
             fields = [b(key, label) for key, label in texts.FIELD_LABELS.items()]
@@ -304,8 +318,8 @@ def _summary_text(turn: Turn, conversation: Conversation, proposal: Proposal, *,
 
 
 def _officer_view(conversation: Conversation, findings: list[Finding]) -> list[Finding]:
-    """The warnings the officer may read: a registry's only when its result was shown to them (the
-    approvers' cards carry every one)."""
+    """The warnings the officer may read: a registry's only if its result was shown to them."""
+    # The approvers' cards carry every one: they are the point of the check.
     data = conversation.data
     return [
         f
@@ -423,6 +437,8 @@ def _reading(turn: Turn, proposal: Proposal) -> NikReading:
 
 
 async def on_nik(turn: Turn, conversation: Conversation, proposal: Proposal, text: str) -> None:
+    if turn.inbound.message_ref is not None:  # whatever it holds, a NIK or nearly: removed at Kirim/Batal
+        _remember_message(conversation, turn.inbound.message_ref, None)
     check = read_nik(text, today=turn.services.today())
     if check.reading is None:
         await _again(turn, conversation, proposal, texts.nik_refused([e.code for e in check.errors]))
@@ -455,16 +471,20 @@ async def on_nik(turn: Turn, conversation: Conversation, proposal: Proposal, tex
             await _record_lookup(turn, reading.nik, NAME_LOOKUP, shown=False)
             data[NAMES] = HIDDEN
         conversation.data = data
-    # The full NIK is read back once, right after the officer typed it, to catch a slip of the finger.
-    read_back = texts.nik_read_back(
-        reading.nik, reading.birth_date, reading.gender.value, reading.district_name, reading.regency_name
-    )
-    if registry_line is not None:
-        read_back += "\n" + registry_line
+    # The full NIK is read back once, right after the officer typed it, to catch a slip of the finger; the
+    # message is masked at Kirim or Batal.
     seen = _officer_view(conversation, warnings(found))
-    if seen:
-        read_back += "\n\n" + texts.warnings_block(seen)
-    turn.say(read_back)
+
+    def read_back(nik: str) -> str:
+        text = texts.nik_read_back(
+            nik, reading.birth_date, reading.gender.value, reading.district_name, reading.regency_name
+        )
+        if registry_line is not None:
+            text += "\n" + registry_line
+        return text + ("\n\n" + texts.warnings_block(seen) if seen else "")
+
+    masked = read_back(mask_nik(reading.nik)) + "\n\n" + texts.NIK_MASKED_NOTE
+    turn.say(Reply(read_back(reading.nik), keep=_keep_note(conversation, masked)))
     # Editing the NIK from the summary still passes through the birth-date check it may have changed.
     await _goto(turn, conversation, proposal, Step.NAME if not conversation.from_summary else Step.BIRTH)
 
@@ -511,12 +531,10 @@ async def on_name(turn: Turn, conversation: Conversation, proposal: Proposal, te
 async def _lookup(
     turn: Turn, conversation: Conversation, proposal: Proposal, reading: NikReading, kind: str
 ) -> str | None:
-    """Record one registry lookup; None when its result may be shown to the officer, else the line that
-    says why not ("" when the NIK's line said it already).
-
-    Shown only for a NIK of the officer's own kecamatan (whose people they know) and up to the day's limit,
-    so intake cannot serve to look up who is in a registry, or to try names until one matches.
-    """
+    """Record one registry lookup: None if the officer may see its result, else the line saying why not."""
+    # Only for a NIK of their own kecamatan (whose people they know) and up to the day's limit: intake must
+    # not serve to look up who is in a registry, or to try names until one matches. "" when the NIK's line
+    # already said why.
     services = turn.services
     officer = turn.officer
     assert officer is not None and officer.id is not None
@@ -550,6 +568,41 @@ async def _record_lookup(turn: Turn, nik: str, kind: str, *, shown: bool) -> Non
         shown=shown,
         at=services.clock(),
     )
+
+
+# ----------------------------------------------------------------------------- the full NIK in the chat
+
+
+def _keep_note(conversation: Conversation, masked: str) -> str:
+    """For a message showing a full NIK: its conversation and the text it gets at Kirim or Batal."""
+    return json.dumps([conversation.officer_id, conversation.token, masked], ensure_ascii=False)
+
+
+def _remember_message(conversation: Conversation, ref: str, masked: str | None) -> None:
+    conversation.data = _with_message(conversation.data, ref, masked)
+
+
+def _with_message(data: dict[str, Any], ref: str, masked: str | None) -> dict[str, Any]:
+    kept = [*data.get(NIK_MESSAGES, []), [ref, masked]][-MAX_NIK_MESSAGES:]
+    return {**data, NIK_MESSAGES: kept}
+
+
+async def remember_sent(session: AsyncSession, note: str, ref: str) -> None:
+    """A message showing a full NIK was sent as ``ref``: note it in its conversation, if still open."""
+    officer_id, token, masked = json.loads(note)
+    data = await store.conversation_data(session, officer_id=officer_id, token=token)
+    if data is not None:
+        data = _with_message(data, ref, masked)
+        await store.set_conversation_data(session, officer_id=officer_id, token=token, data=data)
+
+
+def _clear_nik_messages(turn: Turn, conversation: Conversation) -> None:
+    """At Kirim or Batal: delete the officer's messages that carried a NIK, mask the bot's."""
+    # The channel does what it can: Telegram both (deletion within 48 hours), WhatsApp neither.
+    for ref, masked in conversation.data.get(NIK_MESSAGES, []):
+        turn.say(
+            Reply("", target=ref, delete=True) if masked is None else Reply(masked, target=ref, edit=True)
+        )
 
 
 async def on_birth_date(turn: Turn, conversation: Conversation, proposal: Proposal, text: str) -> None:
@@ -760,7 +813,10 @@ async def submit(turn: Turn, conversation: Conversation, proposal: Proposal) -> 
     )
     if not reached:
         text += "\n\n" + texts.no_camat_bound(desa.kecamatan_name)
+    if conversation.data.get(NIK_MESSAGES):
+        text += "\n\n" + texts.NIK_CLEANED
     turn.say(Reply(text, menu=texts.MENU_OPERATOR))
+    _clear_nik_messages(turn, conversation)
 
 
 def _changes(turn: Turn, proposal: Proposal) -> list[dict[str, str]]:

@@ -817,6 +817,21 @@ def name_checks_reached(limit: int) -> str:
     )
 
 
+# ---------------------------------------------------------------------------------- NIK out of the chat
+
+# The last line of a message edited to mask the NIK it showed
+NIK_MASKED_NOTE = "🔒 NIK disamarkan demi perlindungan data pribadi."
+# After Kirim or Batal, when messages with the full NIK were removed or masked
+NIK_CLEANED = "🔒 Pesan berisi NIK lengkap sudah dihapus atau disamarkan demi perlindungan data pribadi."
+
+
+def demo_earlier_messages(deleted: int, masked: int) -> str:
+    """The terminal demo's note where Telegram deletes and masks earlier messages."""
+    done = [f"{deleted} pesan NIK Anda dihapus"] if deleted else []
+    done += [f"{masked} pesan bot dengan NIK lengkap disamarkan"] if masked else []
+    return "   🔒 (di Telegram: " + ", ".join(done) + "; terminal tidak dapat mengubah yang sudah tercetak)"
+
+
 # ------------------------------------------------------------------------------ summaries and reminders
 
 SUMMARY_NO_REGION = (

@@ -74,15 +74,28 @@ class TerminalChannel:
         self.read_line = read_line or sys.stdin.readline
         self.choices: dict[str, list[Button]] = {}  # last buttons shown to each persona
         self.contact_asked: dict[str, bool] = {}
+        self._refs = itertools.count(1)  # ids of the lines typed and printed, as a chat numbers messages
+        self.kept: list[tuple[str, str]] = []  # replies printed with ``keep``, for the engine
+
+    def render(self, replies: list[Reply]) -> None:
+        """Print replies; those on earlier messages (delete, mask) as one note: printed lines stay."""
+        earlier = [r for r in replies if r.target is not None]
+        self._render([r for r in replies if r.target is None])
+        if earlier:
+            self.show(
+                texts.demo_earlier_messages(sum(r.delete for r in earlier), sum(r.edit for r in earlier))
+            )
 
     def show(self, text: str) -> None:
         print(text, file=self.out, flush=True)
 
-    def render(self, replies: list[Reply]) -> None:
+    def _render(self, replies: list[Reply]) -> None:
         buttons: list[Button] = []
         asked = False
         for reply in replies:
             self.show(f"\n🤖 {'(diperbarui) ' if reply.edit else ''}{reply.text}")
+            if reply.keep is not None:
+                self.kept.append((reply.keep, str(next(self._refs))))
             if reply.document is not None:
                 self.show(f"   📎 {self.save(*reply.document)}")
             if reply.photo is not None:
@@ -123,7 +136,13 @@ class TerminalChannel:
         buttons = self.choices.get(persona.key, [])
         if choice.isdigit() and 1 <= int(choice) <= len(buttons):
             return Inbound(CHANNEL, user_id, user_id, Kind.BUTTON, data=buttons[int(choice) - 1].data)
-        return Inbound.from_text(channel=CHANNEL, user_id=user_id, chat_id=user_id, text=line.rstrip("\n"))
+        return Inbound.from_text(
+            channel=CHANNEL,
+            user_id=user_id,
+            chat_id=user_id,
+            text=line.rstrip("\n"),
+            message_ref=str(next(self._refs)),
+        )
 
     def switch(self, key: str) -> None:
         persona = self.personas.get(key.strip().lower())
@@ -176,4 +195,6 @@ class TerminalChannel:
             inbound = self.to_inbound(line)
             if inbound is not None:
                 self.render(await self.engine.handle(inbound))
+                kept, self.kept = self.kept, []
+                await self.engine.remember_sent(kept)
                 await self._after_turn()
