@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
 from typing import TypeGuard
 
 from handlers import approval, ekspor, intake, onboarding, queries, rekap, ringkasan, texts
@@ -80,24 +79,6 @@ class Engine:
         except Exception:
             return []
 
-    async def remember_sent(self, notes: Sequence[tuple[str, str]]) -> None:
-        """Store the channel's ids of the replies it sent with ``keep`` (each with its note)."""
-        # Only after the send does the id exist. A failure leaves a full NIK in the chat: logged, not raised.
-        if not notes:
-            return
-        for pause in (*BUSY_PAUSES, None):
-            try:
-                async with self.services.sessions() as session:
-                    for note, ref in notes:
-                        await intake.remember_sent(session, note, ref)
-                    await session.commit()
-                return
-            except Exception as error:
-                if pause is None or not is_busy(error):
-                    log.warning("could not remember a sent message: %s", type(error).__name__)
-                    return
-            await asyncio.sleep(pause)
-
     async def mark_handled(self, channel: str, update_id: int | None) -> None:
         """Claim an update without acting on it (ignored, unreadable, or failed and the person told to
         send again): a replay after a restart must never act on it later."""
@@ -120,6 +101,11 @@ class Engine:
                 session, channel=inbound.channel, external_id=inbound.user_id
             )
             turn = Turn(self.services, session, inbound, account, officer, held=held)
+            if inbound.sent:
+                conversation = held[0]
+                intake.remember_sent(
+                    conversation if isinstance(conversation, Conversation) else None, inbound.sent
+                )
             if after_race:
                 await intake.after_lost_race(turn)
             elif officer is None:

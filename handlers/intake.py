@@ -13,8 +13,6 @@ from collections.abc import Awaitable, Callable
 from enum import Enum, StrEnum
 from typing import Any
 
-from sqlmodel.ext.asyncio.session import AsyncSession
-
 from handlers import cards, texts
 from handlers.context import Services, Turn
 from handlers.messages import Button, Kind, Reply
@@ -587,13 +585,12 @@ def _with_message(data: dict[str, Any], ref: str, masked: str | None) -> dict[st
     return {**data, NIK_MESSAGES: kept}
 
 
-async def remember_sent(session: AsyncSession, note: str, ref: str) -> None:
-    """A message showing a full NIK was sent as ``ref``: note it in its conversation, if still open."""
-    officer_id, token, masked = json.loads(note)
-    data = await store.conversation_data(session, officer_id=officer_id, token=token)
-    if data is not None:
-        data = _with_message(data, ref, masked)
-        await store.set_conversation_data(session, officer_id=officer_id, token=token, data=data)
+def remember_sent(conversation: Conversation | None, sent: tuple[tuple[str, str], ...]) -> None:
+    """Note in the open conversation the messages with a full NIK the channel sent it as ``sent``."""
+    for note, ref in sent:
+        officer_id, token, masked = json.loads(note)
+        if conversation is not None and (conversation.officer_id, conversation.token) == (officer_id, token):
+            _remember_message(conversation, ref, masked)
 
 
 def _clear_nik_messages(turn: Turn, conversation: Conversation) -> None:

@@ -35,6 +35,9 @@ class Inbound:
     # For a button: the message it belongs to; for a text: the message itself (the channel's id), so the
     # engine can have it removed later (a typed NIK)
     message_ref: str | None = None
+    # (note, message id) of the replies the channel sent with ``keep`` since this person's last message:
+    # an id exists only once sent, and it reaches the engine with the next message, in that turn.
+    sent: tuple[tuple[str, str], ...] = ()
 
     @classmethod
     def from_text(
@@ -91,6 +94,6 @@ class Reply:
     target: str | None = None
     delete: bool = False
     # Hand the channel's id of the message that carried this reply back to the engine with this opaque
-    # note (Engine.remember_sent), for a later ``target``
+    # note (in the person's next Inbound.sent), for a later ``target``
     keep: str | None = None
     meta: dict[str, str] = field(default_factory=dict, compare=False)

@@ -847,25 +847,6 @@ async def record_registry_lookup(
     session.add(RegistryLookup(officer_id=officer_id, kind=kind, nik_hash=nik_hash, shown=shown, at=at))
 
 
-async def conversation_data(session: AsyncSession, *, officer_id: int, token: str) -> dict[str, Any] | None:
-    """The data of the officer's conversation if it is still the one with this token."""
-    found = await session.exec(
-        select(Conversation.data).where(Conversation.officer_id == officer_id, Conversation.token == token)
-    )
-    data = found.first()
-    return None if data is None else dict(data)
-
-
-async def set_conversation_data(
-    session: AsyncSession, *, officer_id: int, token: str, data: dict[str, Any]
-) -> None:
-    await session.exec(
-        update(Conversation)  # type: ignore[call-overload]
-        .where(col(Conversation.officer_id) == officer_id, col(Conversation.token) == token)
-        .values(data=data)
-    )
-
-
 # What each NIK finds in the registries (registry_matches) is never kept.
 INTAKE_CACHE_SECONDS = 30.0
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import datetime as dt
 import gc
 import json
@@ -238,6 +239,13 @@ class TelegramChannel:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        # Per chat, the ids of messages sent with ``keep``: they go to the engine with the chat's next
+        # update, in its transaction (no write of their own; a restart in between loses them).
+        self._sent: dict[str, list[tuple[str, str]]] = {}
+
+    def _with_sent(self, inbound: Inbound) -> Inbound:
+        sent = self._sent.pop(inbound.chat_id, None)
+        return dataclasses.replace(inbound, sent=tuple(sent)) if sent else inbound
 
     async def send(
         self,
@@ -250,17 +258,16 @@ class TelegramChannel:
 
         A reply marked ``edit`` replaces the pressed message (a card showing its outcome). Replies on an
         earlier message (``target``: delete it, or edit it) go at the same time, each on its own; a
-        refusal (older than 48 hours, gone already) changes nothing. The ids of the messages that carried
-        a reply to ``keep`` are handed back to the engine.
+        refusal (older than 48 hours, gone already) changes nothing.
         """
-        kept: list[tuple[str, str]] = []
+        kept = self._sent.setdefault(str(chat_id), [])
         earlier = [_quietly(_on_earlier(context.bot, chat_id, r)) for r in replies if r.target is not None]
         sending = self._send_in_order(
             context, chat_id, [r for r in replies if r.target is None], pressed, kept
         )
         await asyncio.gather(sending, *earlier)
-        if kept:
-            await self.engine.remember_sent(kept)
+        if not kept:
+            del self._sent[str(chat_id)]
 
     async def _send_in_order(
         self,
@@ -300,7 +307,7 @@ class TelegramChannel:
         if inbound is None or update.effective_chat is None:
             await self.engine.mark_handled(CHANNEL, update.update_id)
             return
-        replies = await self.engine.handle(inbound)
+        replies = await self.engine.handle(self._with_sent(inbound))
         await self.send(context, update.effective_chat.id, replies)
 
     async def on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -312,6 +319,7 @@ class TelegramChannel:
             return
         chat_id = update.effective_chat.id
         pressed = query.message if isinstance(query.message, Message) else None
+        inbound = self._with_sent(inbound)
         if inbound.data and inbound.data.startswith("i:"):
             # An intake question: its buttons are spent once pressed. Three independent calls in
             # parallel: one round trip instead of three on a slow network.
