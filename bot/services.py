@@ -44,4 +44,6 @@ def build_services(settings: Settings, *, secret: str | None = None) -> Services
         coverage_start=settings.coverage_start,
         admin_contact=settings.admin_contact,
         new_participant_quota=settings.new_participant_quota,
+        registry_lookups_per_day=settings.registry_lookups_per_day,
+        name_checks_per_day=settings.name_checks_per_day,
     )

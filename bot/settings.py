@@ -44,6 +44,11 @@ class Settings(BaseSettings):
         default=256, ge=1, validation_alias="LANJUTKAN_MAX_CONCURRENT_UPDATES"
     )
     new_participant_quota: int = Field(default=320, ge=0, validation_alias="LANJUTKAN_NEW_PARTICIPANT_QUOTA")
+    # Registry results (found, desil; does the name match) shown to one operator a day at intake
+    registry_lookups_per_day: int = Field(
+        default=50, ge=0, validation_alias="LANJUTKAN_REGISTRY_LOOKUPS_PER_DAY"
+    )
+    name_checks_per_day: int = Field(default=50, ge=0, validation_alias="LANJUTKAN_NAME_CHECKS_PER_DAY")
     outbox_per_second: float = Field(
         default=29.0, gt=0, le=30, validation_alias="LANJUTKAN_OUTBOX_PER_SECOND"
     )

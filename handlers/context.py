@@ -48,6 +48,9 @@ class Services:
     admin_contact: str = "Diskopnaker"
     clock: Callable[[], dt.datetime] = field(default=lambda: dt.datetime.now(dt.UTC))
     new_participant_quota: int = 320  # per year, until the program figures are set (issue 5)
+    # Registry results shown to one operator per day at intake: NIK checks, name comparisons
+    registry_lookups_per_day: int = 50
+    name_checks_per_day: int = 50
     doorbell: Doorbell = field(default_factory=Doorbell)
 
     @property
@@ -61,6 +64,10 @@ class Services:
     def today(self) -> dt.date:
         """Today in the kabupaten's timezone."""
         return self.clock().astimezone(self.timezone).date()
+
+    def day_start(self) -> dt.datetime:
+        """Midnight of today in the kabupaten's timezone, in UTC: where a daily limit restarts."""
+        return dt.datetime.combine(self.today(), dt.time(), tzinfo=self.timezone).astimezone(dt.UTC)
 
     def effective_coverage_start(self) -> dt.date:
         return self.coverage_start or first_of_next_month(self.today())

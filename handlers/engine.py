@@ -101,6 +101,11 @@ class Engine:
                 session, channel=inbound.channel, external_id=inbound.user_id
             )
             turn = Turn(self.services, session, inbound, account, officer, held=held)
+            if inbound.sent:
+                conversation = held[0]
+                intake.remember_sent(
+                    conversation if isinstance(conversation, Conversation) else None, inbound.sent
+                )
             if after_race:
                 await intake.after_lost_race(turn)
             elif officer is None:

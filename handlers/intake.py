@@ -7,9 +7,11 @@ reply is decided, so a restart (or a switch of channel) continues exactly where 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 from collections.abc import Awaitable, Callable
 from enum import Enum, StrEnum
+from typing import Any
 
 from handlers import cards, texts
 from handlers.context import Services, Turn
@@ -20,6 +22,7 @@ from models.rules.candidate import (
     AgeLimits,
     ExistingProposal,
     Finding,
+    FindingCode,
     blocks,
     nik_findings,
     stated_findings,
@@ -46,6 +49,16 @@ FLOW = "intake"
 FIX_FLOW = "fix"  # correcting a returned proposal: the same steps, only the fields to fix, prefilled
 DEFAULT_DESIL_THRESHOLD = 4  # for a year whose figures do not set one (lanjutkan program set --desil)
 MAX_ANSWER = 500  # longer than any answer we ask for; a pasted essay gets one short reply
+
+# RegistryLookup.kind: a NIK's registry result (found, desil), a name compared with the registries' names
+NIK_LOOKUP, NAME_LOOKUP = "nik", "name"
+NIK_REGISTRY_CODES = {FindingCode.NOT_IN_REGISTRY, FindingCode.DESIL_ABOVE_THRESHOLD}
+# Conversation.data keys: whether the officer was shown the NIK's registry result and the name comparison
+# ("shown" or "hidden"), and the chat messages that carried a full NIK: [message ref, masked text or None
+# for the officer's own message, deleted]. At most MAX_NIK_MESSAGES are kept (a NIK retyped many times).
+REGISTRY, NAMES, NIK_MESSAGES = "registry", "names", "nik_messages"
+SHOWN, HIDDEN = "shown", "hidden"
+MAX_NIK_MESSAGES = 40
 
 
 class Step(StrEnum):
@@ -123,7 +136,9 @@ async def cancel(turn: Turn, conversation: Looked = LOOK_UP) -> None:
         turn.say(texts.NOTHING_TO_CANCEL)
         return
     await _drop(turn, *state)
-    turn.say(texts.FIX_PAUSED if state[0].flow == FIX_FLOW else texts.CANCELLED)
+    said = texts.FIX_PAUSED if state[0].flow == FIX_FLOW else texts.CANCELLED
+    turn.say(said + ("\n\n" + texts.NIK_CLEANED if state[0].data.get(NIK_MESSAGES) else ""))
+    _clear_nik_messages(turn, state[0])
 
 
 async def _drop(turn: Turn, conversation: Conversation, proposal: Proposal | None) -> None:
@@ -266,9 +281,14 @@ def _question(turn: Turn, conversation: Conversation, proposal: Proposal) -> Rep
         case Step.PHONE:
             return Reply(texts.ASK_PHONE, buttons=((b("skip", texts.SKIP),),))
         case Step.SUMMARY:
+            actions = ((b("send", texts.SEND),), (b("edit", texts.EDIT), b("cancel", texts.CANCEL)))
+            if conversation.flow == FIX_FLOW:
+                return Reply(_summary_text(turn, conversation, proposal, masked=True), buttons=actions)
+            masked = _summary_text(turn, conversation, proposal, masked=True) + "\n\n" + texts.NIK_MASKED_NOTE
             return Reply(
-                _summary_text(turn, proposal, masked=conversation.flow == FIX_FLOW),
-                buttons=((b("send", texts.SEND),), (b("edit", texts.EDIT), b("cancel", texts.CANCEL))),
+                _summary_text(turn, conversation, proposal),
+                buttons=actions,
+                keep=_keep_note(conversation, masked),
             )
         case Step.EDIT:
             fields = [b(key, label) for key, label in texts.FIELD_LABELS.items()]
@@ -277,7 +297,7 @@ def _question(turn: Turn, conversation: Conversation, proposal: Proposal) -> Rep
             return Reply(texts.ASK_WHICH_FIELD, buttons=(*rows, last_row))
 
 
-def _summary_text(turn: Turn, proposal: Proposal, *, masked: bool = False) -> str:
+def _summary_text(turn: Turn, conversation: Conversation, proposal: Proposal, *, masked: bool = False) -> str:
     # The full NIK is shown here, right before Kirim, so the officer can compare it with the KTP. Not in a
     # correction: another operator of the desa may be fixing it, and a retyped NIK was read back in full.
     assert proposal.nik_encrypted and proposal.name and proposal.birth_date and proposal.address
@@ -291,8 +311,20 @@ def _summary_text(turn: Turn, proposal: Proposal, *, masked: bool = False) -> st
         address=proposal.address,
         phone=proposal.phone,
         desa_label=_desa(turn, proposal).label,
-        warnings=[Finding.from_json(f) for f in proposal.findings],
+        warnings=_officer_view(conversation, [Finding.from_json(f) for f in proposal.findings]),
     )
+
+
+def _officer_view(conversation: Conversation, findings: list[Finding]) -> list[Finding]:
+    """The warnings the officer may read: a registry's only if its result was shown to them."""
+    # The approvers' cards carry every one: they are the point of the check.
+    data = conversation.data
+    return [
+        f
+        for f in findings
+        if not (f.code in NIK_REGISTRY_CODES and data.get(REGISTRY) != SHOWN)
+        and not (f.code is FindingCode.REGISTRY_NAME_DIFFERS and data.get(NAMES) != SHOWN)
+    ]
 
 
 def _desa(turn: Turn, proposal: Proposal) -> Desa:
@@ -403,6 +435,8 @@ def _reading(turn: Turn, proposal: Proposal) -> NikReading:
 
 
 async def on_nik(turn: Turn, conversation: Conversation, proposal: Proposal, text: str) -> None:
+    if turn.inbound.message_ref is not None:  # whatever it holds, a NIK or nearly: removed at Kirim/Batal
+        _remember_message(conversation, turn.inbound.message_ref, None)
     check = read_nik(text, today=turn.services.today())
     if check.reading is None:
         await _again(turn, conversation, proposal, texts.nik_refused([e.code for e in check.errors]))
@@ -424,16 +458,31 @@ async def on_nik(turn: Turn, conversation: Conversation, proposal: Proposal, tex
     proposal.nik_hash = vault.hash(reading.nik)
     proposal.nik_birth_date, proposal.nik_gender = reading.birth_date, reading.gender.value
     proposal.findings = [f.to_json() for f in warnings(found)]
-    # The full NIK is read back once, right after the officer typed it, to catch a slip of the finger.
-    read_back = texts.nik_read_back(
-        reading.nik, reading.birth_date, reading.gender.value, reading.district_name, reading.regency_name
-    )
     hits, imported = registries
+    registry_line = None
     if imported:  # found or not in each registry, with its desil; never the registered name (a lookup tool)
-        read_back += "\n" + texts.registry_status(hits, imported)
-    if warnings(found):
-        read_back += "\n\n" + texts.warnings_block(warnings(found))
-    turn.say(read_back)
+        why = await _lookup(turn, conversation, proposal, reading, NIK_LOOKUP)
+        registry_line = texts.registry_status(hits, imported) if why is None else why
+        data = {**conversation.data, REGISTRY: SHOWN if why is None else HIDDEN}
+        data.pop(NAMES, None)
+        if hits and proposal.name:  # editing the NIK of a named draft compares the name too, unshown
+            await _record_lookup(turn, reading.nik, NAME_LOOKUP, shown=False)
+            data[NAMES] = HIDDEN
+        conversation.data = data
+    # The full NIK is read back once, right after the officer typed it, to catch a slip of the finger; the
+    # message is masked at Kirim or Batal.
+    seen = _officer_view(conversation, warnings(found))
+
+    def read_back(nik: str) -> str:
+        text = texts.nik_read_back(
+            nik, reading.birth_date, reading.gender.value, reading.district_name, reading.regency_name
+        )
+        if registry_line is not None:
+            text += "\n" + registry_line
+        return text + ("\n\n" + texts.warnings_block(seen) if seen else "")
+
+    masked = read_back(mask_nik(reading.nik)) + "\n\n" + texts.NIK_MASKED_NOTE
+    turn.say(Reply(read_back(reading.nik), keep=_keep_note(conversation, masked)))
     # Editing the NIK from the summary still passes through the birth-date check it may have changed.
     await _goto(turn, conversation, proposal, Step.NAME if not conversation.from_summary else Step.BIRTH)
 
@@ -461,11 +510,96 @@ async def on_name(turn: Turn, conversation: Conversation, proposal: Proposal, te
     registries = await _registries(turn, proposal.nik_hash or "")
     hits = registries[0]
     if hits and proposal.name:
-        turn.say(texts.registry_names([(h.source, name_match(proposal.name, h.name)) for h in hits]))
+        reading = _reading(turn, proposal)
+        why = await _lookup(turn, conversation, proposal, reading, NAME_LOOKUP)
+        if why is None:
+            turn.say(texts.registry_names([(h.source, name_match(proposal.name, h.name)) for h in hits]))
+        elif why:
+            turn.say(why)
+        conversation.data = {**conversation.data, NAMES: SHOWN if why is None else HIDDEN}
         # The name can change the registry warnings: keep the draft's (and the summary's) up to date.
-        found = await _assess(turn, proposal, _reading(turn, proposal), registries)
+        found = await _assess(turn, proposal, reading, registries)
         proposal.findings = [f.to_json() for f in warnings(found)]
     await _next(turn, conversation, proposal, Step.NAME)
+
+
+# ------------------------------------------------------------------------------- registry lookup limits
+
+
+async def _lookup(
+    turn: Turn, conversation: Conversation, proposal: Proposal, reading: NikReading, kind: str
+) -> str | None:
+    """Record one registry lookup: None if the officer may see its result, else the line saying why not."""
+    # Only for a NIK of their own kecamatan (whose people they know) and up to the day's limit: intake must
+    # not serve to look up who is in a registry, or to try names until one matches. "" when the NIK's line
+    # already said why.
+    services = turn.services
+    officer = turn.officer
+    assert officer is not None and officer.id is not None
+    why: str | None
+    if kind == NAME_LOOKUP and conversation.data.get(REGISTRY) == HIDDEN:
+        why = ""  # the name's result would tell what the NIK's withheld
+    elif reading.district_code != _desa(turn, proposal).kecamatan_code:
+        why = texts.REGISTRY_OTHER_KECAMATAN
+    else:
+        nik = kind == NIK_LOOKUP
+        limit = services.registry_lookups_per_day if nik else services.name_checks_per_day
+        used = await store.registry_lookups_shown(
+            turn.session, officer_id=officer.id, kind=kind, since=services.day_start()
+        )
+        if used < limit:
+            why = None
+        else:
+            why = texts.registry_limit_reached(limit) if nik else texts.name_checks_reached(limit)
+    await _record_lookup(turn, reading.nik, kind, shown=why is None)
+    return why
+
+
+async def _record_lookup(turn: Turn, nik: str, kind: str, *, shown: bool) -> None:
+    assert turn.officer is not None and turn.officer.id is not None
+    services = turn.services
+    await store.record_registry_lookup(
+        turn.session,
+        officer_id=turn.officer.id,
+        kind=kind,
+        nik_hash=services.vault.hash(nik),
+        shown=shown,
+        at=services.clock(),
+    )
+
+
+# ----------------------------------------------------------------------------- the full NIK in the chat
+
+
+def _keep_note(conversation: Conversation, masked: str) -> str:
+    """For a message showing a full NIK: its conversation and the text it gets at Kirim or Batal."""
+    return json.dumps([conversation.officer_id, conversation.token, masked], ensure_ascii=False)
+
+
+def _remember_message(conversation: Conversation, ref: str, masked: str | None) -> None:
+    conversation.data = _with_message(conversation.data, ref, masked)
+
+
+def _with_message(data: dict[str, Any], ref: str, masked: str | None) -> dict[str, Any]:
+    kept = [*data.get(NIK_MESSAGES, []), [ref, masked]][-MAX_NIK_MESSAGES:]
+    return {**data, NIK_MESSAGES: kept}
+
+
+def remember_sent(conversation: Conversation | None, sent: tuple[tuple[str, str], ...]) -> None:
+    """Note in the open conversation the messages with a full NIK the channel sent it as ``sent``."""
+    for note, ref in sent:
+        officer_id, token, masked = json.loads(note)
+        if conversation is not None and (conversation.officer_id, conversation.token) == (officer_id, token):
+            _remember_message(conversation, ref, masked)
+
+
+def _clear_nik_messages(turn: Turn, conversation: Conversation) -> None:
+    """At Kirim or Batal: delete the officer's messages that carried a NIK, mask the bot's."""
+    # The channel does what it can: Telegram both (deletion within 48 hours), WhatsApp neither.
+    for ref, masked in conversation.data.get(NIK_MESSAGES, []):
+        turn.say(
+            Reply("", target=ref, delete=True) if masked is None else Reply(masked, target=ref, edit=True)
+        )
 
 
 async def on_birth_date(turn: Turn, conversation: Conversation, proposal: Proposal, text: str) -> None:
@@ -676,7 +810,10 @@ async def submit(turn: Turn, conversation: Conversation, proposal: Proposal) -> 
     )
     if not reached:
         text += "\n\n" + texts.no_camat_bound(desa.kecamatan_name)
+    if conversation.data.get(NIK_MESSAGES):
+        text += "\n\n" + texts.NIK_CLEANED
     turn.say(Reply(text, menu=texts.MENU_OPERATOR))
+    _clear_nik_messages(turn, conversation)
 
 
 def _changes(turn: Turn, proposal: Proposal) -> list[dict[str, str]]:

@@ -32,11 +32,23 @@ class Inbound:
     contact_phone: str | None = None
     contact_user_id: str | None = None  # whose contact it is, when the channel knows
     update_id: int | None = None  # the channel's id of the update, to claim it from the inbox
-    message_ref: str | None = None  # for a button: the message it belongs to (the channel's id)
+    # For a button: the message it belongs to; for a text: the message itself (the channel's id), so the
+    # engine can have it removed later (a typed NIK)
+    message_ref: str | None = None
+    # (note, message id) of the replies the channel sent with ``keep`` since this person's last message:
+    # an id exists only once sent, and it reaches the engine with the next message, in that turn.
+    sent: tuple[tuple[str, str], ...] = ()
 
     @classmethod
     def from_text(
-        cls, *, channel: str, user_id: str, chat_id: str, text: str, update_id: int | None = None
+        cls,
+        *,
+        channel: str,
+        user_id: str,
+        chat_id: str,
+        text: str,
+        update_id: int | None = None,
+        message_ref: str | None = None,
     ) -> Inbound:
         """Text or a command: "/status U-00042" becomes command "status" with text "U-00042"."""
         stripped = text.strip()
@@ -51,8 +63,11 @@ class Inbound:
                 text=rest.strip(),
                 command=command,
                 update_id=update_id,
+                message_ref=message_ref,
             )
-        return cls(channel, user_id, chat_id, Kind.TEXT, text=text, update_id=update_id)
+        return cls(
+            channel, user_id, chat_id, Kind.TEXT, text=text, update_id=update_id, message_ref=message_ref
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,4 +88,12 @@ class Reply:
     edit: bool = False
     document: tuple[str, bytes] | None = None  # (file name, content): a file to send, the text its caption
     photo: bytes | None = None  # a picture (PNG) to show, the text its caption
+    # An earlier message of this chat, by the channel's id (an Inbound's message_ref, or one handed back
+    # for ``keep``): with ``edit``, its text is replaced (buttons gone); with ``delete``, it is removed.
+    # A channel that cannot do either (WhatsApp) skips it; failures (too old) are ignored.
+    target: str | None = None
+    delete: bool = False
+    # Hand the channel's id of the message that carried this reply back to the engine with this opaque
+    # note (in the person's next Inbound.sent), for a later ``target``
+    keep: str | None = None
     meta: dict[str, str] = field(default_factory=dict, compare=False)

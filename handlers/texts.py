@@ -812,6 +812,41 @@ def registry_names(matches: list[tuple[str, str]]) -> str:
     )
 
 
+# Intake shows registry results only for its own kecamatan and up to a daily limit (not a lookup tool).
+REGISTRY_OTHER_KECAMATAN = "• data registrasi sosial: NIK dari kecamatan lain, hasilnya hanya ditampilkan kepada camat dan Diskopnaker"
+
+
+def registry_limit_reached(limit: int) -> str:
+    """The NIK's registry result is not shown: the officer's checks for today are used up."""
+    return (
+        f"• data registrasi sosial: tidak ditampilkan, batas {angka(limit)} pemeriksaan NIK hari ini "
+        "sudah tercapai (camat dan Diskopnaker tetap melihat hasilnya)"
+    )
+
+
+def name_checks_reached(limit: int) -> str:
+    """The name comparison is not shown: the officer's name checks for today are used up."""
+    return (
+        f"Kecocokan nama dengan data registrasi sosial tidak ditampilkan: batas {angka(limit)} pemeriksaan "
+        "nama hari ini sudah tercapai. Camat dan Diskopnaker tetap melihat hasilnya."
+    )
+
+
+# ---------------------------------------------------------------------------------- NIK out of the chat
+
+# The last line of a message edited to mask the NIK it showed
+NIK_MASKED_NOTE = "🔒 NIK disamarkan demi perlindungan data pribadi."
+# After Kirim or Batal, when messages with the full NIK were removed or masked
+NIK_CLEANED = "🔒 Pesan berisi NIK lengkap sudah dihapus atau disamarkan demi perlindungan data pribadi."
+
+
+def demo_earlier_messages(deleted: int, masked: int) -> str:
+    """The terminal demo's note where Telegram deletes and masks earlier messages."""
+    done = [f"{deleted} pesan NIK Anda dihapus"] if deleted else []
+    done += [f"{masked} pesan bot dengan NIK lengkap disamarkan"] if masked else []
+    return "   🔒 (di Telegram: " + ", ".join(done) + "; terminal tidak dapat mengubah yang sudah tercetak)"
+
+
 # ------------------------------------------------------------------------------ summaries and reminders
 
 SUMMARY_NO_REGION = (

@@ -40,6 +40,7 @@ from models.tables import (
     RegistryActive,
     RegistryBatch,
     RegistryEntry,
+    RegistryLookup,
     utcnow,
 )
 
@@ -976,6 +977,35 @@ async def active_participant_starts(session: AsyncSession, *, kecamatan_code: st
 # keeps them for INTAKE_CACHE_SECONDS: a change made by another process reaches intake within that time
 # (documented in the README). A change made in this process (set_program, activate_registry_batch) clears
 # them, and again when it commits, so no read taken meanwhile is kept.
+# Counted at every registry lookup of intake, within one officer's rows of the day: the (officer_id, at)
+# index finds them, kind and shown are read from those few rows.
+_LOOKUPS_SINCE = (
+    select(func.count())
+    .select_from(RegistryLookup)
+    .where(
+        col(RegistryLookup.officer_id) == bindparam("officer_id"),
+        col(RegistryLookup.at) >= bindparam("since"),
+        col(RegistryLookup.kind) == bindparam("kind"),
+        col(RegistryLookup.shown),
+    )
+)
+
+
+async def registry_lookups_shown(
+    session: AsyncSession, *, officer_id: int, kind: str, since: dt.datetime
+) -> int:
+    """How many registry results of ``kind`` ("nik", "name") the officer was shown since ``since``."""
+    params = {"officer_id": officer_id, "since": since, "kind": kind}
+    return int((await session.exec(_LOOKUPS_SINCE, params=params)).one())  # type: ignore[call-overload]
+
+
+async def record_registry_lookup(
+    session: AsyncSession, *, officer_id: int, kind: str, nik_hash: str, shown: bool, at: dt.datetime
+) -> None:
+    """One registry lookup of intake on the trail (the keyed hash, never the NIK); written at commit."""
+    session.add(RegistryLookup(officer_id=officer_id, kind=kind, nik_hash=nik_hash, shown=shown, at=at))
+
+
 # What each NIK finds in the registries (registry_matches) is never kept.
 INTAKE_CACHE_SECONDS = 30.0
 

@@ -372,5 +372,5 @@ class RegistryLookup(SQLModel, table=True):
     officer_id: int = Field(foreign_key="officer.id")
     kind: str = Field(max_length=8)  # "nik" (is it in a registry, which desil) or "name" (does it match)
     nik_hash: str = Field(max_length=64)
-    shown: bool = True  # whether the result was shown (outside the officer's kecamatan it waits for Kirim)
+    shown: bool = True  # whether the officer saw it (never outside their kecamatan, nor past the day's limit)
     at: dt.datetime = Field(default_factory=utcnow)

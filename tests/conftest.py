@@ -181,6 +181,7 @@ class Chat:
     api: FakeBotApi
     user_id: int
     seen: int = field(default=0)
+    typed: list[int] = field(default_factory=list)  # the ids of the messages this user typed, in order
 
     async def _run(self, update: dict[str, Any]) -> list[SentMessage]:
         await self.app.process_update(Update.de_json(update, self.app.bot))
@@ -190,7 +191,9 @@ class Chat:
 
     async def say(self, text: str) -> list[SentMessage]:
         """Send a text; return the messages the bot sent back."""
-        return await self._run(self.api.text_update(self.user_id, text))
+        update = self.api.text_update(self.user_id, text)
+        self.typed.append(update["message"]["message_id"])
+        return await self._run(update)
 
     async def share_contact(self, phone: str, contact_user_id: int | None = None) -> list[SentMessage]:
         return await self._run(self.api.contact_update(self.user_id, phone, contact_user_id))

@@ -1,7 +1,8 @@
 """A fake Telegram Bot API server on loopback HTTP, for end-to-end tests and benchmarks.
 
 It speaks enough of the Bot API for python-telegram-bot's long polling and our calls: getMe, getUpdates
-(long poll), sendMessage, answerCallbackQuery, editMessageReplyMarkup, editMessageText, deleteWebhook.
+(long poll), sendMessage, answerCallbackQuery, editMessageReplyMarkup, editMessageText, deleteMessage,
+deleteWebhook.
 Tests push updates as a simulated person would send them and read what the bot sent back.
 
 For the outbox it can also behave like Telegram under load and trouble, on sendMessage and editMessageText
@@ -153,6 +154,7 @@ class FakeBotApi:
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.sent: list[SentMessage] = []
         self.edits: list[dict[str, Any]] = []
+        self.deleted: list[tuple[int, int]] = []  # (chat_id, message_id) of deleteMessage calls
         self.answered: list[str] = []
         self.documents: list[SentDocument] = []
         self.photos: list[SentDocument] = []
@@ -512,6 +514,12 @@ class FakeBotApi:
 
     async def _api_answerCallbackQuery(self, params: dict[str, Any]) -> bool:
         self.answered.append(str(params.get("callback_query_id")))
+        return True
+
+    async def _api_deleteMessage(self, params: dict[str, Any]) -> bool:
+        """Remove a message (the bot's or, in a private chat, the person's): recorded in ``deleted``."""
+        chat_id, message_id = int(params["chat_id"]), int(params["message_id"])
+        self.deleted.append((chat_id, message_id))  # kept in ``sent`` too: tests count what a chat received
         return True
 
     async def _api_editMessageReplyMarkup(self, params: dict[str, Any]) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import datetime as dt
 import gc
 import json
@@ -105,7 +106,12 @@ def to_inbound(update: Update) -> Inbound | None:
         )
     if message.text is not None:
         return Inbound.from_text(
-            channel=CHANNEL, user_id=user_id, chat_id=chat_id, text=message.text, update_id=receipt
+            channel=CHANNEL,
+            user_id=user_id,
+            chat_id=chat_id,
+            text=message.text,
+            update_id=receipt,
+            message_ref=str(message.message_id),
         )
     return Inbound(CHANNEL, user_id, chat_id, Kind.OTHER, update_id=receipt)
 
@@ -119,12 +125,15 @@ def merge(replies: Sequence[Reply]) -> list[Reply]:
             previous is not None and not (previous.buttons or previous.ask_contact) and previous.menu is None
         )
         plain = plain and previous is not None and _textual(previous) and _textual(reply)
+        # One message can hand one id back: two replies to keep stay two messages
+        plain = plain and previous is not None and not (previous.keep and reply.keep)
         if previous is not None and plain and len(previous.text) + len(reply.text) + 2 <= MAX_TEXT:
             merged[-1] = Reply(
                 f"{previous.text}\n\n{reply.text}",
                 buttons=reply.buttons,
                 menu=reply.menu,
                 ask_contact=reply.ask_contact,
+                keep=previous.keep or reply.keep,
             )
         else:
             merged.append(reply)
@@ -132,7 +141,7 @@ def merge(replies: Sequence[Reply]) -> list[Reply]:
 
 
 def _textual(reply: Reply) -> bool:
-    return reply.document is None and reply.photo is None
+    return reply.document is None and reply.photo is None and reply.target is None
 
 
 def markup(reply: Reply) -> Markup:
@@ -230,6 +239,13 @@ class TelegramChannel:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        # Per chat, the ids of messages sent with ``keep``: they go to the engine with the chat's next
+        # update, in its transaction (no write of their own; a restart in between loses them).
+        self._sent: dict[str, list[tuple[str, str]]] = {}
+
+    def _with_sent(self, inbound: Inbound) -> Inbound:
+        sent = self._sent.pop(inbound.chat_id, None)
+        return dataclasses.replace(inbound, sent=tuple(sent)) if sent else inbound
 
     async def send(
         self,
@@ -240,8 +256,27 @@ class TelegramChannel:
     ) -> None:
         """Send replies in order; only the last part of a long text carries the keyboard.
 
-        A reply marked ``edit`` replaces the pressed message (a card showing its outcome).
+        A reply marked ``edit`` replaces the pressed message (a card showing its outcome). Replies on an
+        earlier message (``target``: delete it, or edit it) go at the same time, each on its own; a
+        refusal (older than 48 hours, gone already) changes nothing.
         """
+        kept = self._sent.setdefault(str(chat_id), [])
+        earlier = [_quietly(_on_earlier(context.bot, chat_id, r)) for r in replies if r.target is not None]
+        sending = self._send_in_order(
+            context, chat_id, [r for r in replies if r.target is None], pressed, kept
+        )
+        await asyncio.gather(sending, *earlier)
+        if not kept:
+            del self._sent[str(chat_id)]
+
+    async def _send_in_order(
+        self,
+        context: ContextTypes.DEFAULT_TYPE,
+        chat_id: int,
+        replies: Sequence[Reply],
+        pressed: Message | None,
+        kept: list[tuple[str, str]],
+    ) -> None:
         for reply in merge(replies):
             if reply.document is not None:
                 name, content = reply.document
@@ -260,7 +295,11 @@ class TelegramChannel:
             parts = split_text(reply.text)
             for i, part in enumerate(parts):
                 last = i == len(parts) - 1
-                await context.bot.send_message(chat_id, part, reply_markup=markup(reply) if last else None)
+                sent = await context.bot.send_message(
+                    chat_id, part, reply_markup=markup(reply) if last else None
+                )
+                if reply.keep is not None and i == 0:  # a NIK opens the texts kept (read-back, summary)
+                    kept.append((reply.keep, str(sent.message_id)))
 
     async def on_message(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Answer a message (text, command, contact or anything else) from a private chat."""
@@ -268,7 +307,7 @@ class TelegramChannel:
         if inbound is None or update.effective_chat is None:
             await self.engine.mark_handled(CHANNEL, update.update_id)
             return
-        replies = await self.engine.handle(inbound)
+        replies = await self.engine.handle(self._with_sent(inbound))
         await self.send(context, update.effective_chat.id, replies)
 
     async def on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -280,6 +319,7 @@ class TelegramChannel:
             return
         chat_id = update.effective_chat.id
         pressed = query.message if isinstance(query.message, Message) else None
+        inbound = self._with_sent(inbound)
         if inbound.data and inbound.data.startswith("i:"):
             # An intake question: its buttons are spent once pressed. Three independent calls in
             # parallel: one round trip instead of three on a slow network.
@@ -401,6 +441,19 @@ async def _sorted_errors(*, editing: bool) -> AsyncIterator[None]:
         raise RetryLater("timeout" if isinstance(error, TimedOut) else "network") from None
     except InvalidToken:
         raise RetryLater("invalid_token") from None
+
+
+async def _on_earlier(bot: Bot, chat_id: int, reply: Reply) -> None:
+    """Delete an earlier message of the chat, or rewrite it without its buttons."""
+    # A bot may delete what a person sent it in a private chat, for 48 hours.
+    assert reply.target is not None
+    try:
+        if reply.delete:
+            await bot.delete_message(chat_id, int(reply.target))
+        elif reply.edit:
+            await bot.edit_message_text(reply.text[:MAX_TEXT], chat_id=chat_id, message_id=int(reply.target))
+    except BadRequest:
+        pass  # too old, deleted by the person already, or unchanged: nothing left to do
 
 
 async def _retire_keyboard(message: object) -> None:

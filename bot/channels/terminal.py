@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import itertools
 import sys
 from collections.abc import Callable
@@ -74,15 +75,30 @@ class TerminalChannel:
         self.read_line = read_line or sys.stdin.readline
         self.choices: dict[str, list[Button]] = {}  # last buttons shown to each persona
         self.contact_asked: dict[str, bool] = {}
+        self._refs = itertools.count(1)  # ids of the lines typed and printed, as a chat numbers messages
+        self.kept: dict[str, list[tuple[str, str]]] = {}  # per persona, replies printed with ``keep``
+
+    def render(self, replies: list[Reply]) -> None:
+        """Print replies; those on earlier messages (delete, mask) as one note: printed lines stay."""
+        earlier = [r for r in replies if r.target is not None]
+        self._render([r for r in replies if r.target is None])
+        if earlier:
+            self.show(
+                texts.demo_earlier_messages(sum(r.delete for r in earlier), sum(r.edit for r in earlier))
+            )
 
     def show(self, text: str) -> None:
         print(text, file=self.out, flush=True)
 
-    def render(self, replies: list[Reply]) -> None:
+    def _render(self, replies: list[Reply]) -> None:
         buttons: list[Button] = []
         asked = False
         for reply in replies:
             self.show(f"\n🤖 {'(diperbarui) ' if reply.edit else ''}{reply.text}")
+            if reply.keep is not None:  # handed to the engine with the persona's next line
+                self.kept.setdefault(self.user_id(self.persona), []).append(
+                    (reply.keep, str(next(self._refs)))
+                )
             if reply.document is not None:
                 self.show(f"   📎 {self.save(*reply.document)}")
             if reply.photo is not None:
@@ -115,15 +131,30 @@ class TerminalChannel:
         """A typed line as the current persona would send it; numbers press the buttons shown last."""
         persona = self.persona
         user_id = self.user_id(persona)
+        sent = tuple(self.kept.pop(user_id, []))
         choice = line.strip()
         if choice == "0" and self.contact_asked.get(persona.key):
             return Inbound(
-                CHANNEL, user_id, user_id, Kind.CONTACT, contact_phone=persona.phone, contact_user_id=user_id
+                CHANNEL,
+                user_id,
+                user_id,
+                Kind.CONTACT,
+                contact_phone=persona.phone,
+                contact_user_id=user_id,
+                sent=sent,
             )
         buttons = self.choices.get(persona.key, [])
         if choice.isdigit() and 1 <= int(choice) <= len(buttons):
-            return Inbound(CHANNEL, user_id, user_id, Kind.BUTTON, data=buttons[int(choice) - 1].data)
-        return Inbound.from_text(channel=CHANNEL, user_id=user_id, chat_id=user_id, text=line.rstrip("\n"))
+            data = buttons[int(choice) - 1].data
+            return Inbound(CHANNEL, user_id, user_id, Kind.BUTTON, data=data, sent=sent)
+        typed = Inbound.from_text(
+            channel=CHANNEL,
+            user_id=user_id,
+            chat_id=user_id,
+            text=line.rstrip("\n"),
+            message_ref=str(next(self._refs)),
+        )
+        return dataclasses.replace(typed, sent=sent)
 
     def switch(self, key: str) -> None:
         persona = self.personas.get(key.strip().lower())

@@ -113,6 +113,8 @@ def test_the_intake_reads_the_nik_and_sends_the_proposal(first_run):
     sent = first_run.reply_to("1", 3)
     assert "Usulan U-00001 terkirim" in sent
     assert MASKED in sent
+    # Where Telegram deletes the typed NIK and masks the read-back and summary, the terminal says so
+    assert "🔒 (di Telegram: 1 pesan NIK Anda dihapus, 2 pesan bot dengan NIK lengkap disamarkan" in sent
 
 
 def test_daftarku_lists_the_proposal_by_number(first_run):

@@ -210,3 +210,17 @@ def test_a_wrong_schedule_setting_is_refused(monkeypatch, name, value):
     monkeypatch.setenv(name, value)
     with pytest.raises(ValidationError):
         Settings()
+
+
+async def test_the_daily_registry_limits_reach_the_services(monkeypatch, tmp_path):
+    """Defaults leave room for 30 proposals a day with retypes; the environment changes them."""
+    assert (Settings().registry_lookups_per_day, Settings().name_checks_per_day) == (50, 50)
+    monkeypatch.setenv("LANJUTKAN_REGISTRY_LOOKUPS_PER_DAY", "20")
+    monkeypatch.setenv("LANJUTKAN_NAME_CHECKS_PER_DAY", "0")
+    monkeypatch.setenv("DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'x.db'}")
+
+    services = build_services(Settings(), secret=SECRET)
+    try:
+        assert (services.registry_lookups_per_day, services.name_checks_per_day) == (20, 0)
+    finally:
+        await services.close()

@@ -860,3 +860,31 @@ async def test_two_operators_sending_one_correction_at_once_resubmit_it_once(
     assert len(cards_) == 4  # Jonson and Dewi, first version and the resubmission: not twice
     answers = [fake_api.messages_to(user)[-1].text for user in (RINA, 1002)]
     assert sum("Perbaikan usulan" in a and "terkirim" in a for a in answers) == 1, answers
+
+
+async def test_a_nik_retyped_in_a_correction_is_deleted_and_its_read_back_masked_at_the_resend(
+    people, services: Services, outbox: Outbox, fake_api: FakeBotApi
+):
+    number = await propose(people[RINA])
+    await outbox.deliver_pending()
+    await return_for(fake_api, people[JONSON], last_card(fake_api, JONSON, number), "NIK")
+    await outbox.deliver_pending()
+    rina = people[RINA]
+    await rina.press("Perbaiki", fake_api.messages_to(RINA)[-1])
+    retyped = synthetic_nik(serial=9)
+    read_back = (await rina.say(retyped))[-1]
+    typed = rina.typed[-1]
+    assert retyped in read_back.text
+    summary = (await rina.press("Benar"))[-1]
+    assert retyped not in summary.text  # a correction's summary is masked already
+
+    sent = await rina.press("Kirim")
+
+    assert f"Perbaikan usulan {number} terkirim" in sent[0].text
+    assert (RINA, typed) in fake_api.deleted
+    [masked] = [
+        str(e["text"]) for e in fake_api.edits if e.get("message_id") == read_back.message_id and "text" in e
+    ]
+    assert "1217••••••••0009" in masked
+    assert retyped not in masked
+    assert not [m for m in fake_api.messages_to(RINA) if retyped in m.text]

@@ -471,3 +471,111 @@ async def test_an_update_delivered_twice_is_handled_once(app, chat, services, fa
         [row] = (await session.exec(select(InboundUpdate))).all()
     assert row.handled_at is not None
     assert row.payload == ""  # once handled, the message is not kept
+
+
+# ----------------------------------------------------------------------------- the full NIK in the chat
+
+MASKED = "1217••••••••0001"
+WHY = "🔒 NIK disamarkan demi perlindungan data pribadi."
+
+
+def edits_of(fake_api, message_id: int) -> list[str]:
+    """The texts a message was rewritten to (editMessageText), in order."""
+    return [
+        str(e["text"]) for e in fake_api.edits if "text" in e and int(e.get("message_id", 0)) == message_id
+    ]
+
+
+async def test_after_kirim_the_nik_message_is_deleted_and_the_read_back_and_summary_are_masked(
+    chat, services, fake_api
+):
+    rina = await operator(chat)
+    await rina.say("/daftar")
+    read_back = (await rina.say(NIK))[-1]
+    typed_nik = rina.typed[-1]
+    assert NIK in read_back.text
+    await rina.say("Budi Santoso")
+    await rina.press("Benar")
+    await rina.press("Petani")
+    await rina.say("Dusun II, RT 002/RW 001")
+    summary = (await rina.press("Lewati"))[-1]
+    assert NIK in summary.text
+
+    sent = await rina.press("Kirim")
+
+    assert "Usulan U-00001 terkirim" in sent[0].text
+    assert "dihapus atau disamarkan demi perlindungan data pribadi" in sent[0].text
+    assert (1001, typed_nik) in fake_api.deleted
+    [masked_read_back] = edits_of(fake_api, read_back.message_id)
+    assert MASKED in masked_read_back
+    assert "lahir 15 Agustus 1990" in masked_read_back
+    assert masked_read_back.endswith(WHY)
+    [masked_summary] = edits_of(fake_api, summary.message_id)
+    assert f"NIK: {MASKED}" in masked_summary
+    assert "Nama: BUDI SANTOSO" in masked_summary
+    assert masked_summary.endswith(WHY)
+    # What the chat shows now: the full NIK nowhere
+    assert not [m for m in fake_api.messages_to(1001) if NIK in m.text]
+    assert not fake_api.messages_to(1001)[-1].buttons
+
+
+async def test_after_batal_every_message_that_carried_the_nik_is_deleted_or_masked(chat, services, fake_api):
+    """A NIK refused, one read back, then another through Ubah, and /batal typed at the summary."""
+    rina = await operator(chat)
+    await rina.say("/daftar")
+    await rina.say(NIK[:-1])  # one digit short: refused, but the message carries most of a NIK
+    first_typed = rina.typed[-1]
+    first_read_back = (await rina.say(NIK))[-1]
+    second_typed = rina.typed[-1]
+    summary = (await fill_until_summary_from_name(rina))[-1]
+    await rina.press("Ubah")
+    await rina.press("NIK")
+    other = synthetic_nik(serial=2)
+    second_read_back = (await rina.say(other))[-1]
+    third_typed = rina.typed[-1]
+    second_summary = (await rina.press("Benar"))[-1]
+    assert other in second_summary.text
+
+    cancelled = await rina.say("/batal")
+
+    assert "dibatalkan" in cancelled[0].text
+    assert "dihapus atau disamarkan" in cancelled[0].text
+    assert {(1001, first_typed), (1001, second_typed), (1001, third_typed)} <= set(fake_api.deleted)
+    assert MASKED in edits_of(fake_api, first_read_back.message_id)[0]
+    assert "1217••••••••0002" in edits_of(fake_api, second_read_back.message_id)[0]
+    for message in (summary, second_summary):
+        [masked] = edits_of(fake_api, message.message_id)
+        assert masked.endswith(WHY)
+        assert NIK not in masked
+        assert other not in masked
+    assert not [m for m in fake_api.messages_to(1001) if NIK in m.text or other in m.text]
+    assert await proposals(services) == []
+
+
+async def fill_until_summary_from_name(person: Chat) -> list:
+    await person.say("Budi Santoso")
+    await person.press("Benar")
+    await person.press("Petani")
+    await person.say("Dusun II, RT 002/RW 001")
+    return await person.press("Lewati")
+
+
+async def test_a_message_too_old_to_delete_or_edit_changes_nothing_for_the_officer(chat, services, fake_api):
+    """Telegram refuses to delete a message after 48 hours: the proposal is sent all the same."""
+    from tests.fakebotapi import ApiError
+
+    refused = []
+
+    async def refuse(params):
+        refused.append(int(params["message_id"]))
+        raise ApiError(400, "Bad Request: message can't be deleted for everyone")
+
+    fake_api._api_deleteMessage = refuse  # type: ignore[method-assign]
+    rina = await operator(chat)
+    summary = (await fill_until_summary(rina))[-1]
+    sent = await rina.press("Kirim")
+    assert "Usulan U-00001 terkirim" in sent[0].text
+    assert refused == [rina.typed[2]]  # /start, /daftar, then the NIK
+    assert edits_of(fake_api, summary.message_id)  # the rest is done all the same
+    [proposal] = await proposals(services)
+    assert proposal.status is Status.MENUNGGU_CAMAT
