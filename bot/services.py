@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from bot.settings import Settings
 from handlers.context import Services
 from models.crypto import NikVault
@@ -44,4 +46,5 @@ def build_services(settings: Settings, *, secret: str | None = None) -> Services
         coverage_start=settings.coverage_start,
         admin_contact=settings.admin_contact,
         new_participant_quota=settings.new_participant_quota,
+        unbound_reply_interval=dt.timedelta(seconds=settings.unbound_reply_interval),
     )

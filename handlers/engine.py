@@ -109,6 +109,8 @@ class Engine:
             else:
                 await route(turn)
             await session.commit()
+        for done in turn.after_commit:
+            done()
         if turn.queued:
             self.services.doorbell.ring()  # committed: the outbox may send them now
         return turn.replies
