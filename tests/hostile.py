@@ -734,3 +734,78 @@ def _accepts(clean: object, text: str) -> bool:
     except FieldError:
         return False
     return True
+
+
+SCENARIOS = ("strangers", *(f"intake {step}" for step in INTAKE_STEPS), *APPROVER_STATES)
+STATE_BROKEN = "changed by an invalid input"
+
+
+class Scenario:
+    """One place to fuzz: strangers, the operator at an intake step, or an approver's state. After each
+    input it checks that only a valid one changed the state, and puts the state back when one did."""
+
+    def __init__(self, world: World, name: str) -> None:
+        self.world, self.name = world, name
+        self.harness = world.harness
+        self.intake_step = name.removeprefix("intake ") if name.startswith("intake ") else None
+        self.bound = name != "strangers"
+        self.user_id = {"strangers": STRANGERS[0], "dinas idle": DINAS_ID}.get(
+            name, OPERATOR_ID if self.intake_step else CAMAT_ID
+        )
+        self._intake: IntakeState | None = None
+        self._approvers: tuple[object, ...] = ()
+
+    async def enter(self) -> None:
+        if self.intake_step is not None:
+            self._intake = await self.world.intake_at(self.intake_step)
+        elif self.bound:
+            await self.world.approver_at(self.name)
+            self._approvers = await self.world.approver_state()
+
+    def shown(self) -> list[str]:
+        """The button data shown at this state (the generator presses them, and variants of them)."""
+        if self.intake_step is not None:
+            return self.world.shown(self._intake)
+        return self.world.approver_shown(self.name) if self.bound else []
+
+    def users(self) -> list[str]:
+        return STRANGERS if not self.bound else [self.user_id]
+
+    async def probe(self, draw: Draw) -> list[str]:
+        """Send one input; what broke (the harness's checks, and the state's)."""
+        await self.harness.send(draw, bound=self.bound)
+        problems = self.harness.problems
+        if not self.bound:
+            return problems
+        valid = not self.harness.repeated
+        if self.intake_step is not None:
+            assert self._intake is not None
+            changed = await self.world.intake_state() != self._intake
+            valid = valid and self.world.intake_may_change(draw.inbound, self._intake)
+        else:
+            changed = await self.world.approver_state() != self._approvers
+            valid = valid and self.world.approver_may_change(draw.inbound, self.name)
+        if changed:
+            if not valid:
+                problems.append(STATE_BROKEN)
+                self.harness._note(STATE_BROKEN, draw.inbound)
+            await self.enter()
+        return problems
+
+    async def finish(self) -> bool:
+        """Whether the officer can still do their work: send the proposal, approve the waiting one; for
+        strangers, that none of them got bound by junk."""
+        if self.intake_step is not None:
+            return await self.world.finish()
+        if not self.bound:
+            async with self.world.services.sessions() as session:
+                accounts = await session.exec(
+                    select(ChatAccount).where(col(ChatAccount.external_id).in_(STRANGERS))
+                )
+                return all(a.officer_id is None for a in accounts)
+        await self.world.approver_at("camat idle")
+        camat = self.world.proposals["camat"]
+        await self.harness.say(_press(CAMAT_ID, f"d:{camat}.0:ok"))
+        async with self.world.services.sessions() as session:
+            proposal = await session.get(Proposal, camat)
+            return proposal is not None and proposal.status is Status.MENUNGGU_DINAS
