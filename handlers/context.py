@@ -113,7 +113,7 @@ class Turn:
     replies: list[Reply] = field(default_factory=list)
     queued: int = 0  # messages put in the outbox by this turn
     held: Sequence[object] = ()  # rows loaded up front, kept alive for session.get
-    # Run once the turn's transaction committed: a turn retried (a busy database) must not count twice.
+    # Run once the turn's transaction committed: a turn rolled back (a busy database) sent nothing.
     after_commit: list[Callable[[], None]] = field(default_factory=list)
 
     def say(self, reply: Reply | str) -> None:
