@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from bot.settings import Settings
 from handlers.context import Services
 from models.crypto import NikVault
@@ -46,4 +48,5 @@ def build_services(settings: Settings, *, secret: str | None = None) -> Services
         new_participant_quota=settings.new_participant_quota,
         registry_lookups_per_day=settings.registry_lookups_per_day,
         name_checks_per_day=settings.name_checks_per_day,
+        unbound_reply_interval=dt.timedelta(seconds=settings.unbound_reply_interval),
     )

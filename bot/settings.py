@@ -53,6 +53,10 @@ class Settings(BaseSettings):
         default=29.0, gt=0, le=30, validation_alias="LANJUTKAN_OUTBOX_PER_SECOND"
     )
     outbox_chat_interval: float = Field(default=1.1, ge=0, validation_alias="LANJUTKAN_OUTBOX_CHAT_INTERVAL")
+    # Seconds between two answers of one kind to an account no officer is bound to (0: answer everything).
+    unbound_reply_interval: float = Field(
+        default=300, ge=0, le=86_400, validation_alias="LANJUTKAN_UNBOUND_REPLY_INTERVAL"
+    )
     # The weekly summary and the daily reminders (scheduler/jobs.py), in LANJUTKAN_TIMEZONE.
     scheduled_messages: bool = Field(default=True, validation_alias="LANJUTKAN_SCHEDULED_MESSAGES")
     summary_day: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"] = Field(

@@ -23,6 +23,7 @@ from handlers.context import Turn
 from handlers.messages import Button, Reply
 from handlers.queries import may_see
 from models import store
+from models.rules.ids import parse_id
 from models.rules.privacy import mask_nik_like
 from models.rules.status import (
     Action,
@@ -37,7 +38,8 @@ from models.tables import Conversation, Officer, Proposal, format_number, utcnow
 
 log = logging.getLogger(__name__)
 
-REF = re.compile(r"^(\d{1,9})(?:\.(\d{1,4}))?$")
+# ASCII digits only: int() refuses "²" and reads "١", neither of which any button of ours carries.
+REF = re.compile(r"^(\d{1,9})(?:\.(\d{1,4}))?$", re.ASCII)
 DECISION_TTL = dt.timedelta(minutes=15)  # a reason typed later than this is no longer a reason
 PREFIXES = frozenset({"d", "r", "f", "q", "o", "b"})
 FLOW = "decide"
@@ -168,8 +170,8 @@ async def on_button(turn: Turn) -> None:
     if open_decision is not None and not keeps:
         # Another press: a reason half typed or a bulk confirmation shown is no longer what they do.
         await turn.session.delete(open_decision)
-    if head == "q" and len(args) == 1 and args[0].isdigit():
-        await show_queue(turn, page=int(args[0]), edit=True)
+    if head == "q" and len(args) == 1 and (page := parse_id(args[0])) is not None:
+        await show_queue(turn, page=page, edit=True)
     elif head == "q" and args == [OPEN_QUEUE_ARG]:  # from a summary or reminder, which must stay
         await show_queue(turn)
     elif head == "b" and args:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
@@ -35,6 +36,33 @@ class Doorbell:
             listener()
 
 
+class CourtesyLimit:
+    """When each key last got an answer, to answer it at most once per interval.
+
+    In this process's memory only, bounded to ``capacity`` keys (the oldest forgotten first): a courtesy
+    that keeps strangers from spending the bot's send budget, not a security boundary. A restart, a second
+    process or more than ``capacity`` keys in one interval just answer again.
+    """
+
+    def __init__(self, capacity: int = 10_000) -> None:
+        self.capacity = capacity
+        self._answered: OrderedDict[Hashable, dt.datetime] = OrderedDict()  # oldest answer first
+
+    def allows(self, key: Hashable, now: dt.datetime, interval: dt.timedelta) -> bool:
+        """Whether ``key`` may be answered now (no answer counted within ``interval`` before)."""
+        last = self._answered.get(key)
+        return last is None or not dt.timedelta(0) <= now - last < interval
+
+    def count(self, key: Hashable, now: dt.datetime, interval: dt.timedelta) -> None:
+        """Remember that ``key`` was answered at ``now``; forget what expired, and the oldest beyond
+        capacity."""
+        answered = self._answered
+        answered[key] = now
+        answered.move_to_end(key)
+        while answered and (len(answered) > self.capacity or now - next(iter(answered.values())) >= interval):
+            answered.popitem(last=False)
+
+
 @dataclass(frozen=True, slots=True)
 class Services:
     """The deployment: database, NIK vault, regions and program rules. Built once by ``bot``."""
@@ -52,6 +80,9 @@ class Services:
     registry_lookups_per_day: int = 50
     name_checks_per_day: int = 50
     doorbell: Doorbell = field(default_factory=Doorbell)
+    # An account no officer is bound to gets each kind of answer at most once per interval (onboarding).
+    unbound_reply_interval: dt.timedelta = dt.timedelta(minutes=5)
+    unbound_replies: CourtesyLimit = field(default_factory=CourtesyLimit)
 
     @property
     def database_url(self) -> str:
@@ -89,6 +120,8 @@ class Turn:
     replies: list[Reply] = field(default_factory=list)
     queued: int = 0  # messages put in the outbox by this turn
     held: Sequence[object] = ()  # rows loaded up front, kept alive for session.get
+    # Run once the turn's transaction committed: a turn rolled back (a busy database) sent nothing.
+    after_commit: list[Callable[[], None]] = field(default_factory=list)
 
     def say(self, reply: Reply | str) -> None:
         self.replies.append(reply if isinstance(reply, Reply) else Reply(reply))

@@ -15,6 +15,7 @@ from handlers.context import Services, Turn
 from handlers.messages import Inbound, Kind, Reply
 from models import store
 from models.db import is_busy
+from models.rules.ids import parse_id
 from models.tables import Conversation
 
 log = logging.getLogger(__name__)
@@ -113,6 +114,8 @@ class Engine:
             else:
                 await route(turn)
             await session.commit()
+        for done in turn.after_commit:
+            done()
         if turn.queued:
             self.services.doorbell.ring()  # committed: the outbox may send them now
         return turn.replies
@@ -144,8 +147,9 @@ async def route(turn: Turn) -> None:
             await ekspor.on_button(turn)
             return
         if head == "p":  # Perbaiki: correct a returned proposal
-            if rest.isdigit():
-                await intake.start_fix(turn, int(rest))
+            proposal_id = parse_id(rest)
+            if proposal_id is not None:
+                await intake.start_fix(turn, proposal_id)
             else:
                 turn.say(texts.STALE_BUTTON)
             return

@@ -6,7 +6,7 @@ from lokal import parse_phone
 
 from handlers import approval, texts
 from handlers.context import Turn
-from handlers.messages import Kind, Reply
+from handlers.messages import Inbound, Kind, Reply
 from models import store
 from models.regions import Kabupaten
 from models.rules.status import Role
@@ -28,16 +28,36 @@ def region_label(kabupaten: Kabupaten, officer: Officer) -> str:
     return kabupaten.name
 
 
+def limited_answer(inbound: Inbound) -> str | None:
+    """Which answer, limited to one per interval, a message of an unbound account gets; None: always
+    answered (their own contact: the step that binds them, or says why it cannot)."""
+    if inbound.kind is Kind.CONTACT:
+        own = inbound.contact_user_id is not None and inbound.contact_user_id == inbound.user_id
+        return None if own else "not_own"
+    if inbound.kind is Kind.COMMAND and inbound.command == "start":
+        return "welcome"
+    return "only_contact"
+
+
 async def handle_unbound(turn: Turn) -> None:
     """Ask an unknown user for their phone number, and bind them when it is on the roster."""
     inbound = turn.inbound
+    limited = limited_answer(inbound)
+    if limited is not None:
+        # Strangers writing in a loop would otherwise spend the send budget the officers' answers need;
+        # a newcomer still gets the welcome, the request for their number, and why a contact was refused.
+        services = turn.services
+        limit, interval, now = services.unbound_replies, services.unbound_reply_interval, services.clock()
+        key = (inbound.channel, inbound.user_id, limited)
+        if not limit.allows(key, now, interval):
+            return
+        turn.after_commit.append(lambda: limit.count(key, now, interval))
     if inbound.kind is not Kind.CONTACT:
-        first_contact = inbound.kind is Kind.COMMAND and inbound.command == "start"
-        text = texts.WELCOME_UNKNOWN if first_contact else texts.UNBOUND_ONLY_CONTACT
+        text = texts.WELCOME_UNKNOWN if limited == "welcome" else texts.UNBOUND_ONLY_CONTACT
         turn.say(Reply(text, ask_contact=True))
         return
     # Only the sender's own contact proves anything: a forwarded card could be anyone's.
-    if inbound.contact_user_id is None or inbound.contact_user_id != inbound.user_id:
+    if limited == "not_own":
         turn.say(Reply(texts.CONTACT_NOT_OWN, ask_contact=True))
         return
     phone = parse_phone(inbound.contact_phone or "")

@@ -14,7 +14,8 @@ from models.rules.status import Role, Status, covers
 from models.tables import Officer, Proposal
 
 LIST_LIMIT = 20
-_NUMBER = re.compile(r"^\s*#?\s*(?:u\s*-?\s*)?0*(\d{1,9})\s*$", re.IGNORECASE)
+# ASCII digits only, at most nine: every such number fits PostgreSQL's integer id.
+_NUMBER = re.compile(r"^\s*#?\s*(?:u\s*-?\s*)?0*(\d{1,9})\s*$", re.IGNORECASE | re.ASCII)
 
 
 def parse_number(text: str) -> int | None:

@@ -6,12 +6,14 @@ import asyncio
 import contextlib
 import dataclasses
 import datetime as dt
+import functools
 import gc
 import json
 import logging
+import time
 import warnings
-from collections.abc import AsyncIterator, Sequence
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from typing import Any, TypeVar
 
 from telegram import (
     Bot,
@@ -66,6 +68,11 @@ INBOX_PURGE_EVERY = dt.timedelta(hours=1)
 # Young collections every 5.000 allocations (not 700) and a full one only after 1.000 middle ones (not 10):
 # measured in benchmarks/intake.py, p99 148 ms with Python's defaults, 36 ms with these.
 GC_THRESHOLDS = (5000, 20, 1000)
+# A direct reply that gets 429 waits for Telegram's retry_after and is tried once more, unless the wait is
+# longer than this: the person has likely moved on, and the update holds its user's turn meanwhile.
+MAX_DIRECT_WAIT = 60.0
+
+T = TypeVar("T")
 
 Markup = InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove | None
 
@@ -234,18 +241,85 @@ class InboxBot(ExtBot):  # type: ignore[type-arg]
         return updates
 
 
+class Flood:
+    """Until when Telegram's flood control holds the direct replies back; logs once per window.
+
+    Under a flood every reply may get 429: one warning when a window starts and one for the first reply
+    dropped in it, not an error per message.
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
+        self.until = 0.0  # the end of the current window (the clock's time)
+        self.dropped = 0  # replies given up in the current window
+
+    def hit(self, retry_after: float, *, again: bool = False) -> None:
+        """A 429 asking to wait ``retry_after`` seconds; ``again``: to a call retried after such a wait."""
+        now = self.clock()
+        # A retry goes when its window ends: a 429 to it continues that flood, it starts none.
+        if now >= self.until and not again:
+            self.dropped = 0
+            log.warning(
+                "telegram flood control: retry after %.0f s; direct replies wait and are tried once more",
+                retry_after,
+            )
+        self.until = max(self.until, now + retry_after)
+
+    def drop(self) -> None:
+        """A direct reply given up under the flood."""
+        self.dropped += 1
+        if self.dropped == 1:
+            log.warning(
+                "telegram flood control: a direct reply was dropped; more in this window are not logged"
+            )
+
+
+class _Dropped(Exception):
+    """A direct reply given up under flood control: the rest of the turn's replies are not sent either."""
+
+
+def _retry_after(error: RetryAfter) -> float:
+    with warnings.catch_warnings():  # PTB 22 warns while retry_after may still be an int
+        warnings.simplefilter("ignore")
+        wait = error.retry_after
+    return wait.total_seconds() if isinstance(wait, dt.timedelta) else float(wait)
+
+
 class TelegramChannel:
     """The PTB callbacks: one for messages, one for button presses, one for errors."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, max_direct_wait: float = MAX_DIRECT_WAIT) -> None:
         self.engine = engine
         # Per chat, the ids of messages sent with ``keep``: they go to the engine with the chat's next
         # update, in its transaction (no write of their own; a restart in between loses them).
         self._sent: dict[str, list[tuple[str, str]]] = {}
+        self.flood = Flood()
+        self.max_direct_wait = max_direct_wait
 
     def _with_sent(self, inbound: Inbound) -> Inbound:
         sent = self._sent.pop(inbound.chat_id, None)
         return dataclasses.replace(inbound, sent=tuple(sent)) if sent else inbound
+
+    async def _direct(self, call: Callable[[], Awaitable[T]]) -> T:
+        """One Bot API call of a direct reply; after a 429, once more after its retry_after.
+
+        Raises :class:`_Dropped` when that fails too (or the wait is too long).
+        """
+        try:
+            return await call()
+        except RetryAfter as error:
+            wait = _retry_after(error)
+        self.flood.hit(wait)
+        if wait > self.max_direct_wait:
+            self.flood.drop()
+            raise _Dropped
+        await asyncio.sleep(wait)
+        try:
+            return await call()
+        except RetryAfter as error:
+            self.flood.hit(_retry_after(error), again=True)
+            self.flood.drop()
+            raise _Dropped from None
 
     async def send(
         self,
@@ -258,10 +332,14 @@ class TelegramChannel:
 
         A reply marked ``edit`` replaces the pressed message (a card showing its outcome). Replies on an
         earlier message (``target``: delete it, or edit it) go at the same time, each on its own; a
-        refusal (older than 48 hours, gone already) changes nothing.
+        refusal (older than 48 hours, gone already) changes nothing. Under Telegram's flood control each
+        call waits and is tried once more; one that still fails ends the turn's replies (the person sends
+        again, as after any lost answer).
         """
         kept = self._sent.setdefault(str(chat_id), [])
-        earlier = [_quietly(_on_earlier(context.bot, chat_id, r)) for r in replies if r.target is not None]
+        earlier = [
+            self._quietly(_on_earlier(context.bot, chat_id, r)) for r in replies if r.target is not None
+        ]
         sending = self._send_in_order(
             context, chat_id, [r for r in replies if r.target is None], pressed, kept
         )
@@ -277,26 +355,38 @@ class TelegramChannel:
         pressed: Message | None,
         kept: list[tuple[str, str]],
     ) -> None:
+        """The replies to a turn, one after the other; a reply given up under flood control ends them."""
+        with contextlib.suppress(_Dropped):
+            await self._send_each(context, chat_id, replies, pressed, kept)
+
+    async def _send_each(
+        self,
+        context: ContextTypes.DEFAULT_TYPE,
+        chat_id: int,
+        replies: Sequence[Reply],
+        pressed: Message | None,
+        kept: list[tuple[str, str]],
+    ) -> None:
+        bot = context.bot
         for reply in merge(replies):
+            caption = reply.text[:MAX_CAPTION]
             if reply.document is not None:
                 name, content = reply.document
-                await context.bot.send_document(
-                    chat_id, InputFile(content, filename=name), caption=reply.text[:MAX_CAPTION]
-                )
+                upload = InputFile(content, filename=name)
+                await self._direct(functools.partial(bot.send_document, chat_id, upload, caption=caption))
                 continue
             if reply.photo is not None:
-                await context.bot.send_photo(
-                    chat_id, InputFile(reply.photo, filename="grafik.png"), caption=reply.text[:MAX_CAPTION]
-                )
+                upload = InputFile(reply.photo, filename="grafik.png")
+                await self._direct(functools.partial(bot.send_photo, chat_id, upload, caption=caption))
                 continue
             editable = reply.edit and pressed is not None and len(reply.text) <= MAX_TEXT
-            if editable and await _edited(pressed, reply):  # type: ignore[arg-type]
+            if editable and await self._direct(functools.partial(_edited, pressed, reply)):  # type: ignore[arg-type]
                 continue
             parts = split_text(reply.text)
             for i, part in enumerate(parts):
-                last = i == len(parts) - 1
-                sent = await context.bot.send_message(
-                    chat_id, part, reply_markup=markup(reply) if last else None
+                keyboard = markup(reply) if i == len(parts) - 1 else None
+                sent = await self._direct(
+                    functools.partial(bot.send_message, chat_id, part, reply_markup=keyboard)
                 )
                 if reply.keep is not None and i == 0:  # a NIK opens the texts kept (read-back, summary)
                     kept.append((reply.keep, str(sent.message_id)))
@@ -324,20 +414,29 @@ class TelegramChannel:
             # An intake question: its buttons are spent once pressed. Three independent calls in
             # parallel: one round trip instead of three on a slow network.
             await asyncio.gather(
-                _quietly(query.answer()),
-                _quietly(_retire_keyboard(pressed)),
+                self._quietly(query.answer()),
+                self._quietly(_retire_keyboard(pressed)),
                 self._handle_and_send(context, chat_id, inbound, None),
             )
             return
         # A card or a list: the answer decides what the pressed message becomes (edited in place).
         await asyncio.gather(
-            _quietly(query.answer()), self._handle_and_send(context, chat_id, inbound, pressed)
+            self._quietly(query.answer()), self._handle_and_send(context, chat_id, inbound, pressed)
         )
 
     async def _handle_and_send(
         self, context: ContextTypes.DEFAULT_TYPE, chat_id: int, inbound: Inbound, pressed: Message | None
     ) -> None:
         await self.send(context, chat_id, await self.engine.handle(inbound), pressed)
+
+    async def _quietly(self, call: Awaitable[object]) -> None:
+        """Await a courtesy call (answer a press, remove old buttons); its failure must not stop the reply."""
+        try:
+            await call
+        except RetryAfter as error:
+            self.flood.hit(_retry_after(error))  # not retried: a courtesy, and the flood is logged once
+        except TelegramError as error:
+            log.warning("telegram courtesy call failed: %s", type(error).__name__)
 
     async def on_other(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Updates no one handles (edits, group chats): mark them handled so they are never replayed."""
@@ -361,6 +460,8 @@ async def _edited(message: Message, reply: Reply) -> bool:
             return True
         log.warning("could not edit the pressed message: %s", type(error).__name__)
         return False
+    except RetryAfter:
+        raise  # flood control: the caller waits and tries again, a new message would get 429 as well
     except TelegramError as error:
         log.warning("could not edit the pressed message: %s", type(error).__name__)
         return False
@@ -419,11 +520,7 @@ async def _sorted_errors(*, editing: bool) -> AsyncIterator[None]:
     try:
         yield
     except RetryAfter as error:
-        with warnings.catch_warnings():  # PTB 22 warns while retry_after may still be an int
-            warnings.simplefilter("ignore")
-            wait = error.retry_after
-        seconds = wait.total_seconds() if isinstance(wait, dt.timedelta) else float(wait)
-        raise RetryLater("429", retry_after=seconds, flood=True) from None
+        raise RetryLater("429", retry_after=_retry_after(error), flood=True) from None
     except Forbidden:
         raise Undeliverable("blocked") from None  # the person blocked the bot or left Telegram
     except BadRequest as error:
@@ -459,14 +556,6 @@ async def _on_earlier(bot: Bot, chat_id: int, reply: Reply) -> None:
 async def _retire_keyboard(message: object) -> None:
     if isinstance(message, Message) and message.reply_markup is not None:
         await message.edit_reply_markup(reply_markup=None)
-
-
-async def _quietly(call: object) -> None:
-    """Await a courtesy call (answer a press, remove old buttons) whose failure must not stop the reply."""
-    try:
-        await call  # type: ignore[misc]
-    except TelegramError as error:
-        log.warning("telegram courtesy call failed: %s", type(error).__name__)
 
 
 class Lifecycle:

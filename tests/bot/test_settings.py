@@ -36,6 +36,7 @@ def test_defaults():
     assert settings.secret is None
     assert (settings.age_min, settings.age_max) == (15, 65)
     assert settings.coverage_start is None
+    assert settings.unbound_reply_interval == 300
 
 
 def test_values_from_environment_variables(monkeypatch):
@@ -171,6 +172,7 @@ async def test_good_settings_build_the_services(tmp_path):
         assert services.ages == AgeLimits(minimum=18, maximum=60)
         assert services.effective_coverage_start() == dt.date(2027, 1, 1)
         assert services.timezone == ZoneInfo("Asia/Jakarta")
+        assert services.unbound_reply_interval == dt.timedelta(minutes=5)
         token = services.vault.encrypt("1217011508900001")
         assert services.vault.decrypt(token) == "1217011508900001"
     finally:

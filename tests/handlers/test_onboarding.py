@@ -60,9 +60,9 @@ async def test_number_not_on_roster_gets_polite_refusal_naming_whom_to_ask(chat)
 
 
 async def test_unbound_user_can_do_nothing_but_share_contact(chat):
-    stranger = chat(1004)
-    for text in ("/daftar", "/daftarku", "/status U-00001", "halo", "3201011508950001"):
-        replies = await stranger.say(text)
+    # One stranger each: a second message within LANJUTKAN_UNBOUND_REPLY_INTERVAL gets no answer.
+    for i, text in enumerate(("/daftar", "/daftarku", "/status U-00001", "halo", "3201011508950001")):
+        replies = await chat(1004 + 100 * i).say(text)
         assert replies[-1].reply_markup["keyboard"][0][0]["request_contact"] is True, text
 
 
