@@ -476,9 +476,9 @@ EXCEL_EPOCH = dt.date(1899, 12, 30)  # Excel's day 0 in the 1900 date system (it
 _DATE_FORMATS = ("%d-%m-%Y", "%d/%m/%Y", "%d.%m.%Y", "%Y-%m-%d", "%Y/%m/%d")
 
 
-def _serial(number: float) -> dt.date:
+def _serial(number: float, what: str) -> dt.date:
     if not 1 <= number < 2958466:  # 1 January 1900 .. 31 December 9999
-        raise CellError(f"tanggal {shown(number)} bukan tanggal")
+        raise CellError(f"{what} {shown(number)} bukan tanggal")
     return EXCEL_EPOCH + dt.timedelta(days=int(number))
 
 
@@ -491,14 +491,14 @@ def date_cell(value: Cell, what: str = "tanggal") -> dt.date:
     if isinstance(value, bool) or value is None or isinstance(value, dt.time):
         raise CellError(f"{what} kosong")
     if isinstance(value, int | float):
-        return _serial(value)
+        return _serial(value, what)
     text = value.strip()
     if not text:
         raise CellError(f"{what} kosong")
     if text.isdigit():
         if len(text) > DIGITS_MAX:
             raise CellError(f"{what} berisi {len(text)} angka: bukan tanggal")
-        return _serial(int(text))
+        return _serial(int(text), what)
     head = text.split(" ")[0].split("T")[0]  # "2026-01-01 00:00:00" from a datetime written as text
     if len(head) <= 32:  # longer is no date in any of the formats
         for pattern in _DATE_FORMATS:
