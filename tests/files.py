@@ -110,10 +110,17 @@ def long_shared_string(path: Path, header: list[str]) -> Path:
 
 
 def forged_dimension(path: Path, header: list[str], row: list[object]) -> Path:
-    """A few cells under ``<dimension ref="A1:XFD1048576"/>``, and a header cell far right at XFD1."""
+    """A few cells under ``<dimension ref="A1:XFD1048576"/>``: a header cell far right at XFD1, one row,
+    and an empty cell on the sheet's last row (a million rows of 16.384 cells, to a reader that pads)."""
     far = b'<c r="XFD1" t="inlineStr"><is><t>x</t></is></c></row>'
     return forged_xlsx(
-        path, [xml_row(1, *header)[: -len(b"</row>")] + far, xml_row(2, *row)], dimension="A1:XFD1048576"
+        path,
+        [
+            xml_row(1, *header)[: -len(b"</row>")] + far,
+            xml_row(2, *row),
+            b'<row r="1048576"><c r="B1048576"/></row>',
+        ],
+        dimension="A1:XFD1048576",
     )
 
 
