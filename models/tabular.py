@@ -42,9 +42,7 @@ ZIP_PART_MAX = 4 << 20  # unpacked bytes of any other XML part (styles, workbook
 ZIP_TOTAL_MAX = 3 << 30  # unpacked bytes of all parts together
 ZIP_RATIO_MAX = 100  # unpacked / packed size of a part bigger than ZIP_RATIO_FROM
 ZIP_RATIO_FROM = 1 << 20
-XML_SPAN_MAX = (
-    1 << 20
-)  # bytes of one <row> of a sheet, one <si> of the shared strings, or what surrounds them
+XML_SPAN_MAX = 1 << 20  # bytes of one sheet <row>, one shared string <si>, or of the XML around them
 
 
 class TabularFileError(Exception):
