@@ -143,3 +143,21 @@ def endless_csv_record(path: Path, header: list[str]) -> Path:
     """A CSV whose second record is 400.000 short quoted fields, each on its own line (2 MB in all)."""
     path.write_bytes(",".join(header).encode() + b"\n" + b'"x\n",' * 400_000 + b"x\n")
     return path
+
+
+def many_styles(path: Path, header: list[str], size: int = 4 << 20) -> Path:
+    """An XLSX whose styles.xml holds ``size`` bytes of cell styles (4 MB: 220.000), each a bit different."""
+    plain = forged_xlsx(path.with_name(f"plain-{path.name}"), [xml_row(1, *header)])
+    rnd = random.Random(1)
+    styles, written = [], 0
+    while written < size - 4_000:  # the blank workbook's own styles take about 1 KB
+        styles.append(f'<xf numFmtId="{rnd.randrange(50)}"/>'.encode())
+        written += len(styles[-1])
+    with zipfile.ZipFile(plain) as source, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as target:
+        for info in source.infolist():
+            data = source.read(info)
+            if info.filename == "xl/styles.xml":
+                data = data.replace(b"</cellXfs>", b"".join(styles) + b"</cellXfs>")
+            target.writestr(info.filename, data)
+    plain.unlink()
+    return path

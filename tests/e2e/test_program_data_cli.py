@@ -23,6 +23,7 @@ from tests.files import (
     endless_csv_record,
     forged_dimension,
     long_shared_string,
+    many_styles,
     shared_string_bomb,
     wide_xlsx_row,
 )
@@ -180,6 +181,7 @@ HOSTILE = {
     ),
     "string.xlsx": (long_shared_string, "one <si> or the XML around it is bigger than 1 MB"),
     "row.xlsx": (wide_xlsx_row, "one <row> or the XML around it is bigger than 1 MB"),
+    "styles.xlsx": (many_styles, "its part xl/styles.xml unpacks to 4 MB (at most 1 MB)"),
     "line.csv": (endless_csv_line, "line 2 is longer than 1.048.576 characters"),
     "record.csv": (endless_csv_record, "line 2 is longer than 1.048.576 characters"),
 }

@@ -30,6 +30,7 @@ from tests.files import (
     forged_dimension,
     forged_xlsx,
     long_shared_string,
+    many_styles,
     shared_string_bomb,
     wide_xlsx_row,
     xlsx,
@@ -266,6 +267,10 @@ HOSTILE = {
         "string.xlsx: refused: one <si> or the XML around it is bigger than 1 MB",
     ),
     "row.xlsx": (wide_xlsx_row, "row.xlsx: refused: one <row> or the XML around it is bigger than 1 MB"),
+    "styles.xlsx": (
+        many_styles,
+        "styles.xlsx: refused: its part xl/styles.xml unpacks to 4 MB (at most 1 MB)",
+    ),
     "line.csv": (endless_csv_line, "line.csv: refused: line 2 is longer than 1.048.576 characters"),
     "record.csv": (endless_csv_record, "record.csv: refused: line 2 is longer than 1.048.576 characters"),
 }
@@ -289,6 +294,16 @@ def test_a_forged_dimension_is_ignored_and_only_the_headers_columns_are_read(tmp
     seconds, megabytes, outcome = probe(path)
 
     assert outcome == f"read ['NIK', 'nama'] [(2, ['{NIK}', 'Budi'])]"  # not 16.384 cells, nor a million rows
+    assert seconds < 10
+    assert megabytes < READ_MEMORY_MB
+
+
+def test_the_most_styles_a_workbook_may_hold_are_read_within_the_bound(tmp_path):
+    path = many_styles(tmp_path / "styles.xlsx", ["NIK", "nama"], size=1 << 20)  # 55.000 styles
+
+    seconds, megabytes, outcome = probe(path)
+
+    assert outcome == "read ['NIK', 'nama'] []"
     assert seconds < 10
     assert megabytes < READ_MEMORY_MB
 
