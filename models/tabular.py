@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any, Literal
+from xml.etree.ElementTree import ParseError
 
 Cell = str | int | float | dt.datetime | dt.date | dt.time | bool | None
 
@@ -285,7 +286,15 @@ class Table:
             reader.read()
             self._workbook = reader.wb
             sheet = self._workbook.worksheets[0]
-        except (zipfile.BadZipFile, InvalidFileException, KeyError, OSError, IndexError, ValueError):
+        except (
+            zipfile.BadZipFile,
+            InvalidFileException,
+            KeyError,
+            OSError,
+            IndexError,
+            ValueError,
+            ParseError,
+        ):
             raise TabularFileError(f"{self.path.name}: not a readable Excel workbook (.xlsx)") from None
         # The <dimension> record only sizes the progress bar: a forged one (A1:XFD1048576) would make
         # openpyxl pad every row to 16.384 cells and add a million empty rows.
@@ -336,6 +345,8 @@ class Table:
             raise TabularFileError(f"{self.path.name}: line {line + 1} is not valid CSV ({exc})") from None
         except ValueError:  # openpyxl on a cell no spreadsheet program writes (a number of 5.000 digits)
             raise self._refusal(f"line {line + 1} holds a cell that cannot be read") from None
+        except ParseError:
+            raise self._refusal(f"the sheet is not valid XML after line {line}") from None
         if self._raw is not None:
             self._done_rows = line
 

@@ -384,3 +384,18 @@ def test_a_missing_column_names_the_header_without_a_nik(tmp_path):
     with Table(path) as table, pytest.raises(TabularFileError) as refused:
         locate(table.header, [Column("nik", required=True)], path.name)
     assert str(refused.value) == "data.csv: missing column nik in the first row (found xxxxxxxxxxxxxxxx,Budi)"
+
+
+def test_a_sheet_that_is_not_xml_is_refused_with_its_line(tmp_path):
+    rows = [xml_row(1, "NIK"), xml_row(2, NIK), b"<row r='3'><c>"]
+    # Without a <dimension>, openpyxl reads the whole sheet for one as it opens the file.
+    unsized = forged_xlsx(tmp_path / "unsized.xlsx", rows)
+    sized = forged_xlsx(tmp_path / "sized.xlsx", rows, dimension="A1:A3")
+
+    with pytest.raises(TabularFileError) as refused_at_open:
+        Table(unsized)
+    with Table(sized) as table, pytest.raises(TabularFileError) as refused_at_row:
+        list(table)
+
+    assert str(refused_at_open.value) == "unsized.xlsx: not a readable Excel workbook (.xlsx)"
+    assert str(refused_at_row.value) == "sized.xlsx: refused: the sheet is not valid XML after line 2"
