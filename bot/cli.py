@@ -610,17 +610,34 @@ def export(
         fail(str(exc))
     _prepare_database(settings.database_url)
 
+    from models.private_files import private_file
+
     async def work(session: AsyncSession) -> Export:
         made = await build(session, services, kind)
-        await store.record_export(session, officer_id=None, kind=kind, rows=made.rows, channel="cli")
+        await store.record_export(
+            session, officer_id=None, actor=os_actor(), kind=kind, rows=made.rows, channel="cli"
+        )
         return made
 
     made = _with_session(settings.database_url, work)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / made.file_name
-    path.write_bytes(made.content)
-    path.chmod(0o600)  # full NIKs (bpjs, lampiran): readable by this user only
+    with private_file(path) as sink:  # full NIKs (bpjs, lampiran): a new file readable by this user only
+        sink.write(made.content)
     out.print(f"{kind}: {made.rows} rows written to {escape(str(path))}")
+
+
+def os_actor() -> str:
+    """Who runs this command, for the audit: OS user and host (``uid 1000`` when there is no login name)."""
+    import getpass
+    import os
+    import socket
+
+    try:
+        user = getpass.getuser()
+    except (OSError, KeyError):  # a container's uid without a passwd entry nor LOGNAME/USER
+        user = f"uid {os.getuid()}"
+    return f"{user}@{socket.gethostname()}"[:120]
 
 
 def main() -> None:

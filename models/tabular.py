@@ -4,8 +4,12 @@ CSV: comma, semicolon or tab (counted in the header line); UTF-8, UTF-8 with a B
 or Windows-1252/Latin-1 (Excel's plain "CSV"), decided by one streaming pass over the bytes before the
 rows are read. XLSX: the first sheet, through openpyxl's read-only mode, which never loads the sheet.
 
+Registry files come from outside the office, so a hostile file is refused in seconds with bounded memory:
+the zip is checked before openpyxl opens it, the sheet's ``<dimension>`` is ignored (only the header's
+columns are read), and rows, CSV records and the XML of one row or one shared string are capped.
+
 Cell readers turn what spreadsheets do to NIKs and dates back into values, or say in Bahasa Indonesia
-(the officers who fix the file read it) why they cannot: a reason never quotes a NIK.
+(the officers who fix the file read it) why they cannot: a reason never quotes a NIK (see :func:`quoted`).
 """
 
 from __future__ import annotations
@@ -16,15 +20,30 @@ import datetime as dt
 import io
 import re
 import zipfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any, Literal
+from xml.etree.ElementTree import ParseError
 
 Cell = str | int | float | dt.datetime | dt.date | dt.time | bool | None
 
 CHUNK = 1 << 20
+
+# Caps on what a file may hold, far above a real registry: a 1.000.000-row XLSX of 7 columns written by
+# openpyxl packs to 58 MB and its sheet unpacks to 453 MB (7,9 times its packed size).
+ROWS_MAX = 2_000_000  # lines of a sheet or CSV file, blank ones included
+COLUMNS_MAX = 512  # header cells
+CELLS_MAX = 16_384  # cells of one CSV row (Excel's own column limit)
+CSV_RECORD_MAX = 1 << 20  # characters of one CSV row, its quoted line breaks included
+ZIP_ENTRIES_MAX = 1_000
+ZIP_ENTRY_MAX = 2 << 30  # unpacked bytes of one sheet, of sharedStrings.xml or of a part never read
+ZIP_PART_MAX = 1 << 20  # unpacked bytes of any other XML part (styles, workbook, relationships)
+ZIP_TOTAL_MAX = 3 << 30  # unpacked bytes of all parts together
+ZIP_RATIO_MAX = 100  # unpacked / packed size of a part bigger than ZIP_RATIO_FROM
+ZIP_RATIO_FROM = 1 << 20
+XML_SPAN_MAX = 1 << 20  # bytes of one sheet <row>, one shared string <si>, or of the XML around them
 
 
 class TabularFileError(Exception):
@@ -67,6 +86,129 @@ def _delimiter(header_line: str) -> str:
     return best if counts[best] else ","
 
 
+def _size(size: int) -> str:
+    return f"{size / (1 << 20):,.0f} MB".replace(",", ".")
+
+
+def _count(number: int) -> str:
+    return f"{number:,}".replace(",", ".")
+
+
+class _CsvLines:
+    """The lines of a CSV text stream for :mod:`csv`, refused before one record grows past its cap.
+
+    ``readline`` is given a limit, so even a file of one endless line is read a bounded piece at a time;
+    ``pending`` counts the characters of the record being read (a quoted field may span lines).
+    """
+
+    def __init__(self, text: IO[str], name: str) -> None:
+        self.text, self.name = text, name
+        self.pending = 0
+        self.line = 1  # the line the record being read starts on
+
+    def __iter__(self) -> Iterator[str]:
+        return self
+
+    def __next__(self) -> str:
+        line = self.text.readline(CSV_RECORD_MAX + 1)
+        if not line:
+            raise StopIteration
+        self.pending += len(line)
+        if self.pending > CSV_RECORD_MAX:
+            raise TabularFileError(
+                f"{self.name}: refused: line {self.line} is longer than {_count(CSV_RECORD_MAX)} characters"
+            )
+        return line
+
+
+_SHEET_PART = re.compile(r"(?i)(?:^|/)worksheets/[^/]+\.xml$")
+_STRINGS_PART = re.compile(r"(?i)(?:^|/)sharedstrings[^/]*\.xml$")
+_XML_PART = re.compile(r"(?i)\.(?:xml|rels|vml)$")
+
+
+def _check_zip(path: Path) -> None:
+    """Refuse a workbook whose parts would unpack too big, or suspiciously well, before anything reads them.
+
+    The sizes are the zip directory's: :mod:`zipfile` never unpacks more of an entry than it declares.
+    """
+    name = path.name
+    try:
+        with zipfile.ZipFile(path) as archive:
+            entries = archive.infolist()
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError):
+        raise TabularFileError(f"{name}: not a readable Excel workbook (.xlsx)") from None
+    if len(entries) > ZIP_ENTRIES_MAX:
+        raise TabularFileError(
+            f"{name}: refused: the workbook holds {_count(len(entries))} parts (at most {ZIP_ENTRIES_MAX})"
+        )
+    total = 0
+    for entry in entries:
+        part, size, packed = entry.filename[:80], entry.file_size, max(entry.compress_size, 1)
+        read_whole = _XML_PART.search(entry.filename) and not (
+            _SHEET_PART.search(entry.filename) or _STRINGS_PART.search(entry.filename)
+        )
+        limit = ZIP_PART_MAX if read_whole else ZIP_ENTRY_MAX
+        if size > limit:
+            raise TabularFileError(
+                f"{name}: refused: its part {part} unpacks to {_size(size)} (at most {_size(limit)})"
+            )
+        if size > ZIP_RATIO_FROM and size > ZIP_RATIO_MAX * packed:
+            raise TabularFileError(
+                f"{name}: refused: its part {part} unpacks to {_count(size // packed)} times its packed "
+                f"size (at most {ZIP_RATIO_MAX}); no spreadsheet program writes that"
+            )
+        total += size
+    if total > ZIP_TOTAL_MAX:
+        raise TabularFileError(
+            f"{name}: refused: it unpacks to {_size(total)} (at most {_size(ZIP_TOTAL_MAX)})"
+        )
+
+
+class _XmlSpans:
+    """A zip part read as XML, refused once one element of its repeated kind (a sheet's ``<row>``, a shared
+    string's ``<si>``), or what lies before, between or after them, spans more than ``XML_SPAN_MAX`` bytes.
+
+    The XML parser holds such an element whole until it ends: this keeps one row of millions of cells, or
+    one shared string of millions of characters, from ever being built.
+    """
+
+    def __init__(self, raw: IO[bytes], tag: bytes, refuse: Callable[[str], TabularFileError]) -> None:
+        self._raw, self._refuse = raw, refuse
+        self._start = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?" + tag + rb"[\s/>]")
+        self._what = tag.decode()
+        self._tail = b""
+        self._offset = 0  # bytes read so far
+        self._last = 0  # where the last start tag began
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._raw.read(size)
+        window = self._tail + data
+        base = self._offset - len(self._tail)
+        for found in self._start.finditer(window):
+            at = base + found.start()
+            if at <= self._last:
+                continue  # seen in the previous read's tail
+            if at - self._last > XML_SPAN_MAX:
+                break
+            self._last = at
+        self._offset += len(data)
+        self._tail = window[-64:]
+        if self._offset - self._last > XML_SPAN_MAX:
+            raise self._refuse(
+                f"one <{self._what}> or the XML around it is bigger than {_size(XML_SPAN_MAX)}"
+            )
+        return data
+
+    def close(self) -> None:
+        self._raw.close()
+
+    def __enter__(self) -> _XmlSpans:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+
 class Table:
     """An open CSV or XLSX file: its header, then ``(line, cells)`` for every non-blank row, lazily.
 
@@ -83,17 +225,32 @@ class Table:
         self._raw: IO[bytes] | None = None
         self._workbook: Any = None
         self._rows: Iterator[Sequence[Cell]]
+        self._lines: _CsvLines | None = None
+        self._header_cells: list[Cell] | None = None
         if not path.is_file():
             raise TabularFileError(f"file not found: {path}")
         suffix = path.suffix.lower()
-        if suffix == ".csv":
-            self._open_csv()
-        elif suffix in {".xlsx", ".xlsm"}:
-            self._open_xlsx()
-        else:
+        if suffix not in {".csv", ".xlsx", ".xlsm"}:
             raise TabularFileError(f"{path.name}: use a .csv or .xlsx file")
-        first = next(self._rows, None)
-        self.header = [cell_text(c) for c in first] if first is not None else []
+        try:
+            if suffix == ".csv":
+                self._open_csv()
+                first = self._first_csv_row()
+                if first is not None and len(first) > COLUMNS_MAX:
+                    raise self._refusal(f"its first row has more than {COLUMNS_MAX} columns")
+                self._header_cells = list(first) if first is not None else []
+            else:
+                self._open_xlsx()
+        except BaseException:
+            self.close()
+            raise
+        self.header = [cell_text(c) for c in self._header_cells or []]
+
+    def _first_csv_row(self) -> Sequence[Cell] | None:
+        try:
+            return next(self._rows, None)
+        except csv.Error as exc:
+            raise TabularFileError(f"{self.path.name}: line 1 is not valid CSV ({exc})") from None
 
     def _open_csv(self) -> None:
         encoding = _encoding_of(self.path)
@@ -101,21 +258,64 @@ class Table:
         raw = self.path.open("rb")
         self._raw = raw
         text = io.TextIOWrapper(raw, encoding=encoding, newline="")
-        first_line = text.readline()
+        first_line = text.readline(CSV_RECORD_MAX)
         text.seek(0)
-        self._rows = csv.reader(text, delimiter=_delimiter(first_line))
+        self._lines = _CsvLines(text, self.path.name)
+        self._rows = csv.reader(self._lines, delimiter=_delimiter(first_line))
 
     def _open_xlsx(self) -> None:
-        from openpyxl import load_workbook  # imported here: only XLSX files need it
+        from openpyxl.reader.excel import ExcelReader  # imported here: only XLSX files need it
         from openpyxl.utils.exceptions import InvalidFileException
 
+        _check_zip(self.path)
         try:
-            self._workbook = load_workbook(self.path, read_only=True, data_only=True)
+            reader = ExcelReader(self.path, read_only=True, data_only=True, keep_links=False)
+            archive = reader.archive
+            opened = archive.open
+
+            def guarded(name: Any, *args: Any, **kwargs: Any) -> Any:
+                part = name if isinstance(name, str) else name.filename
+                raw = opened(name, *args, **kwargs)
+                if _SHEET_PART.search(part):
+                    return _XmlSpans(raw, b"row", self._refusal)
+                if _STRINGS_PART.search(part):
+                    return _XmlSpans(raw, b"si", self._refusal)
+                return raw
+
+            archive.open = guarded  # type: ignore[method-assign]
+            reader.read()
+            self._workbook = reader.wb
             sheet = self._workbook.worksheets[0]
-        except (zipfile.BadZipFile, InvalidFileException, KeyError, OSError, IndexError):
+        except (
+            zipfile.BadZipFile,
+            InvalidFileException,
+            KeyError,
+            OSError,
+            IndexError,
+            ValueError,
+            ParseError,
+        ):
             raise TabularFileError(f"{self.path.name}: not a readable Excel workbook (.xlsx)") from None
-        self.total = sheet.max_row  # from the sheet's dimension record: None when the file has none
-        self._rows = sheet.iter_rows(values_only=True)
+        # The <dimension> record only sizes the progress bar: a forged one (A1:XFD1048576) would make
+        # openpyxl pad every row to 16.384 cells and add a million empty rows.
+        rows = sheet.max_row
+        self.total = rows if isinstance(rows, int) and 0 < rows <= ROWS_MAX else None
+        sheet.reset_dimensions()
+        try:
+            head = next(sheet.iter_rows(max_row=1, max_col=COLUMNS_MAX + 1, values_only=True), ())
+        except ValueError:
+            raise self._refusal("its first row cannot be read") from None
+        width = len(head)
+        while width and is_blank(head[width - 1]):
+            width -= 1
+        if width > COLUMNS_MAX:
+            raise self._refusal(f"its first row has more than {COLUMNS_MAX} columns")
+        self._header_cells = list(head[:width])
+        # Only the header's columns: cells beyond them are never padded nor kept.
+        self._rows = sheet.iter_rows(min_row=2, max_col=max(width, 1), values_only=True)
+
+    def _refusal(self, why: str) -> TabularFileError:
+        return TabularFileError(f"{self.path.name}: refused: {why}")
 
     @property
     def done(self) -> int:
@@ -125,15 +325,28 @@ class Table:
 
     def __iter__(self) -> Iterator[tuple[int, list[Cell]]]:
         line = 1
+        lines = self._lines
+        if lines is not None:
+            lines.pending, lines.line = 0, 2
         try:
             for row in self._rows:
                 line += 1
+                if line > ROWS_MAX:
+                    raise self._refusal(f"it has more than {_count(ROWS_MAX)} rows")
                 self._done_rows = line
+                if lines is not None:
+                    lines.pending, lines.line = 0, line + 1
+                    if len(row) > CELLS_MAX:
+                        raise self._refusal(f"line {line} has more than {_count(CELLS_MAX)} cells")
                 cells = list(row)
                 if any(not is_blank(c) for c in cells):
                     yield line, cells
         except csv.Error as exc:
             raise TabularFileError(f"{self.path.name}: line {line + 1} is not valid CSV ({exc})") from None
+        except ValueError:  # openpyxl on a cell no spreadsheet program writes (a number of 5.000 digits)
+            raise self._refusal(f"line {line + 1} holds a cell that cannot be read") from None
+        except ParseError:
+            raise self._refusal(f"the sheet is not valid XML after line {line}") from None
         if self._raw is not None:
             self._done_rows = line
 
@@ -188,10 +401,13 @@ def locate(header: list[str], columns: Sequence[Column], file_name: str) -> dict
             found[column.key] = index
     missing = [c.key for c in columns if c.required and c.key not in found]
     if missing:
-        shown = ",".join(h.strip() for h in header if h.strip()) or "nothing"
+        found_names = ",".join(
+            shown(h) for h in header[:COLUMNS_MAX] if h.strip()
+        )  # a data row may hold NIKs
+        found_names = found_names if len(found_names) <= 200 else found_names[:200] + "…"
         raise TabularFileError(
             f"{file_name}: missing column{'s' if len(missing) > 1 else ''} {', '.join(missing)} "
-            f"in the first row (found {shown})"
+            f"in the first row (found {found_names or 'nothing'})"
         )
     return found
 
@@ -210,6 +426,24 @@ def cell_text(value: Cell) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value)
+
+
+QUOTE_MAX = 40  # characters of a cell a reason quotes
+NIK_LIKE = re.compile(r"[0-9](?:[ .\-\u00a0]?[0-9]){11,}")  # 12 or more digits, maybe spaced like a NIK
+DIGITS_MAX = 18  # digits of a number or date cell worth reading (Python refuses int() of 4.300 digits)
+
+
+def shown(value: Cell) -> str:
+    """A cell as a reason shows it: any run of 12 or more digits (a NIK?) as x's, cut to QUOTE_MAX."""
+    text = cell_text(value).strip()
+    # Masked before the cut, so a cut never leaves the first digits of a NIK.
+    masked = NIK_LIKE.sub(lambda found: "x" * len(found.group()), text[: QUOTE_MAX + 64])
+    return masked[:QUOTE_MAX] + "…" if len(text) > QUOTE_MAX else masked
+
+
+def quoted(value: Cell) -> str:
+    """:func:`shown`, in quotes."""
+    return repr(shown(value))
 
 
 _SCIENTIFIC = re.compile(r"^[0-9]+(?:[.,][0-9]+)?[eE][+]?[0-9]+$")
@@ -251,9 +485,9 @@ EXCEL_EPOCH = dt.date(1899, 12, 30)  # Excel's day 0 in the 1900 date system (it
 _DATE_FORMATS = ("%d-%m-%Y", "%d/%m/%Y", "%d.%m.%Y", "%Y-%m-%d", "%Y/%m/%d")
 
 
-def _serial(number: float) -> dt.date:
+def _serial(number: float, what: str) -> dt.date:
     if not 1 <= number < 2958466:  # 1 January 1900 .. 31 December 9999
-        raise CellError(f"tanggal {cell_text(number)} bukan tanggal")
+        raise CellError(f"{what} {shown(number)} bukan tanggal")
     return EXCEL_EPOCH + dt.timedelta(days=int(number))
 
 
@@ -266,19 +500,22 @@ def date_cell(value: Cell, what: str = "tanggal") -> dt.date:
     if isinstance(value, bool) or value is None or isinstance(value, dt.time):
         raise CellError(f"{what} kosong")
     if isinstance(value, int | float):
-        return _serial(value)
+        return _serial(value, what)
     text = value.strip()
     if not text:
         raise CellError(f"{what} kosong")
     if text.isdigit():
-        return _serial(int(text))
+        if len(text) > DIGITS_MAX:
+            raise CellError(f"{what} berisi {len(text)} angka: bukan tanggal")
+        return _serial(int(text), what)
     head = text.split(" ")[0].split("T")[0]  # "2026-01-01 00:00:00" from a datetime written as text
-    for pattern in _DATE_FORMATS:
-        try:
-            return dt.datetime.strptime(head, pattern).date()
-        except ValueError:
-            continue
-    raise CellError(f"{what} {text!r} tidak terbaca: tulis sebagai dd-mm-yyyy, mis. 01-01-2026")
+    if len(head) <= 32:  # longer is no date in any of the formats
+        for pattern in _DATE_FORMATS:
+            try:
+                return dt.datetime.strptime(head, pattern).date()
+            except ValueError:
+                continue
+    raise CellError(f"{what} {quoted(text)} tidak terbaca: tulis sebagai dd-mm-yyyy, mis. 01-01-2026")
 
 
 def int_cell(value: Cell, what: str) -> int:
@@ -291,5 +528,7 @@ def int_cell(value: Cell, what: str) -> int:
         return int(value)
     text = cell_text(value).strip()
     if text.isascii() and text.isdigit():
+        if len(text) > DIGITS_MAX:
+            raise CellError(f"{what} berisi {len(text)} angka: terlalu panjang")
         return int(text)
-    raise CellError(f"{what} {text!r} bukan angka bulat")
+    raise CellError(f"{what} {quoted(text)} bukan angka bulat")

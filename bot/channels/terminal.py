@@ -14,6 +14,7 @@ from typing import TextIO
 from handlers import texts
 from handlers.engine import Engine
 from handlers.messages import Button, Inbound, Kind, Reply
+from models.private_files import private_file
 
 CHANNEL = "terminal"
 
@@ -123,8 +124,8 @@ class TerminalChannel:
         """A file the bot sends, written where the demo keeps its data (a chat would offer a download)."""
         self.files.mkdir(parents=True, exist_ok=True)
         path = self.files / Path(name).name
-        path.write_bytes(content)
-        path.chmod(0o600)  # it may hold full NIKs
+        with private_file(path) as sink:  # it may hold full NIKs: a new file readable by this user only
+            sink.write(content)
         return path
 
     def to_inbound(self, line: str) -> Inbound | None:

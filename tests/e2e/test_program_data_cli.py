@@ -5,13 +5,28 @@ Files are made by the tests; NIKs are synthetic.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import re
 import sqlite3
+import sys
+import time
+from pathlib import Path
 
+import pytest
 from openpyxl import Workbook
 
 from tests.conftest import synthetic_nik
-from tests.e2e.test_run import SECRET, base_env, cli
+from tests.e2e.test_run import SECRET, Result, base_env, cli
+from tests.files import (
+    endless_csv_line,
+    endless_csv_record,
+    forged_dimension,
+    long_shared_string,
+    many_styles,
+    shared_string_bomb,
+    wide_xlsx_row,
+)
 
 
 def env_for(tmp_path):
@@ -132,3 +147,134 @@ async def test_participants_import(tmp_path):
     ]
     stored = " ".join(str(v) for row in query(tmp_path, "SELECT * FROM activeparticipant") for v in row)
     assert synthetic_nik(serial=1) not in stored  # encrypted and hashed only
+
+
+# ------------------------------------------------------------------------------------------ hostile files
+
+# The most memory one import command may take on a hostile file, whole process included; the README
+# states it (measured: about 100 MB, most of it the command's own modules).
+IMPORT_MEMORY_MB = 200
+MEASURED = """
+import atexit, runpy, sys
+from pathlib import Path
+
+def peak(report: Path = Path(sys.argv[1])) -> None:
+    # VmHWM: this process's own peak (ru_maxrss would count the parent's, copied in by fork)
+    status = Path("/proc/self/status").read_text().splitlines()
+    kilobytes = [int(line.split()[1]) for line in status if line.startswith("VmHWM:")]
+    report.write_text(str(kilobytes[0] // 1024 if kilobytes else 0))
+
+atexit.register(peak)
+sys.argv = ["lanjutkan", *sys.argv[2:]]
+runpy.run_module("bot", run_name="__main__")
+"""
+IMPORTS = {
+    "registry": (["registry", "import", "--source", "dtsen"], ["NIK", "nama"]),
+    "participants": (["participants", "import"], ["NIK", "nama", "desa", "kategori", "mulai"]),
+    "officers": (["officers", "import"], ["nama", "peran", "kode_wilayah", "no_hp"]),
+}
+HOSTILE = {
+    "bomb.xlsx": (
+        shared_string_bomb,
+        "its part xl/sharedStrings.xml unpacks to 1.027 times its packed size (at most 100); "
+        "no spreadsheet program writes that",
+    ),
+    "string.xlsx": (long_shared_string, "one <si> or the XML around it is bigger than 1 MB"),
+    "row.xlsx": (wide_xlsx_row, "one <row> or the XML around it is bigger than 1 MB"),
+    "styles.xlsx": (many_styles, "its part xl/styles.xml unpacks to 4 MB (at most 1 MB)"),
+    "line.csv": (endless_csv_line, "line 2 is longer than 1.048.576 characters"),
+    "record.csv": (endless_csv_record, "line 2 is longer than 1.048.576 characters"),
+}
+
+
+async def measured_cli(tmp_path: Path, *args: str) -> tuple[Result, float, int]:
+    """``lanjutkan ARGS`` as :func:`cli` runs it, with its wall time and its peak memory in MB."""
+    peak = tmp_path / "peak"
+    start = time.monotonic()
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", MEASURED, str(peak), *args, cwd=tmp_path, env=env_for(tmp_path),
+        stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        out, err = await asyncio.wait_for(proc.communicate(), 120)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    assert proc.returncode is not None
+    return (
+        Result(proc.returncode, out.decode(), err.decode()),
+        time.monotonic() - start,
+        int(peak.read_text()),
+    )
+
+
+@pytest.mark.parametrize("command", IMPORTS)
+@pytest.mark.parametrize("name", HOSTILE)
+async def test_a_hostile_file_is_refused_by_every_import_in_seconds_with_bounded_memory(
+    tmp_path, command, name
+):
+    args, header = IMPORTS[command]
+    make, reason = HOSTILE[name]
+    path = make(tmp_path / name, header)
+
+    result, seconds, megabytes = await measured_cli(tmp_path, *args, str(path))
+
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"error: {name}: refused: {reason}"
+    assert seconds < 20  # a whole command, interpreter start included; refusals take a fraction of it
+    assert megabytes < IMPORT_MEMORY_MB
+
+
+@pytest.mark.parametrize(
+    ("command", "row"),
+    [
+        ("registry", [synthetic_nik(), "Budi"]),
+        ("participants", [synthetic_nik(), "Budi", "12.17.01.2001", "petani", "01-01-2025"]),
+        ("officers", ["Rina Sitohang", "operator", "12.17.01.2001", "0812-0000-0101"]),
+    ],
+)
+async def test_a_forged_dimension_costs_every_import_nothing(tmp_path, command, row):
+    args, header = IMPORTS[command]
+    path = forged_dimension(tmp_path / "dimension.xlsx", header, row)
+
+    result, seconds, megabytes = await measured_cli(tmp_path, *args, str(path))
+
+    assert result.returncode == 0, result.stderr
+    assert "0 rejected (1 rows in dimension.xlsx)" in result.stdout
+    assert seconds < 20
+    assert megabytes < IMPORT_MEMORY_MB
+
+
+async def test_a_desil_or_date_of_thousands_of_digits_rejects_its_row_and_no_nik_is_quoted(tmp_path):
+    env = env_for(tmp_path)
+    registry = tmp_path / "dtsen.csv"
+    registry.write_text(
+        f"NIK,nama,desil\n{synthetic_nik(serial=1)},Budi,3\n{synthetic_nik(serial=2)},Sari,{'9' * 5_000}\n"
+        f"{synthetic_nik(serial=3)},Rudi,{synthetic_nik(serial=4)}\n"
+    )
+    participants = tmp_path / "peserta.csv"
+    participants.write_text(
+        "NIK,nama,desa,kategori,mulai\n"
+        f"{synthetic_nik(serial=1)},Budi,12.17.01.2001,petani,01-01-2025\n"
+        f"{synthetic_nik(serial=2)},Sari,12.17.01.2001,petani,{'9' * 5_000}\n"
+        f"{synthetic_nik(serial=3)},Rudi,{synthetic_nik(serial=4)},petani,01-01-2025\n"
+    )
+
+    done = await cli(
+        "registry", "import", str(registry), "--source", "dtsen", "--skip-bad", env=env, cwd=tmp_path
+    )
+    also = await cli("participants", "import", str(participants), "--skip-bad", env=env, cwd=tmp_path)
+
+    assert [line for line in done.stderr.splitlines() if line.startswith("line ")] == [
+        "line 3: desil berisi 5000 angka: terlalu panjang",
+        "line 4: desil xxxxxxxxxxxxxxxx harus 1 sampai 10",
+    ]
+    assert done.stdout.strip() == "registry dtsen: 1 imported, 2 rejected (3 rows in dtsen.csv)"
+    reasons = [line for line in also.stderr.splitlines() if line.startswith("line ")]
+    assert reasons[0] == "line 3: mulai berisi 5000 angka: bukan tanggal"
+    assert reasons[1].startswith("line 4: kode desa xxxxxxxxxxxxxxxx bukan desa/kelurahan")
+    assert also.stdout.strip() == "participants: 1 imported, 2 rejected (3 rows in peserta.csv)"
+    for result in (done, also):
+        assert re.search(r"[0-9]{12}", result.stdout + result.stderr) is None
+        assert result.returncode == 1

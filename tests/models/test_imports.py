@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import re
+import stat
 from pathlib import Path
 
 import pytest
@@ -322,3 +324,85 @@ async def test_participants_need_their_columns(services, tmp_path):
 
     with pytest.raises(TabularFileError, match="missing columns kategori, mulai"):
         await run_participants(services, path)
+
+
+# ------------------------------------------------------------------------------------ hostile cells, files
+
+
+async def test_a_desil_or_date_of_thousands_of_digits_rejects_its_row_not_the_import(services, tmp_path):
+    registry = write_csv(
+        tmp_path / "dtsen.csv",
+        [["NIK", "Nama", "Desil"], [nik(1), "Budi", 3], [nik(2), "Sari", "9" * 5_000], [nik(3), "Rudi", 2]],
+    )
+    participants_file = write_csv(
+        tmp_path / "peserta.csv",
+        [
+            PARTICIPANT_HEADER,
+            [nik(1), "Budi", "", "12.17.01.2001", "petani", "2025-01-01"],
+            [nik(2), "Sari", "", "12.17.01.2001", "petani", "9" * 5_000],
+        ],
+    )
+
+    registry_report = await run_registry(services, registry, skip_bad=True)
+    participants_report = await run_participants(services, participants_file, skip_bad=True)
+
+    assert (registry_report.imported, registry_report.rejected) == (
+        2,
+        [imports.Rejected(3, "desil berisi 5000 angka: terlalu panjang")],
+    )
+    assert (participants_report.imported, participants_report.rejected) == (
+        1,
+        [imports.Rejected(3, "mulai berisi 5000 angka: bukan tanggal")],
+    )
+
+
+async def test_reasons_quote_no_nik_from_a_wrong_column_and_cut_long_cells(services, tmp_path):
+    registry = write_csv(tmp_path / "dtsen.csv", [["NIK", "Nama", "Desil"], [nik(1), "Budi", nik(2)]])
+    participants_file = write_csv(
+        tmp_path / "peserta.csv",
+        [
+            PARTICIPANT_HEADER,
+            [nik(1), "Budi", "", nik(2), "petani", "2025-01-01"],
+            [nik(3), "Sari", "", "12.17.01.2001", "petani", nik(4)],
+            [nik(5), "Rudi", "", "12.17.01.2001", f"petani {nik(6)} " * 1_000, "2025-01-01"],
+            [nik(7), "Tiur", "", "12.17.01.2001", "petani", f"{nik(8)} kemarin"],
+        ],
+    )
+
+    registry_report = await run_registry(services, registry)
+    participants_report = await run_participants(services, participants_file)
+
+    reasons = [r.reason for r in registry_report.rejected + participants_report.rejected]
+    assert reasons[0] == "desil xxxxxxxxxxxxxxxx harus 1 sampai 10"
+    assert reasons[1].startswith("kode desa xxxxxxxxxxxxxxxx bukan desa/kelurahan")
+    assert reasons[2] == "mulai xxxxxxxxxxxxxxxx bukan tanggal"
+    assert reasons[3].startswith("kategori 'petani xxxxxxxxxxxxxxxx petani xxxxxxxxx…' tidak dikenal")
+    assert reasons[4].startswith("mulai 'xxxxxxxxxxxxxxxx kemarin' tidak terbaca")
+    assert not any(re.search(r"[0-9]{12}", reason) for reason in reasons)
+
+
+async def test_the_rejected_file_is_a_new_private_file_never_a_symlinks_target(services, tmp_path):
+    path = write_csv(tmp_path / "dtsen.csv", [["NIK", "Nama"], [nik(1), "Budi"], ["1.21701E+15", "Ilmiah"]])
+    rejected = rejected_path(path)
+    rejected.write_text("an old file, readable by all\n")
+    rejected.chmod(0o644)
+
+    await run_registry(services, path, skip_bad=True)
+
+    assert stat.S_IMODE(rejected.stat().st_mode) == 0o600  # not the old file's mode
+    assert "Ilmiah" in rejected.read_text(encoding="utf-8-sig")
+
+    elsewhere = tmp_path / "elsewhere.txt"
+    elsewhere.write_text("not to be overwritten\n")
+    elsewhere.chmod(0o644)
+    rejected.unlink()
+    rejected.symlink_to(elsewhere)
+
+    await run_registry(services, path, skip_bad=True)
+
+    assert elsewhere.read_text() == "not to be overwritten\n"
+    assert stat.S_IMODE(elsewhere.stat().st_mode) == 0o644
+    assert not rejected.is_symlink()
+    assert stat.S_IMODE(rejected.stat().st_mode) == 0o600
+    assert "Ilmiah" in rejected.read_text(encoding="utf-8-sig")
+    assert not [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")]  # no temp file left

@@ -5,6 +5,7 @@ Names and 0812-0000-xxxx numbers are synthetic.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ import pytest
 from models.regions import load_kabupaten
 from models.roster import RosterFileError, RosterProblem, RosterRow, read_roster
 from models.rules.status import Role
+from tests.conftest import synthetic_nik
 from tests.files import xlsx
 
 SAMOSIR = load_kabupaten("12.17")
@@ -210,11 +212,29 @@ def test_a_short_row_is_a_problem_not_a_crash(tmp_path):
 
 
 def test_an_overlong_name_is_a_problem(tmp_path):
-    path = write_csv(tmp_path / "roster.csv", [HEADER, "A" * 121 + ",dinas,12.17,081200000301"])
+    path = write_csv(tmp_path / "roster.csv", [HEADER, "A" * 101 + ",dinas,12.17,081200000301"])
 
     _, problems = read_roster(path, SAMOSIR)
 
-    assert "longer than 120" in problem_at(problems, 2)
+    assert "nama is longer than 100 characters" in problem_at(problems, 2)
+
+
+@pytest.mark.parametrize(
+    ("name", "reason"),
+    [
+        ("Rina 2", "nama may hold only letters, spaces, dots, apostrophes and hyphens"),
+        ("Rina <b>Sitohang</b>", "nama may hold only letters, spaces, dots, apostrophes and hyphens"),
+        ("Rina\u202eSitohang", "nama may hold only letters, spaces, dots, apostrophes and hyphens"),
+        ("R.", "nama is too short: write the full name"),
+    ],
+)
+def test_names_are_checked_like_a_candidates(tmp_path, name, reason):
+    path = write_csv(tmp_path / "roster.csv", [HEADER, f"{name},dinas,12.17,081200000301"])
+
+    rows, problems = read_roster(path, SAMOSIR)
+
+    assert rows == []
+    assert problem_at(problems, 2) == reason
 
 
 # ------------------------------------------------------------------------------------------ whole files
@@ -278,3 +298,32 @@ def test_a_corrupt_xlsx_is_refused_cleanly(tmp_path):
 
     with pytest.raises(RosterFileError):
         read_roster(path, SAMOSIR)
+
+
+def test_reasons_never_quote_a_nik_in_the_wrong_column_and_cut_long_cells(tmp_path):
+    nik = synthetic_nik()
+    path = write_csv(
+        tmp_path / "roster.csv",
+        [
+            HEADER,
+            f"Rina Sitohang,{nik},{nik},{nik}",
+            f"Rina Sitohang,{'operator ' * 1000},12.17.01.2001,{nik}",
+        ],
+    )
+
+    _, problems = read_roster(path, SAMOSIR)
+
+    reasons = " ".join(p.reason for p in problems)
+    assert "kode_wilayah xxxxxxxxxxxxxxxx is not in" in reasons
+    assert re.search(r"[0-9]{12}", reasons) is None
+    assert len(problem_at(problems, 3)) < 200
+    assert "peran 'operator operator operator operator oper…' is not one of" in problem_at(problems, 3)
+
+
+def test_a_header_that_is_a_data_row_is_refused_without_its_nik(tmp_path):
+    path = write_csv(tmp_path / "roster.csv", [f"Rina Sitohang,operator,12.17.01.2001,{synthetic_nik()}"])
+
+    with pytest.raises(RosterFileError) as refused:
+        read_roster(path, SAMOSIR)
+
+    assert "(found rina sitohang,operator,12.17.01.2001,xxxxxxxxxxxxxxxx)" in str(refused.value)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import sqlite3
+import stat
 import time
 from pathlib import Path
 
@@ -13,7 +15,7 @@ from sqlmodel import select
 import handlers.engine
 from handlers.engine import Engine
 from handlers.messages import Inbound
-from models.db import checkpoint_in_thread, is_busy
+from models.db import checkpoint_in_thread, create_engine, is_busy
 from models.tables import Officer
 from tests.conftest import OPERATOR_PHONE, create_schema, make_services, seed_roster
 
@@ -117,3 +119,30 @@ async def test_a_session_is_one_transaction_on_sqlite(sqlite_url):
     async with sessions() as session:
         assert (await session.exec(select(Officer))).all() == []
     await engine.dispose()
+
+
+async def test_the_database_and_its_wal_and_shm_are_readable_by_their_owner_only(tmp_path):
+    """They hold names, birth dates, addresses and phones: 0600 whatever the umask, old files tightened."""
+    old = tmp_path / "old.db"
+    with contextlib.closing(sqlite3.connect(old)) as connection:  # made 0644 before this version
+        connection.execute("PRAGMA journal_mode=WAL")
+        connection.execute("CREATE TABLE t (x)")
+    old.chmod(0o644)
+    umask = os.umask(0o022)
+    try:
+        services, path = await _services(tmp_path)  # a new database, written to
+        async with services.sessions() as session:
+            session.add(
+                Officer(name="Rina", role="operator", region_code="12.17.01.2001", phone="+6281200000999")
+            )
+            await session.commit()
+            files = [path, path.with_name("bot.db-wal"), path.with_name("bot.db-shm")]
+            assert [stat.S_IMODE(f.stat().st_mode) for f in files] == [0o600, 0o600, 0o600]
+        await services.close()
+        engine = create_engine(f"sqlite+aiosqlite:///{old}")
+        async with engine.connect() as connection:
+            await connection.exec_driver_sql("INSERT INTO t VALUES (1)")
+        await engine.dispose()
+    finally:
+        os.umask(umask)
+    assert stat.S_IMODE(old.stat().st_mode) == 0o600

@@ -6,6 +6,8 @@ Every file is made by the test; NIKs are synthetic.
 from __future__ import annotations
 
 import datetime as dt
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -19,9 +21,21 @@ from models.tabular import (
     int_cell,
     locate,
     nik_cell,
+    quoted,
 )
 from tests.conftest import synthetic_nik
-from tests.files import xlsx
+from tests.files import (
+    endless_csv_line,
+    endless_csv_record,
+    forged_dimension,
+    forged_xlsx,
+    long_shared_string,
+    many_styles,
+    shared_string_bomb,
+    wide_xlsx_row,
+    xlsx,
+    xml_row,
+)
 
 NIK = synthetic_nik()  # 1217011508900001
 
@@ -204,3 +218,184 @@ def test_whole_numbers_from_cells():
     assert [int_cell(v, "desil") for v in (3, 3.0, " 3 ")] == [3, 3, 3]
     with pytest.raises(CellError, match="desil 'tiga' bukan angka bulat"):
         int_cell("tiga", "desil")
+
+
+# ------------------------------------------------------------------------------------------ hostile files
+
+# The most memory reading a hostile file may take, whole process included (measured: 43-45 MB).
+READ_MEMORY_MB = 100
+PROBE = """
+import resource, sys, time
+from pathlib import Path
+from models.tabular import Table, TabularFileError
+start = time.monotonic()
+try:
+    with Table(Path(sys.argv[1])) as table:
+        rows = list(table)
+        outcome = f"read {table.header} {rows}"
+except TabularFileError as error:
+    outcome = f"refused {error}"
+# VmHWM: this process's peak memory; ru_maxrss would count the parent's too, copied in by fork
+peak = [line for line in Path("/proc/self/status").read_text().splitlines() if line.startswith("VmHWM:")]
+kilobytes = int(peak[0].split()[1]) if peak else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+megabytes = kilobytes // 1024
+print(f"{time.monotonic() - start:.2f} {megabytes} {outcome[:500]}")
+"""
+
+
+def probe(path: Path) -> tuple[float, int, str]:
+    """Read ``path`` in a fresh process: seconds taken, peak memory in MB, and what happened."""
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,  # a forged <dimension> used to take 23 minutes
+        cwd=Path(__file__).parents[2],
+        check=True,
+    )
+    seconds, megabytes, outcome = done.stdout.strip().split(" ", 2)
+    return float(seconds), int(megabytes), outcome
+
+
+HOSTILE = {
+    "bomb.xlsx": (
+        shared_string_bomb,
+        "bomb.xlsx: refused: its part xl/sharedStrings.xml unpacks to 1.027 times its packed size",
+    ),
+    "string.xlsx": (
+        long_shared_string,
+        "string.xlsx: refused: one <si> or the XML around it is bigger than 1 MB",
+    ),
+    "row.xlsx": (wide_xlsx_row, "row.xlsx: refused: one <row> or the XML around it is bigger than 1 MB"),
+    "styles.xlsx": (
+        many_styles,
+        "styles.xlsx: refused: its part xl/styles.xml unpacks to 4 MB (at most 1 MB)",
+    ),
+    "line.csv": (endless_csv_line, "line.csv: refused: line 2 is longer than 1.048.576 characters"),
+    "record.csv": (endless_csv_record, "record.csv: refused: line 2 is longer than 1.048.576 characters"),
+}
+
+
+@pytest.mark.parametrize("name", HOSTILE)
+def test_a_hostile_file_is_refused_in_seconds_with_bounded_memory(tmp_path, name):
+    make, reason = HOSTILE[name]
+    path = make(tmp_path / name, ["NIK", "nama"])
+
+    seconds, megabytes, outcome = probe(path)
+
+    assert outcome.startswith(f"refused {reason}")
+    assert seconds < 10
+    assert megabytes < READ_MEMORY_MB
+
+
+def test_a_forged_dimension_is_ignored_and_only_the_headers_columns_are_read(tmp_path):
+    path = forged_dimension(tmp_path / "dimension.xlsx", ["NIK", "nama"], [NIK, "Budi"])
+
+    seconds, megabytes, outcome = probe(path)
+
+    assert outcome == f"read ['NIK', 'nama'] [(2, ['{NIK}', 'Budi'])]"  # not 16.384 cells, nor a million rows
+    assert seconds < 10
+    assert megabytes < READ_MEMORY_MB
+
+
+def test_the_most_styles_a_workbook_may_hold_are_read_within_the_bound(tmp_path):
+    path = many_styles(tmp_path / "styles.xlsx", ["NIK", "nama"], size=1 << 20)  # 55.000 styles
+
+    seconds, megabytes, outcome = probe(path)
+
+    assert outcome == "read ['NIK', 'nama'] []"
+    assert seconds < 10
+    assert megabytes < READ_MEMORY_MB
+
+
+def test_rows_far_below_count_against_the_row_cap(tmp_path):
+    far = forged_xlsx(tmp_path / "far.xlsx", [xml_row(1, "NIK"), xml_row(3_000_000, "x")])
+
+    with (
+        Table(far) as table,
+        pytest.raises(TabularFileError, match=r"far\.xlsx: refused: it has more than 2\.000\.000 rows"),
+    ):
+        list(table)
+
+
+def test_a_number_cell_no_spreadsheet_writes_refuses_the_file_not_the_reader(tmp_path):
+    path = forged_xlsx(
+        tmp_path / "digits.xlsx",
+        [xml_row(1, "NIK", "desil"), f'<row r="2"><c r="B2"><v>{"9" * 5_000}</v></c></row>'.encode()],
+    )
+
+    with (
+        Table(path) as table,
+        pytest.raises(TabularFileError, match=r"digits\.xlsx: refused: line 2 holds a cell"),
+    ):
+        list(table)
+
+
+def test_a_header_of_many_columns_is_refused(tmp_path):
+    path = write(tmp_path / "wide.csv", ",".join(f"k{i}" for i in range(600)) + "\n")
+
+    with pytest.raises(
+        TabularFileError, match=r"wide\.csv: refused: its first row has more than 512 columns"
+    ):
+        Table(path)
+
+
+@pytest.mark.parametrize("value", ["9" * 5_000, "1" * 19])
+def test_a_number_of_thousands_of_digits_is_a_bad_cell(value):
+    with pytest.raises(CellError, match=f"desil berisi {len(value)} angka: terlalu panjang"):
+        int_cell(value, "desil")
+
+
+@pytest.mark.parametrize("value", ["9" * 5_000, "2" * 5_000 + "-01-01", "1" * 5_000 + ".5", float("inf")])
+def test_a_date_of_thousands_of_digits_is_a_bad_cell(value):
+    with pytest.raises(CellError) as caught:
+        date_cell(value, "mulai")
+    assert len(str(caught.value)) < 120
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        (NIK, "'xxxxxxxxxxxxxxxx'"),
+        ("1217 0115 0890 0001", "'xxxxxxxxxxxxxxxxxxx'"),
+        ("tiga", "'tiga'"),
+        ("x" * 30 + NIK, "'" + "x" * 40 + "…'"),
+        ("a" * 100, "'" + "a" * 40 + "…'"),
+        ("12.17.01.2001", "'12.17.01.2001'"),  # a desa code is no NIK
+    ],
+)
+def test_quoted_cells_hide_nik_like_digits_and_are_cut_short(value, shown):
+    assert quoted(value) == shown
+
+
+def test_reasons_quote_no_nik_from_a_wrong_column():
+    for reader in (lambda v: int_cell(v, "desil"), lambda v: date_cell(v, "mulai")):
+        with pytest.raises(CellError) as caught:
+            reader(f"{NIK} a")
+        assert NIK not in str(caught.value)
+        assert "xxxxxxxxxxxxxxxx" in str(caught.value)
+    with pytest.raises(CellError) as caught:
+        date_cell(int(NIK), "mulai")
+    assert NIK not in str(caught.value)
+
+
+def test_a_missing_column_names_the_header_without_a_nik(tmp_path):
+    path = write(tmp_path / "data.csv", f"{NIK},Budi\n")
+    with Table(path) as table, pytest.raises(TabularFileError) as refused:
+        locate(table.header, [Column("nik", required=True)], path.name)
+    assert str(refused.value) == "data.csv: missing column nik in the first row (found xxxxxxxxxxxxxxxx,Budi)"
+
+
+def test_a_sheet_that_is_not_xml_is_refused_with_its_line(tmp_path):
+    rows = [xml_row(1, "NIK"), xml_row(2, NIK), b"<row r='3'><c>"]
+    # Without a <dimension>, openpyxl reads the whole sheet for one as it opens the file.
+    unsized = forged_xlsx(tmp_path / "unsized.xlsx", rows)
+    sized = forged_xlsx(tmp_path / "sized.xlsx", rows, dimension="A1:A3")
+
+    with pytest.raises(TabularFileError) as refused_at_open:
+        Table(unsized)
+    with Table(sized) as table, pytest.raises(TabularFileError) as refused_at_row:
+        list(table)
+
+    assert str(refused_at_open.value) == "unsized.xlsx: not a readable Excel workbook (.xlsx)"
+    assert str(refused_at_row.value) == "sized.xlsx: refused: the sheet is not valid XML after line 2"
