@@ -45,7 +45,7 @@ class Settings(BaseSettings):
     )
     new_participant_quota: int = Field(default=320, ge=0, validation_alias="LANJUTKAN_NEW_PARTICIPANT_QUOTA")
     outbox_per_second: float = Field(
-        default=29.0, gt=0, le=30, validation_alias="LANJUTKAN_OUTBOX_PER_SECOND"
+        default=30.0, gt=0, le=30, validation_alias="LANJUTKAN_OUTBOX_PER_SECOND"
     )
     outbox_chat_interval: float = Field(default=1.1, ge=0, validation_alias="LANJUTKAN_OUTBOX_CHAT_INTERVAL")
     # The weekly summary and the daily reminders (scheduler/jobs.py), in LANJUTKAN_TIMEZONE.
