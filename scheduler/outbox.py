@@ -110,8 +110,7 @@ def reply_of(message: OutboundMessage) -> Reply:
 
 @dataclass(slots=True)
 class Start:
-    """One call the pacer let go: when it started and, once its answer (or error) is back, when it ended.
-    Telegram received it in between."""
+    """A call the pacer let go: its start, and its end once its answer or error is back."""
 
     at: float
     ended: float | None = None
@@ -132,7 +131,7 @@ class Pacer:
     Within that, starts are spread evenly (``rate``). A start that is late (the event loop was busy when
     its turn came) is made up by starting the next ones sooner, never closer than ``min_gap``, and only as
     the limit above allows: on a busy machine every start is some milliseconds late, and without making
-    them up the rate would fall by a quarter. A 429 pauses every start for its ``retry_after``.
+    them up the rate would fall by a fifth. A 429 pauses every start for its ``retry_after``.
     """
 
     limits: Limits
