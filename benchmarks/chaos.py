@@ -46,7 +46,7 @@ Counted:
   and the kills that found the bot already dead.
 
 The last line printed is exactly ``chaos: <k> kills, <p> proposals, <l> lost, <d> duplicated, <s> stuck``;
-the exit status is 1 when lost, duplicated or stuck is not 0.
+the exit status is 1 when lost, duplicated or stuck is not 0, or a NIK shows in the bots' logs.
 
 Run: ``.venv/bin/python benchmarks/chaos.py`` (40 officers, 100 kills, 30 % faults: about ten minutes;
 ``--officers 5 --kills 3`` for a quick run; ``--help`` for the rest). ``--keep DIR`` keeps the database and
