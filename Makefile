@@ -29,6 +29,7 @@ bench: $(STAMP)  ## the speed and memory targets
 	$(BIN)/python benchmarks/registry.py
 	$(BIN)/python benchmarks/summary.py
 	$(BIN)/python benchmarks/fuzz.py
+	$(BIN)/python benchmarks/chaos.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache

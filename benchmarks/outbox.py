@@ -3,13 +3,14 @@ Telegram that enforces Telegram's limits.
 
 What runs (all in this one process, one event loop):
 
-* **Our worker**: :class:`scheduler.outbox.Outbox` and its ``run()`` loop as ``lanjutkan run`` starts it,
-  with the production limits (``scheduler.outbox.Limits()``: 29 messages/s overall, 1.1 s between two
-  messages to one chat, 64 in flight), on a SQLite file in a temp dir (WAL, the production
-  ``models.db.create_engine``; services from ``tests.conftest.make_services``, tables from
-  ``create_schema``). It sends through the production :class:`bot.channels.telegram.TelegramCourier`: a PTB
-  ``Bot`` with the production Bot API client (:class:`bot.channels.http.AiohttpRequest`). The garbage
-  collector is set up as the bot's start-up does (frozen start-up objects, ``GC_THRESHOLDS``).
+* **Our worker**: :class:`scheduler.outbox.Outbox` and its ``run()`` loop as ``lanjutkan run`` starts it, with
+  the production limits (``scheduler.outbox.Limits()``: at most 30 messages overall in any second plus the
+  round trip, evenly spaced (29/s at most); 1.1 s between two messages to one chat; 64 in flight), on a SQLite
+  file in a temp dir (WAL, the production ``models.db.create_engine``; services from
+  ``tests.conftest.make_services``, tables from ``create_schema``). It sends through the production
+  :class:`bot.channels.telegram.TelegramCourier`: a PTB ``Bot`` with the production Bot API client
+  (:class:`bot.channels.http.AiohttpRequest`). The garbage collector is set up as the bot's start-up does
+  (frozen start-up objects, ``GC_THRESHOLDS``).
 * **Telegram**: :class:`tests.fakebotapi.FakeBotApi` on loopback HTTP with ``enforce_limits=True``: at most
   30 sendMessage calls accepted in any sliding one-second window and one per chat per second, checked when
   a call arrives; beyond them it answers 429 with ``retry_after`` (whole seconds, >= 1) and records nothing.
@@ -31,11 +32,17 @@ Measurements:
   count of sent / failed / pending rows.
 * As a check of the fake's enforcement, the most messages accepted in any one-second window and the
   shortest gap between two messages to one chat.
+* **Start to arrival**: for each message, the time from the worker's pacer counting its start to the fake
+  receiving the call (p50, p99, max, and the spread max - min). Telegram (and the fake) count the limit at
+  arrival, the pacer at the start: this is the delay the pacer must allow for.
+
+``--load N`` starts N CPU-bound processes (busy loops) beside the benchmark for its whole run and stops
+them at the end, as on a shared machine where other work competes for the cores.
 
 The last line printed is exactly ``outbox: <msg/s> msg/s, <n> 429s, <n> lost``.
 
 Run: ``.venv/bin/python benchmarks/outbox.py`` (about 6 minutes at full size; ``--messages 1000
---chats 200`` for a quick run, ``--help`` for the rest).
+--chats 200`` for a quick run, ``--load 2`` beside two busy processes, ``--help`` for the rest).
 """
 
 from __future__ import annotations
@@ -47,10 +54,13 @@ import contextlib
 import gc
 import logging
 import random
+import statistics
+import subprocess
 import sys
 import tempfile
 import time
 from collections import defaultdict
+from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -67,7 +77,7 @@ from bot.channels.telegram import CHANNEL, GC_THRESHOLDS, TelegramCourier  # noq
 from handlers.context import Services  # noqa: E402
 from models import store  # noqa: E402
 from models.tables import ChatAccount, Delivery, OutboundMessage  # noqa: E402
-from scheduler.outbox import Limits, Outbox  # noqa: E402
+from scheduler.outbox import Limits, Outbox, Start  # noqa: E402
 from tests.conftest import create_schema, make_services  # noqa: E402
 from tests.fakebotapi import TOKEN, FakeBotApi  # noqa: E402
 
@@ -105,6 +115,46 @@ async def queue_all(services: Services, order: list[tuple[int, int]]) -> None:
                 await store.queue_message(session, account=account, text=body(chat, k), buttons=[])
             await session.commit()
     services.doorbell.ring()
+
+
+# A busy loop that ends by itself after ``seconds``, so even a benchmark killed hard leaves none behind.
+BUSY_LOOP = (
+    "import sys, time\nend = time.monotonic() + float(sys.argv[1])\nwhile time.monotonic() < end:\n    pass\n"
+)
+
+
+@contextlib.contextmanager
+def cpu_load(processes: int, seconds: float) -> Iterator[None]:
+    """``processes`` CPU-bound processes beside the block while it runs (``seconds`` at most)."""
+    hogs = [
+        subprocess.Popen([sys.executable, "-c", BUSY_LOOP, str(seconds)], stdin=subprocess.DEVNULL)
+        for _ in range(processes)
+    ]
+    try:
+        yield
+    finally:
+        for hog in hogs:
+            hog.kill()
+        for hog in hogs:
+            hog.wait(timeout=10)
+
+
+def start_to_arrival(starts: list[tuple[float, tuple[str, str]]], api: FakeBotApi) -> list[float]:
+    """Seconds from each start the pacer counted to its call's arrival at the fake, matched per chat in
+    order (each chat has one message in flight at a time, so its k-th start is its k-th arrival)."""
+    arrivals: dict[int, list[float]] = defaultdict(list)
+    for a in api.arrivals:
+        if a.chat_id is not None:
+            arrivals[a.chat_id].append(a.at)
+    seen: dict[int, int] = defaultdict(int)
+    delays = []
+    for at, (_, chat_id) in starts:
+        chat = int(chat_id)
+        k = seen[chat]
+        seen[chat] += 1
+        if k < len(arrivals[chat]):
+            delays.append(arrivals[chat][k] - at)
+    return delays
 
 
 def busiest_second(times: list[float]) -> int:
@@ -155,12 +205,21 @@ async def main(args: argparse.Namespace) -> str:
     logging.basicConfig(level=logging.WARNING)
     limits = Limits()
     print(
-        f"outbox benchmark: {args.messages} messages to {args.chats} chats; worker {limits.per_second:g}/s "
-        f"overall, {limits.chat_interval:g} s per chat; fake Telegram {TELEGRAM_PER_SECOND}/s, "
-        f"{TELEGRAM_CHAT_INTERVAL:g} s per chat, round trip {args.latency * 1000:.0f} ms",
+        f"outbox benchmark: {args.messages} messages to {args.chats} chats; worker {limits.per_second:g} "
+        f"in a second plus the round trip ({limits.rate:.2f}/s at most), {limits.chat_interval:g} s a chat; "
+        f"fake Telegram {TELEGRAM_PER_SECOND}/s, "
+        f"{TELEGRAM_CHAT_INTERVAL:g} s per chat, round trip {args.latency * 1000:.0f} ms; "
+        f"{args.load} CPU-bound processes beside it",
         flush=True,
     )
+    with cpu_load(args.load, seconds=args.messages / 20 + 600):
+        return await measure(args, limits)
+
+
+async def measure(args: argparse.Namespace, limits: Limits) -> str:
+    """Queue, deliver, and check what the fake Telegram received."""
     order = plan(args.messages, args.chats, args.seed)
+    starts: list[tuple[float, tuple[str, str]]] = []
     with tempfile.TemporaryDirectory(prefix="lanjutkan-bench-") as workdir:
         url = f"sqlite+aiosqlite:///{Path(workdir) / 'bench.db'}"
         await create_schema(url)
@@ -182,6 +241,13 @@ async def main(args: argparse.Namespace) -> str:
             await queue_all(services, order)
             print(f"  queued {len(order)} messages in {time.perf_counter() - began:.1f} s", flush=True)
             outbox = Outbox(services, {CHANNEL: TelegramCourier(bot)}, limits=limits)
+            take = outbox.pacer.take
+
+            def counted(chat: tuple[str, str]) -> Start:
+                starts.append((time.monotonic(), chat))
+                return take(chat)
+
+            outbox.pacer.take = counted  # type: ignore[method-assign]
             gc.collect()
             gc.freeze()  # as the bot's start-up does (bot.channels.telegram.Lifecycle.start)
             gc.set_threshold(*GC_THRESHOLDS)
@@ -244,6 +310,15 @@ async def main(args: argparse.Namespace) -> str:
         f"(limit {TELEGRAM_CHAT_INTERVAL:g})",
         flush=True,
     )
+    delays = sorted(start_to_arrival(starts, api))
+    if delays:
+        cuts = statistics.quantiles(delays, n=100) if len(delays) > 1 else delays * 99
+        print(
+            f"  start to arrival at the fake: p50 {cuts[49] * 1000:.1f} ms, p99 {cuts[98] * 1000:.1f} ms, "
+            f"max {delays[-1] * 1000:.1f} ms, spread {(delays[-1] - delays[0]) * 1000:.1f} ms "
+            f"({len(delays)} matched)",
+            flush=True,
+        )
     print(
         f"  targets: rate {rate:.1f} >= {TARGET_RATE} {'ok' if rate >= TARGET_RATE else 'MISSED'}; "
         f"429s {api.too_many} == 0 {'ok' if api.too_many == 0 else 'MISSED'}; "
@@ -259,6 +334,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--chats", type=int, default=2_000, help="chats they go to, the same number each")
     parser.add_argument("--latency", type=float, default=0.02, help="Bot API round trip, seconds")
     parser.add_argument("--seed", type=int, default=1, help="of the random interleaving")
+    parser.add_argument("--load", type=int, default=0, help="CPU-bound processes to run beside it")
     args = parser.parse_args(argv)
     if not 0 < args.chats <= args.messages:
         parser.error("--chats must be between 1 and --messages")

@@ -8,6 +8,12 @@ What runs (one process, one event loop):
 * **The import**: :func:`models.imports.import_registry`, the code path of ``lanjutkan registry import``
   (the CLI adds only the progress bar), into a fresh database built from the models (SQLite file in the
   temp dir through the production ``models.db.create_engine``, or ``--database-url`` for PostgreSQL).
+* **The baseline** (SQLite only), in the same run on the same file: the same rows inserted with plain
+  ``sqlite3.executemany`` into a table with the same columns and the same two indexes, in another SQLite
+  file beside it: the CSV read with the ``csv`` module, each NIK hashed with the same vault (the rows must
+  be the same), chunks of the same size each in one transaction, the same PRAGMAs (WAL,
+  ``synchronous=NORMAL``, the import's page cache). No checks of any cell, no foreign key, no batch to
+  switch: the bare cost of reading, hashing and inserting these rows.
 * **The lookups**: ``--lookups`` NIKs drawn at random from the file (all present), each hashed with the
   NIK vault and looked up with :func:`models.store.registry_matches` on one ``AsyncSession`` of the
   production session maker, as intake's turn does.
@@ -19,8 +25,12 @@ Measurements:
 * **peak MB**: the process's resident-set high-water mark (``resource.getrusage`` ``ru_maxrss``) after the
   import; it includes the interpreter and the libraries (about 90 MB before the import starts, printed).
 * **lookup p50/p99**: wall time of hash + lookup per NIK.
+* **ratio**: our rows/s / the baseline's rows/s (1.0: the import costs nothing beyond reading, hashing and
+  inserting; 0.5: it takes twice as long). Both run on the same machine a moment apart, so the ratio holds
+  on a noisy machine where the rates themselves move.
 
-The last line printed is exactly ``registry: <rows/s> rows/s, peak <MB> MB, lookup p99 <ms> ms``.
+The last line printed is exactly ``registry: <rows/s> rows/s, peak <MB> MB, lookup p99 <ms> ms, ratio
+<ratio>`` (the ratio is left out with ``--database-url``).
 
 Run: ``.venv/bin/python benchmarks/registry.py`` (``--rows``, ``--lookups``, ``--database-url``).
 """
@@ -29,8 +39,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import csv
 import random
 import resource
+import sqlite3
 import statistics
 import sys
 import tempfile
@@ -40,7 +53,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from models import store
-from models.imports import import_registry
+from models.crypto import NikVault
+from models.imports import SQLITE_CACHE_MB, import_registry
 from models.tables import RegistrySource
 from tests.conftest import create_schema, make_services
 
@@ -67,6 +81,50 @@ def write_file(path: Path, rows: int) -> None:
         for i in range(rows):
             kk = f"1217010101{i % 1000000:06d}"  # read and never stored
             sink.write(f"{nik_of(i)};Warga Samosir {i};{kk};{1 + i % 10};Dusun {i % 7};{DESA[i % 5]}\r\n")
+
+
+BASELINE_SCHEMA = (
+    "CREATE TABLE registryentry (id INTEGER PRIMARY KEY, batch_id INTEGER NOT NULL, source VARCHAR(8) NOT "
+    "NULL, nik_hash VARCHAR(64) NOT NULL, name VARCHAR(120) NOT NULL, desil INTEGER, desa_code VARCHAR(13))",
+    "CREATE INDEX ix_registryentry_nik_hash_batch ON registryentry (nik_hash, batch_id)",
+    "CREATE INDEX ix_registryentry_batch ON registryentry (batch_id, id)",
+)
+
+
+def baseline(path: Path, database: Path, vault: NikVault, chunk: int = 25_000) -> int:
+    """The same rows inserted with plain sqlite3 (see the module's docstring); returns rows inserted."""
+    connection = sqlite3.connect(database, isolation_level=None)
+    with contextlib.closing(connection):
+        connection.execute("PRAGMA journal_mode=WAL")
+        connection.execute("PRAGMA synchronous=NORMAL")
+        connection.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_MB * 1024}")
+        for statement in BASELINE_SCHEMA:
+            connection.execute(statement)
+        insert = (
+            "INSERT INTO registryentry (batch_id, source, nik_hash, name, desil, desa_code) "
+            "VALUES (?, ?, ?, ?, ?, ?)"
+        )
+        rows: list[tuple[object, ...]] = []
+        count = 0
+
+        def flush() -> None:
+            connection.execute("BEGIN")
+            connection.executemany(insert, rows)
+            connection.execute("COMMIT")
+
+        with path.open(encoding="utf-8-sig", newline="") as source:
+            reader = csv.reader(source, delimiter=";")
+            next(reader)  # the header
+            for nik, name, _kk, desil, _address, desa in reader:
+                rows.append((1, "dtsen", vault.hash(nik), name, int(desil), desa or None))
+                if len(rows) >= chunk:
+                    flush()
+                    count += len(rows)
+                    rows.clear()
+        if rows:
+            flush()
+            count += len(rows)
+    return count
 
 
 def peak_mb() -> float:
@@ -122,13 +180,25 @@ async def main(args: argparse.Namespace) -> str:
             print(f"lookups: {args.lookups}, p50 {p50:.3f} ms, p99 {p99:.3f} ms", flush=True)
         finally:
             await services.close()
+        ratio = None
+        if not args.database_url:
+            started = time.perf_counter()
+            inserted = baseline(path, Path(folder) / "baseline.db", services.vault)
+            bare = inserted / (time.perf_counter() - started)
+            ratio = rate / bare
+            print(
+                f"baseline (plain sqlite3.executemany, same rows, table and indexes): {bare:.0f} rows/s; "
+                f"ratio ours/baseline {ratio:.2f}",
+                flush=True,
+            )
     print(
         f"  targets: rate {rate:.0f} >= {TARGET_RATE} {'ok' if rate >= TARGET_RATE else 'MISSED'}; "
         f"peak {peak:.0f} <= {TARGET_MB} MB {'ok' if peak <= TARGET_MB else 'MISSED'}; "
         f"p99 {p99:.3f} <= {TARGET_P99_MS} ms {'ok' if p99 <= TARGET_P99_MS else 'MISSED'}",
         flush=True,
     )
-    return f"registry: {rate:.0f} rows/s, peak {peak:.0f} MB, lookup p99 {p99:.3f} ms"
+    line = f"registry: {rate:.0f} rows/s, peak {peak:.0f} MB, lookup p99 {p99:.3f} ms"
+    return line if ratio is None else f"{line}, ratio {ratio:.2f}"
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:

@@ -50,7 +50,7 @@ class Settings(BaseSettings):
     )
     name_checks_per_day: int = Field(default=50, ge=0, validation_alias="LANJUTKAN_NAME_CHECKS_PER_DAY")
     outbox_per_second: float = Field(
-        default=29.0, gt=0, le=30, validation_alias="LANJUTKAN_OUTBOX_PER_SECOND"
+        default=30.0, gt=0, le=30, validation_alias="LANJUTKAN_OUTBOX_PER_SECOND"
     )
     outbox_chat_interval: float = Field(default=1.1, ge=0, validation_alias="LANJUTKAN_OUTBOX_CHAT_INTERVAL")
     # Seconds between two answers of one kind to an account no officer is bound to (0: answer everything).

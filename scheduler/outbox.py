@@ -3,8 +3,8 @@
 Handlers write messages into the outbox table in the same transaction as the change that causes them
 (``handlers.notify``). This worker sends them through each channel's :class:`Courier`:
 
-- at most ``per_second`` messages overall and one per ``chat_interval`` per chat (Telegram answers 429
-  beyond ~30/s overall and ~1/s per chat);
+- at most ``per_second`` messages reaching the chat app in any second, and one per ``chat_interval`` per
+  chat (Telegram answers 429 beyond ~30/s overall and ~1/s per chat);
 - each chat's messages in order: only the oldest pending message of a chat is ever sent, so a retried
   message holds back the ones behind it, never overtaken;
 - 429 (honouring ``retry_after``, for the whole bot, as Telegram means it), 5xx and timeouts are retried
@@ -27,6 +27,7 @@ the decision answers "sudah diputuskan".
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import datetime as dt
 import logging
@@ -78,7 +79,10 @@ class Courier(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class Limits:
-    per_second: float = 29.0  # Telegram: ~30 overall; the margin absorbs network jitter
+    # Telegram: ~30 overall. At most this many messages reach it in any one second (see Pacer).
+    per_second: float = 30.0
+    # For a call still unanswered: how much later than its start it may still arrive (see Pacer).
+    jitter: float = 0.03
     chat_interval: float = 1.1  # seconds between two messages to one chat (Telegram: ~1 per second)
     max_in_flight: int = 64
     backoff_first: float = 1.0
@@ -88,42 +92,95 @@ class Limits:
     idle_poll: float = 1.0  # how often to look for messages queued by other processes
     lease_ttl: float = 30.0
 
+    @property
+    def count(self) -> int:
+        """Messages allowed in one second."""
+        return max(1, int(self.per_second))
+
+    @property
+    def rate(self) -> float:
+        """The even rate starts are spread at: ``count`` in one second plus ``jitter``."""
+        return self.count / (1.0 + self.jitter)
+
 
 def reply_of(message: OutboundMessage) -> Reply:
     rows = tuple(tuple(Button(label, data) for label, data in row) for row in message.buttons)
     return Reply(message.text, buttons=rows, photo=message.photo)
 
 
+@dataclass(slots=True)
+class Start:
+    """A call the pacer let go: its start, and its end once its answer or error is back."""
+
+    at: float
+    ended: float | None = None
+
+
 @dataclass
 class Pacer:
     """When the next message may start: overall spacing, per-chat spacing, and 429 pauses.
 
-    Starts follow an ideal schedule (1/per_second apart), so the overshoot of each sleep does not add up
-    and the sustained rate stays at ``per_second``. A late start may catch up only ``catch_up`` seconds,
-    never as a burst: in any one-second window at most ``per_second`` (+1) messages start.
+    Telegram counts its ~30 per second when calls *arrive*, and a call arrives some time after it starts
+    (the event loop, the network; under load, up to hundreds of ms), before its answer is back. So the
+    pacer keeps the last ``count`` starts, and the next one waits until the oldest of them ended (its
+    answer came back) a second ago: then that one arrived more than a second before the new one can, and
+    no second at Telegram holds more than ``count`` arrivals, whatever the delays. A call still unanswered
+    is taken to have arrived within ``jitter`` of its start: the only case left to a margin. The cost is
+    the round trip: ``count`` per second plus a round trip (29/s at 20 ms).
+
+    Within that, starts are spread evenly (``rate``). A start that is late (the event loop was busy when
+    its turn came) is made up by starting the next ones sooner, never closer than ``min_gap``, and only as
+    the limit above allows: on a busy machine every start is some milliseconds late, and without making
+    them up the rate would fall by a fifth. A 429 pauses every start for its ``retry_after``.
     """
 
     limits: Limits
     clock: Callable[[], float] = time.monotonic
-    catch_up: float = 0.005
+    catch_up: float = 0.5  # seconds behind its even schedule the pacer may be and still make them up
     next_start: float = 0.0
     paused_until: float = 0.0
     chat_free_at: dict[tuple[str, str], float] = field(default_factory=dict)
+    starts: collections.deque[Start] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.starts = collections.deque(maxlen=self.limits.count)
+
+    @property
+    def min_gap(self) -> float:
+        """The closest two starts may be: twice the even rate, when making up for a late one."""
+        return 0.5 / self.limits.rate
 
     def chat_ready_at(self, chat: tuple[str, str]) -> float:
         return self.chat_free_at.get(chat, 0.0)
 
     def start_at(self) -> float:
-        return max(self.next_start, self.paused_until)
+        """The earliest time the next start keeps the overall limits (later, once an answer is back)."""
+        at = max(self.next_start, self.paused_until)
+        if self.starts:
+            at = max(at, self.starts[-1].at + self.min_gap)
+        if len(self.starts) == self.starts.maxlen:
+            oldest = self.starts[0]
+            arrived_by = oldest.ended if oldest.ended is not None else oldest.at + self.limits.jitter
+            at = max(at, arrived_by + 1.0)
+        return at
 
-    def take(self, chat: tuple[str, str]) -> None:
-        """Count a start now."""
+    def take(self, chat: tuple[str, str]) -> Start:
+        """Count a start now (never before :meth:`start_at`); :meth:`end` it when its answer is back."""
         now = self.clock()
-        scheduled = max(self.next_start, now - self.catch_up)
-        self.next_start = scheduled + 1.0 / self.limits.per_second
+        # Further behind than ``catch_up``: the worker had nothing to send (or the loop stalled for long),
+        # and the schedule starts afresh rather than making up for it.
+        scheduled = self.next_start if now - self.next_start <= self.catch_up else now
+        self.next_start = scheduled + 1.0 / self.limits.rate
+        start = Start(now)
+        self.starts.append(start)
         self.chat_free_at[chat] = now + self.limits.chat_interval
         if len(self.chat_free_at) > 10_000:  # forget chats whose spacing has long passed
             self.chat_free_at = {k: v for k, v in self.chat_free_at.items() if v > now}
+        return start
+
+    def end(self, start: Start) -> None:
+        """The call's answer (or its error) is back: it reached Telegram before now, if at all."""
+        start.ended = self.clock()
 
     def pause(self, seconds: float) -> None:
         self.paused_until = max(self.paused_until, self.clock() + seconds)
@@ -282,8 +339,8 @@ class Outbox:
                 await asyncio.wait(set(self._in_flight.values()), return_when=asyncio.FIRST_COMPLETED)
             if not await self._paced():
                 break  # the lease went to another process meanwhile: it sends from now on
-            self.pacer.take(chat)
-            self._in_flight[chat] = asyncio.create_task(self._deliver(message, chat))
+            start = self.pacer.take(chat)
+            self._in_flight[chat] = asyncio.create_task(self._deliver(message, chat, start))
             started += 1
         if started:
             return started
@@ -314,10 +371,13 @@ class Outbox:
                 return False
         return await self._keep_lease()
 
-    async def _deliver(self, message: OutboundMessage, chat: tuple[str, str]) -> None:
+    async def _deliver(self, message: OutboundMessage, chat: tuple[str, str], start: Start) -> None:
         """Send one message and record the outcome; the chat stays reserved until the record commits."""
         try:
-            outcome = await self._attempt(message)
+            try:
+                outcome = await self._attempt(message)
+            finally:
+                self.pacer.end(start)
             await self._record(message, outcome)
         finally:
             del self._in_flight[chat]

@@ -15,6 +15,13 @@ only (the calls that put a message in a chat):
 - **Faults**: ``fail_next`` (5xx), ``time_out_next`` (no answer until the client gives up), ``flood_next``
   (429), and for good ``block`` (403, the person blocked the bot) and ``forget_chat`` (400, chat not found).
 
+**Random faults** (``inject_faults(share, seed=...)``, off by default) are for chaos runs: a ``share`` of
+every call that writes to a chat or answers a press (``FAULTY_METHODS``: sendMessage, editMessageText,
+editMessageReplyMarkup, answerCallbackQuery, sendPhoto, sendDocument) fails at random, evenly among 429
+with a ``retry_after``, 5xx, and no answer before the client gives up (half of those carried out, the answer
+lost on the way back). getUpdates, getMe and the start-up calls keep working: the inbox's guarantees are
+about what the bot does with the updates it got, and a failing getUpdates only makes polling retry.
+
 Every such call is logged in ``arrivals`` (when it arrived, for which chat, what was answered); a refused
 call is never recorded as sent. Errors are raised as :class:`ApiError` inside :meth:`FakeBotApi.call` and
 reach the client as Telegram's HTTP status and JSON body, over HTTP and through ``tests.offline``.
@@ -29,6 +36,7 @@ import dataclasses
 import itertools
 import json
 import math
+import random
 import time
 from dataclasses import dataclass, field
 from http import HTTPStatus
@@ -86,6 +94,17 @@ TIMEOUT = 0  # the "status" of a fault that answers nothing before the client gi
 
 # the calls limits and faults apply to
 MESSAGE_METHODS = frozenset({"sendMessage", "editMessageText", "sendPhoto"})
+# the calls random faults (inject_faults) apply to
+FAULTY_METHODS = frozenset(
+    {
+        "sendMessage",
+        "editMessageText",
+        "editMessageReplyMarkup",
+        "answerCallbackQuery",
+        "sendPhoto",
+        "sendDocument",
+    }
+)
 
 
 def too_many_requests(retry_after: int) -> ApiError:
@@ -101,6 +120,17 @@ class Fault:
     chat_id: int | None = None
     delivered: bool = False  # TIMEOUT only: the message arrives, its answer is lost on the way back
     retry_after: int = 1  # 429 only
+
+
+@dataclass
+class RandomFaults:
+    """What :meth:`FakeBotApi.inject_faults` set: the share of calls that fail and the dice."""
+
+    share: float
+    rng: random.Random
+    max_retry_after: int = 2
+    injected: collections.Counter[str] = field(default_factory=collections.Counter)  # by kind
+    lost: list[tuple[str, int | None]] = field(default_factory=list)  # (method, chat) never carried out
 
 
 @dataclass(frozen=True)
@@ -166,6 +196,7 @@ class FakeBotApi:
         self._new_message = asyncio.Event()
         self._runner: web.AppRunner | None = None
         self.record_calls = True
+        self.random_faults: RandomFaults | None = None
 
     # ------------------------------------------------------------------------------------------ lifecycle
 
@@ -297,6 +328,40 @@ class FakeBotApi:
     def forget_chat(self, chat_id: int) -> None:
         """The chat does not exist: every message call to it answers 400 "chat not found" from now on."""
         self.unknown_chats.add(chat_id)
+
+    def inject_faults(self, share: float, *, seed: int = 0, max_retry_after: int = 2) -> RandomFaults | None:
+        """From now on a ``share`` of the FAULTY_METHODS calls fail at random (see the module's docstring);
+        ``share=0`` stops it. Returns the record of what is injected."""
+        self.random_faults = RandomFaults(share, random.Random(seed), max_retry_after) if share > 0 else None
+        return self.random_faults
+
+    async def _random_fault(self, method: str, params: dict[str, Any]) -> Fault | None:
+        """Roll the dice for one call: raise its error (after hanging, for a lost request), return a
+        lost-answer fault to apply once it is carried out, or None to let it through."""
+        faults = self.random_faults
+        if faults is None or method not in FAULTY_METHODS or faults.rng.random() >= faults.share:
+            return None
+        chat_id = int(params["chat_id"]) if "chat_id" in params else None
+        kind = faults.rng.choice(("429", "5xx", "timeout"))
+        if kind == "timeout" and faults.rng.random() < 0.5:
+            kind = "lost_answer"
+        faults.injected[kind] += 1
+        if kind == "lost_answer":
+            return Fault(TIMEOUT, 1, chat_id, delivered=True)
+        faults.lost.append((method, chat_id))
+        error = ApiError(504, "Gateway Timeout")
+        if kind == "429":
+            error = too_many_requests(faults.rng.randint(1, faults.max_retry_after))
+        elif kind == "5xx":
+            status = faults.rng.choice((500, 502, 503))
+            error = ApiError(status, HTTPStatus(status).phrase)
+        if method in MESSAGE_METHODS:
+            self.arrivals.append(
+                Arrival(time.monotonic(), method, chat_id, TIMEOUT if kind == "timeout" else error.code)
+            )
+        if kind == "timeout":
+            await self._hang()
+        raise error
 
     def _fault_for(self, chat_id: int | None) -> Fault | None:
         for fault in self.faults:
@@ -433,7 +498,9 @@ class FakeBotApi:
         """
         if self.record_calls:
             self.calls.append((method, params))
+        injected = await self._random_fault(method, params) if self.random_faults is not None else None
         lost_answer = await self._admit(method, params) if method in MESSAGE_METHODS else None
+        lost_answer = lost_answer or injected
         if self.latency and method != "getUpdates":
             await asyncio.sleep(self.latency)
         handler = getattr(self, f"_api_{method}", None)

@@ -10,8 +10,12 @@ received and what the database holds.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import contextlib
 import dataclasses
+import itertools
+import random
+import statistics
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
@@ -28,7 +32,7 @@ from handlers.messages import Button, Reply
 from models import store
 from models.rules.status import Status
 from models.tables import CardCopy, ChatAccount, Delivery, Lease, OutboundMessage, Proposal
-from scheduler.outbox import LEASE, Limits, Outbox, RetryLater, Undeliverable
+from scheduler.outbox import LEASE, Limits, Outbox, Pacer, RetryLater, Start, Undeliverable
 from tests.conftest import CAMAT_PHONE, OPERATOR_PHONE, SIMANINDO, TOMOK, make_services
 from tests.fakebotapi import TIMEOUT, TOKEN, FakeBotApi
 from tests.offline import OfflineRequest
@@ -553,3 +557,107 @@ async def test_a_retry_with_messages_queued_behind_it_does_not_make_the_worker_s
     assert reads < 10
     await until(lambda: settled(services), "every message delivered")
     assert texts_to(api, 1) == [text(1, k) for k in range(3)]
+
+
+# ------------------------------------------------------------------------------------------------ pacing
+
+
+class Clock:
+    """A clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def paced(
+    limits: Limits, lateness: Callable[[int], float], round_trip: Callable[[int], float], count: int
+) -> list[tuple[float, float]]:
+    """(start, end) of ``count`` calls, each started as soon as the pacer allows plus ``lateness(k)`` (a
+    busy event loop), its answer back ``round_trip(k)`` later; a different chat each, so only the overall
+    limits apply. The clock moves by hand, as the worker's sleeps would."""
+    clock = Clock()
+    pacer = Pacer(limits, clock=clock)
+    calls: list[tuple[Start, float]] = []
+    for k in range(count):
+        while True:
+            for start, rtt in calls[-40:]:  # answers back by now
+                if start.ended is None and start.at + rtt <= clock.now:
+                    start.ended = start.at + rtt
+            at = pacer.start_at()
+            if at <= clock.now:
+                break
+            # sleep until then, or until an answer comes back and the pacer is asked again
+            coming = [s.at + rtt for s, rtt in calls[-40:] if s.ended is None and s.at + rtt > clock.now]
+            clock.now = min([at, *coming])
+        clock.now += lateness(k)
+        calls.append((pacer.take(("telegram", str(k))), round_trip(k)))
+    return [(start.at, start.at + rtt) for start, rtt in calls]
+
+
+def most_in_any_window(times: list[float], window: float) -> int:
+    times = sorted(times)
+    return max(bisect.bisect_left(times, t + window) - i for i, t in enumerate(times))
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_no_second_at_telegram_holds_more_than_30_arrivals_whatever_the_delays(seed):
+    """The pacer's guarantee: however late each start and however slow each call (a busy event loop, a
+    slow network), no second holds more than 30 arrivals, even with every call arriving as late as it
+    could (just before its answer came back)."""
+    limits = Limits()
+    rng = random.Random(seed)
+    late = [rng.choice((0.0, rng.uniform(0, 0.005), rng.uniform(0, 0.02))) for _ in range(3000)]
+    rtt = [rng.choice((0.02, rng.uniform(0.02, 0.06))) for _ in range(3000)]
+    for k in range(0, 3000, 97):
+        late[k] = rng.uniform(0.05, 0.3)  # now and then a stall
+        rtt[k + 1] = rng.uniform(0.1, 0.5)  # and a call delayed by hundreds of ms
+
+    calls = paced(limits, lambda k: late[k], lambda k: rtt[k], 3000)
+    assert most_in_any_window([end for _, end in calls], 1.0) <= 30
+    starts = [start for start, _ in calls]
+    assert min(b - a for a, b in itertools.pairwise(starts)) >= 0.5 / limits.rate - 1e-9  # never a burst
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_late_starts_are_made_up_so_the_rate_holds_up_on_a_busy_machine(seed):
+    """4 ms late on average and a 20-60 ms round trip: still 28,5 a second (spacing each start 1/rate
+    after the one before, as late as it came, would give 26)."""
+    rng = random.Random(seed)
+    late = [rng.choice((0.0, rng.uniform(0, 0.005), rng.uniform(0, 0.02))) for _ in range(3000)]
+    rtt = [rng.choice((0.02, rng.uniform(0.02, 0.06))) for _ in range(3000)]
+    starts = [start for start, _ in paced(Limits(), lambda k: late[k], lambda k: rtt[k], 3000)]
+    assert statistics.mean(late) > 0.004
+    assert (len(starts) - 1) / (starts[-1] - starts[0]) >= 28.5
+
+
+def test_a_call_still_unanswered_is_taken_to_have_arrived_within_the_jitter_margin():
+    limits = Limits()
+    calls = paced(limits, lambda k: 0.0, lambda k: 60.0, 200)  # no answer in time at all
+    starts = [start for start, _ in calls]
+    assert most_in_any_window([t + limits.jitter - 1e-6 for t in starts], 1.0) <= 30
+
+
+def test_on_time_starts_with_quick_answers_are_evenly_spaced_at_29_a_second():
+    limits = Limits()
+    starts = [start for start, _ in paced(limits, lambda k: 0.0, lambda k: 0.02, 300)]
+    gaps = [b - a for a, b in itertools.pairwise(starts)]
+    assert max(gaps) - min(gaps) < 1e-6
+    assert 1 / gaps[0] == pytest.approx(limits.rate) == pytest.approx(30 / 1.03)
+
+
+def test_slow_answers_slow_the_pacer_down():
+    """A round trip of 200 ms: 30 starts a second plus that, not 29."""
+    limits = Limits()
+    starts = [start for start, _ in paced(limits, lambda k: 0.0, lambda k: 0.2, 600)]
+    assert (len(starts) - 1) / (starts[-1] - starts[0]) == pytest.approx(30 / 1.2, rel=0.01)
+
+
+def test_a_429_pauses_every_start_for_its_retry_after():
+    clock = Clock()
+    pacer = Pacer(Limits(), clock=clock)
+    pacer.take(("telegram", "1"))
+    pacer.pause(2.0)
+    assert pacer.start_at() == pytest.approx(clock.now + 2.0)
