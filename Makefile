@@ -15,9 +15,10 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)  ## talk to the bot in this terminal (operator, camat, dinas personas; no token, no network)
 	$(BIN)/lanjutkan demo
 
-test: $(STAMP)  ## lint, then every test (PostgreSQL ones run when its server binaries are installed)
+test: $(STAMP)  ## lint and type-check, then every test (PostgreSQL ones run when its server binaries are installed)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy bot handlers models scheduler
 	$(BIN)/pytest
 
 lint: $(STAMP)

@@ -164,7 +164,7 @@ class InlineSqliteConnection(aiosqlite.Connection):
             self._connection.close()
             self._connection = None
 
-    def stop(self) -> None:  # type: ignore[override]
+    def stop(self) -> None:
         if self._connection is not None:
             self._connection.close()
             self._connection = None

@@ -199,7 +199,7 @@ async def unreachable(session: AsyncSession) -> list[Unreachable]:
     bound = select(ChatAccount.officer_id).where(col(ChatAccount.officer_id).is_not(None))
     never = await session.exec(
         select(Officer)
-        .where(col(Officer.id).not_in(bound), col(Officer.active).is_(True))  # type: ignore[arg-type]
+        .where(col(Officer.id).not_in(bound), col(Officer.active).is_(True))
         .order_by(col(Officer.id))
     )
     found = [Unreachable(officer, "never_onboarded") for officer in never]

@@ -157,7 +157,7 @@ async def unbind_officer(session: AsyncSession, *, officer_id: int) -> int:
     no longer have), messages not yet sent to them are not sent, and their copies of approval cards get no
     outcome written on them.
     """
-    unbound = await session.exec(  # type: ignore[call-overload]
+    unbound = await session.exec(
         update(ChatAccount)
         .execution_options(synchronize_session="fetch")
         .where(col(ChatAccount.officer_id) == officer_id)
@@ -170,12 +170,12 @@ async def unbind_officer(session: AsyncSession, *, officer_id: int) -> int:
         await session.flush()
         if draft is not None and draft.status is Status.DRAFT:
             await session.delete(draft)
-    await session.exec(  # type: ignore[call-overload]
+    await session.exec(
         delete(OutboundMessage)
         .execution_options(synchronize_session=False)
         .where(col(OutboundMessage.officer_id) == officer_id, col(OutboundMessage.status) == Delivery.PENDING)
     )
-    await session.exec(  # type: ignore[call-overload]
+    await session.exec(
         update(CardCopy)
         .execution_options(synchronize_session=False)
         .where(col(CardCopy.officer_id) == officer_id, col(CardCopy.closed).is_(False))
@@ -252,9 +252,9 @@ async def live_proposal_with_nik(
 ) -> Proposal | None:
     """The proposal (not rejected, not a draft) that already carries this NIK, if any."""
     if exclude_id is None:
-        found = await session.exec(_LIVE_WITH_NIK, params={"nik_hash": nik_hash})  # type: ignore[call-overload]
+        found = await session.exec(_LIVE_WITH_NIK, params={"nik_hash": nik_hash})
     else:
-        found = await session.exec(  # type: ignore[call-overload]
+        found = await session.exec(
             _LIVE_WITH_NIK_BUT, params={"nik_hash": nik_hash, "exclude_id": exclude_id}
         )
     return cast(Proposal | None, found.first())
@@ -319,7 +319,7 @@ async def conversation_of(session: AsyncSession, *, officer_id: int) -> Conversa
 async def record_inbound(session: AsyncSession, *, channel: str, updates: list[tuple[int, str]]) -> int:
     """Record received updates (id, encrypted payload) not seen before; returns how many were new."""
     ids = [update_id for update_id, _ in updates]
-    known = set(await session.exec(_KNOWN_INBOUND, params={"channel": channel, "ids": ids}))  # type: ignore[call-overload]
+    known = set(await session.exec(_KNOWN_INBOUND, params={"channel": channel, "ids": ids}))
     now = utcnow()
     new = [
         {"channel": channel, "update_id": i, "payload": p, "received_at": now, "handled_at": None}
@@ -337,7 +337,7 @@ async def claim_inbound(session: AsyncSession, *, channel: str, update_id: int) 
 
     An update that was never recorded (the channel has no inbox, or a test) may always be handled.
     """
-    claimed = await session.exec(  # type: ignore[call-overload]
+    claimed = await session.exec(
         _CLAIM, params={"in_channel": channel, "in_update_id": update_id, "in_now": utcnow()}
     )
     if claimed.rowcount == 1:
@@ -357,9 +357,7 @@ async def pending_inbound(session: AsyncSession, *, channel: str) -> list[Inboun
 
 async def purge_inbound(session: AsyncSession, *, handled_before: dt.datetime) -> None:
     """Forget handled updates once Telegram can no longer send them again (it keeps them 24 hours)."""
-    await session.exec(  # type: ignore[call-overload]
-        delete(InboundUpdate).where(col(InboundUpdate.handled_at) < handled_before)
-    )
+    await session.exec(delete(InboundUpdate).where(col(InboundUpdate.handled_at) < handled_before))
 
 
 # ------------------------------------------------------------------------------------------- decisions
@@ -375,7 +373,7 @@ async def change_status(
     PostgreSQL, exactly one changes the row and the other learns it lost.
     """
     assert proposal.id is not None
-    changed = await session.exec(  # type: ignore[call-overload]
+    changed = await session.exec(
         update(Proposal)
         .execution_options(synchronize_session=False)
         .where(
@@ -404,7 +402,7 @@ async def take_quota_place(session: AsyncSession, *, year: int, default_quota: i
     await _insert_if_missing(
         session, ProgramYear, {"year": year, "new_quota": default_quota, "new_established": 0}
     )
-    taken = await session.exec(  # type: ignore[call-overload]
+    taken = await session.exec(
         update(ProgramYear)
         .execution_options(synchronize_session=False)
         .where(col(ProgramYear.year) == year, col(ProgramYear.new_established) < col(ProgramYear.new_quota))
@@ -660,19 +658,19 @@ async def mark_sent(
     session: AsyncSession, *, message: OutboundMessage, message_ref: str | None, at: dt.datetime
 ) -> None:
     """Record a delivery (and, for a card, where it landed, so its outcome can be written on it)."""
-    await session.exec(  # type: ignore[call-overload]
+    await session.exec(
         update(OutboundMessage)
         .where(col(OutboundMessage.id) == message.id)
         .values(status=Delivery.SENT.value, sent_at=at, attempts=message.attempts + 1, error=None)
     )
     if message.card_id is not None and not message.edit and message_ref is not None:
-        await session.exec(  # type: ignore[call-overload]
+        await session.exec(
             update(CardCopy).where(col(CardCopy.id) == message.card_id).values(message_ref=message_ref)
         )
 
 
 async def mark_retry(session: AsyncSession, *, message: OutboundMessage, at: dt.datetime, error: str) -> None:
-    await session.exec(  # type: ignore[call-overload]
+    await session.exec(
         update(OutboundMessage)
         .where(col(OutboundMessage.id) == message.id)
         .values(next_attempt_at=at, attempts=message.attempts + 1, error=error[:120])
@@ -682,7 +680,7 @@ async def mark_retry(session: AsyncSession, *, message: OutboundMessage, at: dt.
 async def mark_failed(
     session: AsyncSession, *, message: OutboundMessage, at: dt.datetime, error: str
 ) -> None:
-    await session.exec(  # type: ignore[call-overload]
+    await session.exec(
         update(OutboundMessage)
         .where(col(OutboundMessage.id) == message.id)
         .values(status=Delivery.FAILED.value, sent_at=at, attempts=message.attempts + 1, error=error[:120])
@@ -712,7 +710,7 @@ async def failed_deliveries(
 
 async def purge_outbound(session: AsyncSession, *, sent_before: dt.datetime) -> None:
     """Forget delivered messages after a while (failures stay for the dinas to follow up)."""
-    await session.exec(  # type: ignore[call-overload]
+    await session.exec(
         delete(OutboundMessage).where(
             col(OutboundMessage.status) == Delivery.SENT, col(OutboundMessage.sent_at) < sent_before
         )
@@ -723,7 +721,7 @@ async def take_lease(
     session: AsyncSession, *, name: str, holder: str, now: dt.datetime, ttl: dt.timedelta
 ) -> bool:
     """Hold (or keep holding) a named lease until now + ttl; False while another process holds it."""
-    renewed = await session.exec(  # type: ignore[call-overload]
+    renewed = await session.exec(
         update(Lease)
         .where(col(Lease.name) == name, (col(Lease.holder) == holder) | (col(Lease.expires_at) < now))
         .values(holder=holder, expires_at=now + ttl)
@@ -735,14 +733,12 @@ async def take_lease(
 
 
 async def release_lease(session: AsyncSession, *, name: str, holder: str) -> None:
-    await session.exec(  # type: ignore[call-overload]
-        delete(Lease).where(col(Lease.name) == name, col(Lease.holder) == holder)
-    )
+    await session.exec(delete(Lease).where(col(Lease.name) == name, col(Lease.holder) == holder))
 
 
 async def release_quota_place(session: AsyncSession, *, year: int) -> None:
     """Give back a place taken in this transaction (the decision it was for lost a race)."""
-    await session.exec(  # type: ignore[call-overload]
+    await session.exec(
         update(ProgramYear)
         .execution_options(synchronize_session=False)
         .where(col(ProgramYear.year) == year)
@@ -778,7 +774,7 @@ async def _insert_if_missing(session: AsyncSession, table: type[SQLModel], value
     dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
     insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
     statement = insert(table).values(**values).on_conflict_do_nothing()
-    result = await session.exec(statement)  # type: ignore[call-overload]
+    result = await session.exec(statement)
     return bool(result.rowcount == 1)
 
 
@@ -824,13 +820,13 @@ _ACTIVE_PARTICIPANT = select(ActiveParticipant.id).where(
 
 async def registry_matches(session: AsyncSession, *, nik_hash: str) -> list[RegistryMatch]:
     """Every row of the sources' active batches with this NIK hash, by source (one index read)."""
-    rows = await session.exec(_REGISTRY_LOOKUP, params={"nik_hash": nik_hash})  # type: ignore[call-overload]
+    rows = await session.exec(_REGISTRY_LOOKUP, params={"nik_hash": nik_hash})
     return [RegistryMatch(source, name, desil) for source, name, desil in rows]
 
 
 async def is_active_participant(session: AsyncSession, *, nik_hash: str) -> bool:
     """Whether this NIK hash is on the imported list of active participants."""
-    found = await session.exec(_ACTIVE_PARTICIPANT, params={"nik_hash": nik_hash})  # type: ignore[call-overload]
+    found = await session.exec(_ACTIVE_PARTICIPANT, params={"nik_hash": nik_hash})
     return found.first() is not None
 
 
@@ -856,7 +852,7 @@ async def activate_registry_batch(
     previous = await session.get(RegistryActive, source, populate_existing=True, with_for_update=True)
     old = previous.batch_id if previous is not None else None
     now = utcnow()
-    await session.exec(  # type: ignore[call-overload]
+    await session.exec(
         update(RegistryBatch).where(col(RegistryBatch.id) == batch_id).values(rows=rows, finished_at=now)
     )
     if previous is None:
@@ -883,11 +879,11 @@ async def inactive_registry_batches(session: AsyncSession, *, source: str) -> li
 async def purge_registry_batch(session: AsyncSession, *, batch_id: int, limit: int) -> int:
     """Delete up to ``limit`` rows of an inactive batch, and the batch once empty; returns rows deleted."""
     some = select(RegistryEntry.id).where(col(RegistryEntry.batch_id) == batch_id).limit(limit)
-    deleted = await session.exec(  # type: ignore[call-overload]
+    deleted = await session.exec(
         delete(RegistryEntry).where(col(RegistryEntry.id).in_(some.scalar_subquery()))
     )
     if deleted.rowcount < limit:
-        await session.exec(delete(RegistryBatch).where(col(RegistryBatch.id) == batch_id))  # type: ignore[call-overload]
+        await session.exec(delete(RegistryBatch).where(col(RegistryBatch.id) == batch_id))
     return int(deleted.rowcount)
 
 
@@ -903,7 +899,7 @@ async def registry_sources(session: AsyncSession) -> list[RegistryBatch]:
 
 async def replace_participants(session: AsyncSession, *, rows: list[dict[str, Any]]) -> None:
     """Replace the whole list of active participants (keys: the ActiveParticipant columns but id)."""
-    await session.exec(delete(ActiveParticipant))  # type: ignore[call-overload]
+    await session.exec(delete(ActiveParticipant))
     if rows:
         connection = await session.connection()
         await connection.execute(sa_insert(ActiveParticipant), rows)
@@ -1002,7 +998,7 @@ async def registry_lookups_shown(
 ) -> int:
     """How many registry results of ``kind`` ("nik", "name") the officer was shown since ``since``."""
     params = {"officer_id": officer_id, "since": since, "kind": kind}
-    return int((await session.exec(_LOOKUPS_SINCE, params=params)).one())  # type: ignore[call-overload]
+    return int((await session.exec(_LOOKUPS_SINCE, params=params)).one())
 
 
 async def record_registry_lookup(
@@ -1073,7 +1069,7 @@ async def intake_figures(session: AsyncSession, *, year: int) -> IntakeFigures:
     """The year's age limits and desil threshold (`lanjutkan program set`), kept INTAKE_CACHE_SECONDS."""
 
     async def read() -> IntakeFigures:
-        row = (await session.exec(_INTAKE_FIGURES, params={"year": year})).first()  # type: ignore[call-overload]
+        row = (await session.exec(_INTAKE_FIGURES, params={"year": year})).first()
         return IntakeFigures(*row) if row is not None else IntakeFigures(None, None, None)
 
     return await _kept(session, ("figures", year), read)

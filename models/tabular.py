@@ -282,7 +282,7 @@ class Table:
                     return _XmlSpans(raw, b"si", self._refusal)
                 return raw
 
-            archive.open = guarded  # type: ignore[method-assign]
+            archive.open = guarded
             reader.read()
             self._workbook = reader.wb
             sheet = self._workbook.worksheets[0]

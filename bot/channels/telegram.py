@@ -200,7 +200,7 @@ class Inbox:
                 self._purged_at = now
             await session.commit()
 
-    async def replay(self, application: Application) -> None:  # type: ignore[type-arg]
+    async def replay(self, application: Application) -> None:
         """Queue the updates received but not handled before the last stop; forget old handled ones."""
         async with self.services.sessions() as session:
             pending = await store.pending_inbound(session, channel=CHANNEL)
@@ -219,7 +219,7 @@ class Inbox:
             log.info("replaying %d update(s) received before the last stop", len(pending))
 
 
-class InboxBot(ExtBot):  # type: ignore[type-arg]
+class InboxBot(ExtBot):
     """An ExtBot whose getUpdates records each batch in the inbox before returning it.
 
     python-telegram-bot confirms a batch by asking for the next one, before handling it; recording first
@@ -571,7 +571,7 @@ class Lifecycle:
         self.schedule: Schedule | None = None
         self.background: list[asyncio.Task[None]] = []
 
-    async def start(self, application: Application) -> None:  # type: ignore[type-arg]
+    async def start(self, application: Application) -> None:
         """List the commands in Telegram's menu, replay the inbox, start the outbox and SQLite checkpoints."""
         try:
             await application.bot.set_my_commands(list(texts.COMMANDS))
@@ -594,7 +594,7 @@ class Lifecycle:
         # With Python's defaults the full collections come often enough to show as 100+ ms pauses.
         gc.set_threshold(*GC_THRESHOLDS)
 
-    async def stop(self, application: Application) -> None:  # type: ignore[type-arg]
+    async def stop(self, application: Application) -> None:
         if self.schedule is not None:
             await self.schedule.stop()
         for task in self.background:
@@ -612,7 +612,7 @@ def build_application(
     get_updates_request: BaseRequest | None = None,
     outbox_limits: Limits | None = None,
     timetable: Timetable | None = None,
-) -> Application:  # type: ignore[type-arg]
+) -> Application:
     """The PTB application with our channel's callbacks, the inbox, the outbox, the scheduled messages
     (when given a timetable) and the per-user ordered processor."""
     inbox = Inbox(engine)
