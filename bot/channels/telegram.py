@@ -356,40 +356,30 @@ class TelegramChannel:
         kept: list[tuple[str, str]],
     ) -> None:
         """The replies to a turn, one after the other; a reply given up under flood control ends them."""
-        with contextlib.suppress(_Dropped):
-            await self._send_each(context, chat_id, replies, pressed, kept)
-
-    async def _send_each(
-        self,
-        context: ContextTypes.DEFAULT_TYPE,
-        chat_id: int,
-        replies: Sequence[Reply],
-        pressed: Message | None,
-        kept: list[tuple[str, str]],
-    ) -> None:
         bot = context.bot
-        for reply in merge(replies):
-            caption = reply.text[:MAX_CAPTION]
-            if reply.document is not None:
-                name, content = reply.document
-                upload = InputFile(content, filename=name)
-                await self._direct(functools.partial(bot.send_document, chat_id, upload, caption=caption))
-                continue
-            if reply.photo is not None:
-                upload = InputFile(reply.photo, filename="grafik.png")
-                await self._direct(functools.partial(bot.send_photo, chat_id, upload, caption=caption))
-                continue
-            editable = reply.edit and pressed is not None and len(reply.text) <= MAX_TEXT
-            if editable and await self._direct(functools.partial(_edited, pressed, reply)):  # type: ignore[arg-type]
-                continue
-            parts = split_text(reply.text)
-            for i, part in enumerate(parts):
-                keyboard = markup(reply) if i == len(parts) - 1 else None
-                sent = await self._direct(
-                    functools.partial(bot.send_message, chat_id, part, reply_markup=keyboard)
-                )
-                if reply.keep is not None and i == 0:  # a NIK opens the texts kept (read-back, summary)
-                    kept.append((reply.keep, str(sent.message_id)))
+        with contextlib.suppress(_Dropped):
+            for reply in merge(replies):
+                caption = reply.text[:MAX_CAPTION]
+                if reply.document is not None:
+                    name, content = reply.document
+                    upload = InputFile(content, filename=name)
+                    await self._direct(functools.partial(bot.send_document, chat_id, upload, caption=caption))
+                    continue
+                if reply.photo is not None:
+                    upload = InputFile(reply.photo, filename="grafik.png")
+                    await self._direct(functools.partial(bot.send_photo, chat_id, upload, caption=caption))
+                    continue
+                editable = reply.edit and pressed is not None and len(reply.text) <= MAX_TEXT
+                if editable and await self._direct(functools.partial(_edited, pressed, reply)):  # type: ignore[arg-type]
+                    continue
+                parts = split_text(reply.text)
+                for i, part in enumerate(parts):
+                    keyboard = markup(reply) if i == len(parts) - 1 else None
+                    sent = await self._direct(
+                        functools.partial(bot.send_message, chat_id, part, reply_markup=keyboard)
+                    )
+                    if reply.keep is not None and i == 0:  # a NIK opens the texts kept (read-back, summary)
+                        kept.append((reply.keep, str(sent.message_id)))
 
     async def on_message(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Answer a message (text, command, contact or anything else) from a private chat."""
