@@ -6,7 +6,8 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 
-from tests.e2e.test_run import SECRET, base_env, cli
+from tests.e2e.test_program_data_cli import env_for, query
+from tests.e2e.test_run import cli
 
 ROSTER = (
     "nama,peran,kode_wilayah,no_hp\n"
@@ -16,18 +17,6 @@ ROSTER = (
 )
 WITHOUT_JONSON = ROSTER.replace("Jonson Simbolon,camat,12.17.01,081200000201\n", "")
 JONSON_LINE = "Jonson Simbolon, camat, Kec. Simanindo (12.17.01), 0812••••0201"
-
-
-def env_for(tmp_path):
-    return base_env() | {
-        "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}",
-        "LANJUTKAN_SECRET": SECRET,
-    }
-
-
-def query(tmp_path, sql: str) -> list[tuple]:
-    with contextlib.closing(sqlite3.connect(tmp_path / "bot.db")) as connection:
-        return connection.execute(sql).fetchall()
 
 
 def bind(tmp_path, phone: str, user_id: int) -> None:
