@@ -27,6 +27,8 @@ from types import TracebackType
 from typing import IO, Any, Literal
 from xml.etree.ElementTree import ParseError
 
+from models.rules.privacy import mask_nik_like
+
 Cell = str | int | float | dt.datetime | dt.date | dt.time | bool | None
 
 CHUNK = 1 << 20
@@ -429,16 +431,15 @@ def cell_text(value: Cell) -> str:
 
 
 QUOTE_MAX = 40  # characters of a cell a reason quotes
-NIK_LIKE = re.compile(r"[0-9](?:[ .\-\u00a0]?[0-9]){11,}")  # 12 or more digits, maybe spaced like a NIK
 DIGITS_MAX = 18  # digits of a number or date cell worth reading (Python refuses int() of 4.300 digits)
 
 
 def shown(value: Cell) -> str:
-    """A cell as a reason shows it: any run of 12 or more digits (a NIK?) as x's, cut to QUOTE_MAX."""
+    """A cell as a reason shows it: NIK-like runs masked as everywhere (mask_nik_like), cut to QUOTE_MAX."""
     text = cell_text(value).strip()
     # Masked before the cut, so a cut never leaves the first digits of a NIK.
-    masked = NIK_LIKE.sub(lambda found: "x" * len(found.group()), text[: QUOTE_MAX + 64])
-    return masked[:QUOTE_MAX] + "…" if len(text) > QUOTE_MAX else masked
+    masked = mask_nik_like(text[: QUOTE_MAX + 64])
+    return masked[:QUOTE_MAX] + "…" if len(masked) > QUOTE_MAX else masked
 
 
 def quoted(value: Cell) -> str:

@@ -268,12 +268,12 @@ async def test_a_desil_or_date_of_thousands_of_digits_rejects_its_row_and_no_nik
 
     assert [line for line in done.stderr.splitlines() if line.startswith("line ")] == [
         "line 3: desil berisi 5000 angka: terlalu panjang",
-        "line 4: desil xxxxxxxxxxxxxxxx harus 1 sampai 10",
+        "line 4: desil 1217••••••••0004 harus 1 sampai 10",
     ]
     assert done.stdout.strip() == "registry dtsen: 1 imported, 2 rejected (3 rows in dtsen.csv)"
     reasons = [line for line in also.stderr.splitlines() if line.startswith("line ")]
     assert reasons[0] == "line 3: mulai berisi 5000 angka: bukan tanggal"
-    assert reasons[1].startswith("line 4: kode desa xxxxxxxxxxxxxxxx bukan desa/kelurahan")
+    assert reasons[1].startswith("line 4: kode desa 1217••••••••0004 bukan desa/kelurahan")
     assert also.stdout.strip() == "participants: 1 imported, 2 rejected (3 rows in peserta.csv)"
     for result in (done, also):
         assert re.search(r"[0-9]{12}", result.stdout + result.stderr) is None

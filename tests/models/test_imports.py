@@ -373,11 +373,11 @@ async def test_reasons_quote_no_nik_from_a_wrong_column_and_cut_long_cells(servi
     participants_report = await run_participants(services, participants_file)
 
     reasons = [r.reason for r in registry_report.rejected + participants_report.rejected]
-    assert reasons[0] == "desil xxxxxxxxxxxxxxxx harus 1 sampai 10"
-    assert reasons[1].startswith("kode desa xxxxxxxxxxxxxxxx bukan desa/kelurahan")
-    assert reasons[2] == "mulai xxxxxxxxxxxxxxxx bukan tanggal"
-    assert reasons[3].startswith("kategori 'petani xxxxxxxxxxxxxxxx petani xxxxxxxxx…' tidak dikenal")
-    assert reasons[4].startswith("mulai 'xxxxxxxxxxxxxxxx kemarin' tidak terbaca")
+    assert reasons[0] == "desil 1217••••••••0002 harus 1 sampai 10"
+    assert reasons[1].startswith("kode desa 1217••••••••0002 bukan desa/kelurahan")
+    assert reasons[2] == "mulai 1217••••••••0004 bukan tanggal"
+    assert reasons[3].startswith("kategori 'petani 1217••••••••0006 petani 1217•••••…' tidak dikenal")
+    assert reasons[4].startswith("mulai '1217••••••••0008 kemarin' tidak terbaca")
     assert not any(re.search(r"[0-9]{12}", reason) for reason in reasons)
 
 
