@@ -616,16 +616,20 @@ async def open_cards(session: AsyncSession, *, proposal_id: int, stage: Status) 
     return list(rows)
 
 
-# The oldest pending message of each chat: the only one of a chat that may be sent (or be waited for).
+# The oldest unsent message of each chat: the only one of a chat that may be sent (or be waited for). A
+# reply still being sent directly by the process that handled its turn heads its chat too: nothing queued
+# after it may overtake it, nor, after a crash, before it is taken over.
+_UNSENT = (Delivery.PENDING.value, Delivery.DIRECT.value)
 _HEAD_IDS = (
     select(func.min(OutboundMessage.id))
-    .where(OutboundMessage.status == Delivery.PENDING)
+    .where(col(OutboundMessage.status).in_(_UNSENT))
     .group_by(col(OutboundMessage.channel), col(OutboundMessage.chat_id))
 )
 _HEADS = (
     select(OutboundMessage)
     .where(
         col(OutboundMessage.id).in_(_HEAD_IDS),
+        OutboundMessage.status == Delivery.PENDING,
         col(OutboundMessage.next_attempt_at) <= bindparam("now"),
         col(OutboundMessage.channel).in_(bindparam("channels", expanding=True)),
     )
@@ -648,7 +652,9 @@ async def next_due_at(session: AsyncSession, *, channels: list[str]) -> dt.datet
     wait for it, whatever their own time."""
     found = await session.exec(
         select(func.min(OutboundMessage.next_attempt_at)).where(
-            col(OutboundMessage.id).in_(_HEAD_IDS), col(OutboundMessage.channel).in_(channels)
+            col(OutboundMessage.id).in_(_HEAD_IDS),
+            OutboundMessage.status == Delivery.PENDING,
+            col(OutboundMessage.channel).in_(channels),
         )
     )
     return found.one()
@@ -661,7 +667,14 @@ async def mark_sent(
     await session.exec(
         update(OutboundMessage)
         .where(col(OutboundMessage.id) == message.id)
-        .values(status=Delivery.SENT.value, sent_at=at, attempts=message.attempts + 1, error=None)
+        .values(
+            status=Delivery.SENT.value,
+            sent_at=at,
+            attempts=message.attempts + 1,
+            error=None,
+            payload=None,
+            progress=message.progress + 1 if message.reply else message.progress,
+        )
     )
     if message.card_id is not None and not message.edit and message_ref is not None:
         await session.exec(
@@ -683,7 +696,13 @@ async def mark_failed(
     await session.exec(
         update(OutboundMessage)
         .where(col(OutboundMessage.id) == message.id)
-        .values(status=Delivery.FAILED.value, sent_at=at, attempts=message.attempts + 1, error=error[:120])
+        .values(
+            status=Delivery.FAILED.value,
+            sent_at=at,
+            attempts=message.attempts + 1,
+            error=error[:120],
+            payload=None,
+        )
     )
 
 
@@ -712,19 +731,30 @@ async def purge_outbound(session: AsyncSession, *, sent_before: dt.datetime) -> 
     """Forget delivered messages after a while (failures stay for the dinas to follow up)."""
     await session.exec(
         delete(OutboundMessage).where(
-            col(OutboundMessage.status) == Delivery.SENT, col(OutboundMessage.sent_at) < sent_before
+            col(OutboundMessage.status).in_([Delivery.SENT.value, Delivery.SUPERSEDED.value]),
+            col(OutboundMessage.sent_at) < sent_before,
         )
     )
 
 
 async def take_lease(
-    session: AsyncSession, *, name: str, holder: str, now: dt.datetime, ttl: dt.timedelta
+    session: AsyncSession,
+    *,
+    name: str,
+    holder: str,
+    now: dt.datetime,
+    ttl: dt.timedelta,
+    dead: str | None = None,
 ) -> bool:
-    """Hold (or keep holding) a named lease until now + ttl; False while another process holds it."""
+    """Hold (or keep holding) a named lease until now + ttl; False while another process holds it.
+
+    ``dead``: a holder known to be dead (its process is gone), whose lease is taken before it expires.
+    """
+    taken = (col(Lease.holder) == holder) | (col(Lease.expires_at) < now)
+    if dead is not None:
+        taken = taken | (col(Lease.holder) == dead)
     renewed = await session.exec(
-        update(Lease)
-        .where(col(Lease.name) == name, (col(Lease.holder) == holder) | (col(Lease.expires_at) < now))
-        .values(holder=holder, expires_at=now + ttl)
+        update(Lease).where(col(Lease.name) == name, taken).values(holder=holder, expires_at=now + ttl)
     )
     if renewed.rowcount == 1:
         return True
@@ -734,6 +764,179 @@ async def take_lease(
 
 async def release_lease(session: AsyncSession, *, name: str, holder: str) -> None:
     await session.exec(delete(Lease).where(col(Lease.name) == name, col(Lease.holder) == holder))
+
+
+async def lease_of(session: AsyncSession, *, name: str) -> Lease | None:
+    """A lease as it stands (its holder and until when), or None when nobody ever took it."""
+    return await session.get(Lease, name, populate_existing=True)
+
+
+async def live_holders(session: AsyncSession, *, prefix: str, now: dt.datetime) -> set[str]:
+    """The holders of the unexpired leases whose name starts with ``prefix`` (processes' heartbeats)."""
+    rows = await session.exec(
+        select(Lease.holder).where(col(Lease.name).startswith(prefix), col(Lease.expires_at) >= now)
+    )
+    return set(rows)
+
+
+async def extend_lease(session: AsyncSession, *, name: str, holder: str, until: dt.datetime) -> None:
+    """Make a lease last at least until ``until`` (whoever holds it): a shared pause, such as a 429's."""
+    if not await _insert_if_missing(session, Lease, {"name": name, "holder": holder, "expires_at": until}):
+        await session.exec(
+            update(Lease)
+            .where(col(Lease.name) == name, col(Lease.expires_at) < until)
+            .values(holder=holder, expires_at=until)
+        )
+
+
+# --------------------------------------------------------------------------------------------- replies
+
+
+async def record_reply(
+    session: AsyncSession,
+    *,
+    channel: str,
+    chat_id: str,
+    officer_id: int | None,
+    update_id: int | None,
+    payload: str,
+    holder: str,
+    now: dt.datetime,
+) -> int:
+    """Record a turn's reply in the turn's transaction, to be sent by ``holder`` once it commits; returns
+    its id. Replies of the same chat not sent yet are superseded: the person has moved on past them."""
+    await session.exec(
+        update(OutboundMessage)
+        .execution_options(synchronize_session=False)
+        .where(
+            col(OutboundMessage.status).in_(_UNSENT),
+            col(OutboundMessage.channel) == channel,
+            col(OutboundMessage.chat_id) == chat_id,
+            col(OutboundMessage.reply).is_(True),
+        )
+        .values(status=Delivery.SUPERSEDED.value, payload=None, holder=None, sent_at=now)
+    )
+    inserted = await session.exec(
+        sa_insert(OutboundMessage)
+        .values(
+            channel=channel,
+            chat_id=chat_id,
+            officer_id=officer_id,
+            text="",
+            buttons=[],
+            status=Delivery.DIRECT.value,
+            next_attempt_at=now,
+            created_at=now,
+            reply=True,
+            payload=payload,
+            update_id=update_id,
+            holder=holder,
+        )
+        .returning(col(OutboundMessage.id))
+    )
+    return int(inserted.scalar_one())
+
+
+async def confirm_replies(session: AsyncSession, *, sent: list[tuple[int, dt.datetime]]) -> None:
+    """Record replies the channel sent directly (id, when); one superseded meanwhile stays so."""
+    if not sent:
+        return
+    connection = await session.connection()
+    await connection.execute(
+        update(OutboundMessage)
+        .where(
+            col(OutboundMessage.id) == bindparam("reply_id"), col(OutboundMessage.status) == Delivery.DIRECT
+        )
+        .values(status=Delivery.SENT.value, sent_at=bindparam("at"), payload=None, holder=None),
+        [{"reply_id": reply_id, "at": at} for reply_id, at in sent],
+    )
+
+
+async def hand_over_reply(
+    session: AsyncSession, *, reply_id: int, progress: int, at: dt.datetime, error: str
+) -> None:
+    """A reply the channel could not finish sending directly goes to the outbox, from part ``progress``,
+    due at ``at`` (after a 429's pause, a backoff)."""
+    await session.exec(
+        update(OutboundMessage)
+        .execution_options(synchronize_session=False)
+        .where(col(OutboundMessage.id) == reply_id, col(OutboundMessage.status) == Delivery.DIRECT)
+        .values(
+            status=Delivery.PENDING.value,
+            holder=None,
+            progress=progress,
+            next_attempt_at=at,
+            attempts=1,
+            error=error[:120],
+        )
+    )
+
+
+async def fail_reply(session: AsyncSession, *, reply_id: int, at: dt.datetime, error: str) -> None:
+    """A reply that can never be sent (the person blocked the bot): recorded like any failed message."""
+    await session.exec(
+        update(OutboundMessage)
+        .execution_options(synchronize_session=False)
+        .where(col(OutboundMessage.id) == reply_id, col(OutboundMessage.status) == Delivery.DIRECT)
+        .values(status=Delivery.FAILED.value, holder=None, sent_at=at, error=error[:120], payload=None)
+    )
+
+
+async def direct_holders(session: AsyncSession) -> set[str]:
+    """The processes with replies being sent directly (each one's own, or a dead one's left over)."""
+    rows = await session.exec(
+        select(OutboundMessage.holder)
+        .where(col(OutboundMessage.status) == Delivery.DIRECT, col(OutboundMessage.holder).is_not(None))
+        .distinct()
+    )
+    return {holder for holder in rows if holder is not None}
+
+
+async def take_over_replies(session: AsyncSession, *, holders: set[str]) -> int:
+    """The replies dead processes were sending become the outbox's (pending, in their chat's order)."""
+    if not holders:
+        return 0
+    taken = await session.exec(
+        update(OutboundMessage)
+        .execution_options(synchronize_session=False)
+        .where(col(OutboundMessage.status) == Delivery.DIRECT, col(OutboundMessage.holder).in_(holders))
+        .values(status=Delivery.PENDING.value, holder=None)
+    )
+    return int(taken.rowcount)
+
+
+async def mark_progress(session: AsyncSession, *, message: OutboundMessage, progress: int) -> None:
+    """Part of a reply went out (the outbox sends a reply's messages one by one): the rest is due now."""
+    await session.exec(
+        update(OutboundMessage)
+        .execution_options(synchronize_session=False)
+        .where(col(OutboundMessage.id) == message.id, col(OutboundMessage.status) == Delivery.PENDING)
+        .values(progress=progress, error=None)
+    )
+
+
+async def still_pending(session: AsyncSession, *, message_id: int) -> bool:
+    """Whether an outbox message is still to be sent (a reply may have been superseded meanwhile)."""
+    found = await session.exec(select(OutboundMessage.status).where(col(OutboundMessage.id) == message_id))
+    return found.first() == Delivery.PENDING
+
+
+async def recent_deliveries(
+    session: AsyncSession, *, channels: list[str], since: dt.datetime, limit: int
+) -> list[tuple[str, str, dt.datetime]]:
+    """(channel, chat, when) of the latest deliveries since ``since``, newest first: the spacing a new
+    process must keep with what the last one sent."""
+    rows = await session.exec(
+        select(OutboundMessage.channel, OutboundMessage.chat_id, OutboundMessage.sent_at)
+        .where(
+            col(OutboundMessage.status) == Delivery.SENT,
+            col(OutboundMessage.sent_at) >= since,
+            col(OutboundMessage.channel).in_(channels),
+        )
+        .order_by(col(OutboundMessage.sent_at).desc())
+        .limit(limit)
+    )
+    return [(channel, chat, at) for channel, chat, at in rows if at is not None]
 
 
 async def release_quota_place(session: AsyncSession, *, year: int) -> None:
@@ -760,7 +963,9 @@ async def queue_overview(
 
 async def failed_count(session: AsyncSession) -> int:
     found = await session.exec(
-        select(func.count()).select_from(OutboundMessage).where(OutboundMessage.status == Delivery.FAILED)
+        select(func.count())
+        .select_from(OutboundMessage)
+        .where(col(OutboundMessage.status) == Delivery.FAILED)
     )
     return found.one()
 

@@ -193,6 +193,10 @@ class Delivery(StrEnum):
     PENDING = "pending"
     SENT = "sent"
     FAILED = "failed"  # permanently: the bot is blocked, the chat is gone; shown to the dinas
+    # A turn's reply being sent by the process that handled the turn (``holder``), right after its commit;
+    # if that process dies first, the outbox takes it over as pending.
+    DIRECT = "direct"
+    SUPERSEDED = "superseded"  # a reply not yet sent when a later one for its chat was recorded: stale
 
 
 class CardCopy(SQLModel, table=True):
@@ -234,6 +238,13 @@ class OutboundMessage(SQLModel, table=True):
     error: str | None = Field(default=None, max_length=120)
     created_at: dt.datetime = Field(default_factory=utcnow)
     sent_at: dt.datetime | None = Field(default=None, index=True)
+    # A turn's reply (``reply`` is True): the replies of one handled update, recorded in the turn's
+    # transaction, encrypted with the NIK vault (a read-back shows the NIK typed); cleared once sent.
+    reply: bool = False
+    payload: str | None = Field(default=None, sa_type=sa.Text)
+    update_id: int | None = Field(default=None, sa_type=sa.BigInteger)  # the update it answers
+    holder: str | None = Field(default=None, max_length=64)  # the process sending it while ``direct``
+    progress: int = 0  # of the channel's messages for this reply, how many went out before a hand-over
 
 
 class Dispatch(SQLModel, table=True):
