@@ -10,9 +10,11 @@ import asyncio
 import logging
 from typing import TypeGuard
 
+from sqlmodel.ext.asyncio.session import AsyncSession
+
 from handlers import approval, ekspor, intake, onboarding, queries, rekap, ringkasan, texts
 from handlers.context import Services, Turn
-from handlers.messages import Inbound, Kind, Reply
+from handlers.messages import Answer, Inbound, Kind, Reply, dump_replies
 from models import store
 from models.db import is_busy
 from models.rules.ids import parse_id
@@ -38,30 +40,41 @@ class Engine:
         self.services = services
 
     async def handle(self, inbound: Inbound) -> list[Reply]:
-        """Answer one message; the state change and the replies' decision commit together."""
+        """Answer one message without recording the replies (the terminal demo, tests)."""
+        return (await self.answer(inbound)).replies
+
+    async def answer(
+        self, inbound: Inbound, *, holder: str | None = None, pressed: str | None = None
+    ) -> Answer:
+        """Answer one message; the state change and its replies commit together.
+
+        With a ``holder`` (this process, for a channel that sends the replies itself), the replies are
+        recorded in the turn's transaction, for ``holder`` to send right after the commit and confirm; if
+        the process dies first, the outbox sends them. ``pressed``: the message the replies may edit.
+        """
         try:
             for pause in BUSY_PAUSES:
                 try:
-                    return await self._attempt(inbound)
+                    return await self._attempt(inbound, holder, pressed)
                 except Exception as error:
                     if not is_busy(error):
                         raise
                 # Another process holds SQLite's write lock: the turn was rolled back; wait without
                 # blocking anyone, then redo it.
                 await asyncio.sleep(pause)
-            return await self._attempt(inbound)
+            return await self._attempt(inbound, holder, pressed)
         except Exception as error:
-            await self.mark_handled(inbound.channel, inbound.update_id)
             # Only the type: a message or traceback text may quote what was typed, a NIK included.
             log.error("handling a %s message failed: %s", inbound.kind.value, type(error).__name__)
-            return [Reply(texts.TRY_AGAIN_LATER), *await self._where_we_are(inbound)]
+            replies = [Reply(texts.TRY_AGAIN_LATER), *await self._where_we_are(inbound)]
+            return Answer(replies, await self._give_up(inbound, replies, holder))
 
-    async def _attempt(self, inbound: Inbound) -> list[Reply]:
+    async def _attempt(self, inbound: Inbound, holder: str | None, pressed: str | None) -> Answer:
         try:
-            return await self._turn(inbound)
+            return await self._turn(inbound, holder=holder, pressed=pressed)
         except store.DuplicateLiveNik:
             # Rolled back: tell the officer who lost the race why, from a fresh transaction.
-            return await self._turn(inbound, after_race=True)
+            return await self._turn(inbound, holder=holder, pressed=pressed, after_race=True)
 
     async def _where_we_are(self, inbound: Inbound) -> list[Reply]:
         """After a failure, the open question again, so the officer has buttons to press."""
@@ -81,23 +94,57 @@ class Engine:
             return []
 
     async def mark_handled(self, channel: str, update_id: int | None) -> None:
-        """Claim an update without acting on it (ignored, unreadable, or failed and the person told to
-        send again): a replay after a restart must never act on it later."""
-        if update_id is None:
-            return
+        """Claim an update without acting on it (ignored or unreadable): a replay after a restart must
+        never act on it later."""
+        await self._give_up(Inbound(channel, "", "", Kind.OTHER, update_id=update_id), [], None)
+
+    async def _give_up(self, inbound: Inbound, replies: list[Reply], holder: str | None) -> int | None:
+        """Claim an update that failed (the person is told to send again) or is ignored, with the replies
+        saying so: a replay after a restart must never act on it later."""
+        if inbound.update_id is None and not (holder and replies):
+            return None
         try:
             async with self.services.sessions() as session:
-                await store.claim_inbound(session, channel=channel, update_id=update_id)
+                if inbound.update_id is not None:
+                    await store.claim_inbound(session, channel=inbound.channel, update_id=inbound.update_id)
+                reply_id = await self._record(session, inbound, replies, holder, None)
                 await session.commit()
+                return reply_id
         except Exception as error:
             log.error("could not mark an update handled: %s", type(error).__name__)
+            return None
 
-    async def _turn(self, inbound: Inbound, *, after_race: bool = False) -> list[Reply]:
+    async def _record(
+        self,
+        session: AsyncSession,
+        inbound: Inbound,
+        replies: list[Reply],
+        holder: str | None,
+        pressed: str | None,
+        officer_id: int | None = None,
+    ) -> int | None:
+        """Record the turn's replies in its transaction (see :meth:`answer`)."""
+        if holder is None or not replies:
+            return None
+        return await store.record_reply(
+            session,
+            channel=inbound.channel,
+            chat_id=inbound.chat_id,
+            officer_id=officer_id,
+            update_id=inbound.update_id,
+            payload=self.services.vault.encrypt(dump_replies(replies, pressed=pressed)),
+            holder=holder,
+            now=self.services.clock(),
+        )
+
+    async def _turn(
+        self, inbound: Inbound, *, holder: str | None, pressed: str | None, after_race: bool = False
+    ) -> Answer:
         async with self.services.sessions() as session:
             if inbound.update_id is not None and not await store.claim_inbound(
                 session, channel=inbound.channel, update_id=inbound.update_id
             ):
-                return []  # handled before a crash; its replies were sent or are the outbox's job
+                return Answer([])  # handled before a crash: its replies were recorded with it
             account, officer, *held = await store.turn_state(
                 session, channel=inbound.channel, external_id=inbound.user_id
             )
@@ -113,12 +160,14 @@ class Engine:
                 await onboarding.handle_unbound(turn)
             else:
                 await route(turn)
+            officer_id = turn.officer.id if turn.officer is not None else None
+            reply_id = await self._record(session, inbound, turn.replies, holder, pressed, officer_id)
             await session.commit()
         for done in turn.after_commit:
             done()
         if turn.queued:
             self.services.doorbell.ring()  # committed: the outbox may send them now
-        return turn.replies
+        return Answer(turn.replies, reply_id)
 
 
 async def route(turn: Turn) -> None:

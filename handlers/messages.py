@@ -6,8 +6,12 @@ Telegram inline keyboards, WhatsApp buttons or lists, numbered choices in the te
 
 from __future__ import annotations
 
+import base64
+import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 
 class Kind(StrEnum):
@@ -97,3 +101,58 @@ class Reply:
     # note (in the person's next Inbound.sent), for a later ``target``
     keep: str | None = None
     meta: dict[str, str] = field(default_factory=dict, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """A turn's replies, and the id of their record in the outbox (None when not recorded): the channel
+    sends them, then confirms the record or hands what is left to the outbox."""
+
+    replies: list[Reply]
+    reply_id: int | None = None
+
+
+def dump_replies(replies: Sequence[Reply], *, pressed: str | None) -> str:
+    """A turn's replies as JSON, with the message they may edit (the pressed card), to record them."""
+    return json.dumps({"pressed": pressed, "replies": [_dump(r) for r in replies]}, ensure_ascii=False)
+
+
+def load_replies(text: str) -> tuple[list[Reply], str | None]:
+    """The replies recorded by :func:`dump_replies`, and the message they may edit."""
+    data = json.loads(text)
+    return [_load(r) for r in data["replies"]], data["pressed"]
+
+
+def _dump(reply: Reply) -> dict[str, Any]:
+    return {
+        "text": reply.text,
+        "buttons": [[[b.label, b.data] for b in row] for row in reply.buttons],
+        "menu": None if reply.menu is None else [list(row) for row in reply.menu],
+        "ask_contact": reply.ask_contact,
+        "edit": reply.edit,
+        "document": None
+        if reply.document is None
+        else [reply.document[0], base64.b64encode(reply.document[1]).decode()],
+        "photo": None if reply.photo is None else base64.b64encode(reply.photo).decode(),
+        "target": reply.target,
+        "delete": reply.delete,
+        "keep": reply.keep,
+        "meta": reply.meta,
+    }
+
+
+def _load(data: dict[str, Any]) -> Reply:
+    document = data["document"]
+    return Reply(
+        data["text"],
+        buttons=tuple(tuple(Button(label, value) for label, value in row) for row in data["buttons"]),
+        menu=None if data["menu"] is None else tuple(tuple(row) for row in data["menu"]),
+        ask_contact=data["ask_contact"],
+        edit=data["edit"],
+        document=None if document is None else (document[0], base64.b64decode(document[1])),
+        photo=None if data["photo"] is None else base64.b64decode(data["photo"]),
+        target=data["target"],
+        delete=data["delete"],
+        keep=data["keep"],
+        meta=dict(data["meta"]),
+    )

@@ -31,20 +31,24 @@ import collections
 import contextlib
 import datetime as dt
 import logging
-import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from sqlmodel.ext.asyncio.session import AsyncSession
+
 from handlers.context import Services
-from handlers.messages import Button, Reply
+from handlers.messages import Answer, Button, Reply, load_replies
 from models import store
 from models.tables import OutboundMessage
+from scheduler.liveness import known_dead, process_name, started_here
 
 log = logging.getLogger(__name__)
 
 LEASE = "outbox"
+ALIVE = "alive:"  # + a process's name: its heartbeat, renewed with the outbox lease
+FLOOD = "flood:"  # + a channel: until when its chat app asked the whole bot to wait (a 429)
 SENT_KEEP = dt.timedelta(days=7)
 PURGE_EVERY = 3600.0  # seconds
 
@@ -67,6 +71,14 @@ class Undeliverable(Exception):
         self.reason = reason
 
 
+class Part(Protocol):
+    """One call to the chat app of a turn's replies, as the channel plans them."""
+
+    @property
+    def keep(self) -> str | None:
+        """The note to hand back with the id of the message this call makes (see ``Reply.keep``)."""
+
+
 class Courier(Protocol):
     """A channel's way of sending: a thin translation of a neutral reply into the chat app's API."""
 
@@ -75,6 +87,13 @@ class Courier(Protocol):
 
     async def edit(self, chat_id: str, message_ref: str, reply: Reply) -> None:
         """Replace a message sent before (a card showing its outcome)."""
+
+    def plan(self, replies: Sequence[Reply], pressed: str | None) -> Sequence[Part]:
+        """A turn's replies as the calls that send them, in order (the same every time: a reply handed
+        over after some of its calls resumes at the next one)."""
+
+    async def perform(self, chat_id: str, part: Part) -> str | None:
+        """Make one call of :meth:`plan`; the id of the message it made, if any."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +109,9 @@ class Limits:
     max_attempts: int = 20  # with the cap, about an hour and a half of trying before giving up
     batch: int = 200
     idle_poll: float = 1.0  # how often to look for messages queued by other processes
-    lease_ttl: float = 30.0
+    # A process killed on another host is taken over this long after its last heartbeat (ttl/3 apart);
+    # on the same host at once (see scheduler.liveness).
+    lease_ttl: float = 6.0
 
     @property
     def count(self) -> int:
@@ -135,12 +156,15 @@ class Pacer:
     """
 
     limits: Limits
+    channel: str = "telegram"
     clock: Callable[[], float] = time.monotonic
     catch_up: float = 0.5  # seconds behind its even schedule the pacer may be and still make them up
     next_start: float = 0.0
     paused_until: float = 0.0
     chat_free_at: dict[tuple[str, str], float] = field(default_factory=dict)
     starts: collections.deque[Start] = field(init=False)
+    # Told of each 429 (the seconds to wait from now), to share the pause with other processes
+    on_pause: Callable[[float], None] | None = None
 
     def __post_init__(self) -> None:
         self.starts = collections.deque(maxlen=self.limits.count)
@@ -182,8 +206,44 @@ class Pacer:
         """The call's answer (or its error) is back: it reached Telegram before now, if at all."""
         start.ended = self.clock()
 
+    def take_direct(self, chat: tuple[str, str]) -> Start:
+        """Count a reply's call that starts now without waiting its turn (a person is waiting for it): the
+        outbox's next start leaves room for it, and the chat's spacing starts from it."""
+        now = self.clock()
+        start = Start(now)
+        self.starts.append(start)
+        self.chat_free_at[chat] = max(self.chat_free_at.get(chat, 0.0), now + self.limits.chat_interval)
+        return start
+
+    def paused_for(self) -> float:
+        """Seconds left of a 429's pause (0 when none holds)."""
+        return max(0.0, self.paused_until - self.clock())
+
     def pause(self, seconds: float) -> None:
+        """A 429 answered to any call (a reply or the outbox): every start waits ``seconds``."""
+        now = self.clock()
+        if now >= self.paused_until:
+            log.warning("%s flood control: every send waits %.0f s", self.channel, seconds)
+        self.paused_until = max(self.paused_until, now + seconds)
+        if self.on_pause is not None:
+            self.on_pause(seconds)
+
+    def pause_for(self, seconds: float) -> None:
+        """A pause another process (or the last one) learnt of: honoured, not shared again."""
         self.paused_until = max(self.paused_until, self.clock() + seconds)
+
+    def remember(self, deliveries: Sequence[tuple[tuple[str, str], float]]) -> None:
+        """Deliveries made before this process started, ``(chat, seconds ago)`` newest first: the chat
+        spacing and the last second's count go on from them rather than from zero."""
+        now = self.clock()
+        for chat, ago in deliveries:
+            free = now - ago + self.limits.chat_interval
+            if free > now:
+                self.chat_free_at[chat] = max(self.chat_free_at.get(chat, 0.0), free)
+        if not self.starts:
+            recent = [now - ago for _, ago in deliveries if ago < 1.0][: self.limits.count]
+            for at in reversed(recent):
+                self.starts.append(Start(at, at))
 
 
 class Outbox:
@@ -196,6 +256,7 @@ class Outbox:
         *,
         limits: Limits | None = None,
         holder: str | None = None,
+        pacer: Pacer | None = None,
         clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
     ) -> None:
         self.services = services
@@ -204,8 +265,11 @@ class Outbox:
         self.clock = clock
         self.couriers = couriers
         self.limits = limits or Limits()
-        self.pacer = Pacer(self.limits)
-        self.holder = holder or f"outbox-{secrets.token_hex(4)}"
+        # Shared with the channel's direct replies: one flood state and one count per bot
+        self.pacer = pacer or Pacer(self.limits, channel=next(iter(couriers), "telegram"))
+        self.pacer.on_pause = self._share_pause
+        self.holder = holder or process_name()
+        self._sharing: set[asyncio.Task[None]] = set()
         self._doorbell = asyncio.Event()
         self._in_flight: dict[tuple[str, str], asyncio.Task[None]] = {}
         self._holding = False
@@ -254,35 +318,88 @@ class Outbox:
         await self._settle()
         return self.sent + self.failed - before
 
+    async def prepare(self) -> None:
+        """Before this process answers anyone: its heartbeat, the lease if free (a dead process's replies
+        taken over), a 429 pause still running and the last deliveries' spacing."""
+        await self._keep_lease()
+
     async def _keep_lease(self) -> bool:
+        """Every ttl/3: this process's heartbeat, the lease taken or renewed, a 429 pause learnt from
+        other processes; as the holder, the replies of dead processes taken over."""
         now = self.clock()
         if self._holding and now < self._lease_renew_at:
             return True
+        ttl = dt.timedelta(seconds=self.limits.lease_ttl)
+        taken_over = 0
         try:
             async with self.services.sessions() as session:
+                alive = ALIVE + self.holder
+                await store.take_lease(session, name=alive, holder=self.holder, now=now, ttl=ttl)
+                lease = await store.lease_of(session, name=LEASE)
+                dead = lease.holder if lease is not None and known_dead(lease.holder) else None
                 held = await store.take_lease(
-                    session,
-                    name=LEASE,
-                    holder=self.holder,
-                    now=now,
-                    ttl=dt.timedelta(seconds=self.limits.lease_ttl),
+                    session, name=LEASE, holder=self.holder, now=now, ttl=ttl, dead=dead
+                )
+                if held:
+                    taken_over = await store.take_over_replies(session, holders=await self._dead(session))
+                flood = await store.lease_of(session, name=FLOOD + self.pacer.channel)
+                deliveries = (
+                    await store.recent_deliveries(
+                        session,
+                        channels=list(self.couriers),
+                        since=now - dt.timedelta(seconds=max(self.limits.chat_interval, 1.0)),
+                        limit=max(self.limits.batch, self.limits.count),
+                    )
+                    if held and not self._holding
+                    else []
                 )
                 await session.commit()
         except Exception as error:
             log.error("outbox lease check failed: %s", type(error).__name__)
             held = False
+        else:
+            if flood is not None and flood.expires_at > now:
+                self.pacer.pause_for((flood.expires_at - now).total_seconds())
+            if deliveries:
+                self.pacer.remember([((c, chat), (now - at).total_seconds()) for c, chat, at in deliveries])
         if held and not self._holding:
             log.info("outbox: this process delivers (%s)", self.holder)
+        if taken_over:
+            log.info("outbox: %d reply(ies) of a stopped process taken over", taken_over)
         self._holding = held
-        self._lease_renew_at = now + dt.timedelta(seconds=self.limits.lease_ttl / 3)
+        self._lease_renew_at = now + ttl / 3
         return held
 
-    async def _release(self) -> None:
-        if not self._holding:
-            return
+    async def _dead(self, session: AsyncSession) -> set[str]:
+        """The processes with replies in flight that are gone: no heartbeat, or known dead here."""
+        holders = await store.direct_holders(session)
+        if not holders:
+            return set()
+        alive = await store.live_holders(session, prefix=ALIVE, now=self.clock())
+        return {h for h in holders if not started_here(h) and (known_dead(h) or h not in alive)}
+
+    def _share_pause(self, seconds: float) -> None:
+        """Write a 429's pause where the other processes (and the next one, after a crash) read it."""
+        task = asyncio.get_running_loop().create_task(self._save_pause(seconds))
+        self._sharing.add(task)
+        task.add_done_callback(self._sharing.discard)
+
+    async def _save_pause(self, seconds: float) -> None:
+        until = self.clock() + dt.timedelta(seconds=seconds)
         try:
             async with self.services.sessions() as session:
-                await store.release_lease(session, name=LEASE, holder=self.holder)
+                name = FLOOD + self.pacer.channel
+                await store.extend_lease(session, name=name, holder=self.holder, until=until)
+                await session.commit()
+        except Exception as error:
+            log.warning("could not share a 429 pause: %s", type(error).__name__)
+
+    async def _release(self) -> None:
+        try:
+            async with self.services.sessions() as session:
+                if self._holding:
+                    await store.release_lease(session, name=LEASE, holder=self.holder)
+                await store.release_lease(session, name=ALIVE + self.holder, holder=self.holder)
                 await session.commit()
         except Exception as error:
             log.warning("outbox lease release failed: %s", type(error).__name__)
@@ -386,6 +503,8 @@ class Outbox:
     async def _attempt(self, message: OutboundMessage) -> tuple[str, object]:
         courier = self.couriers[message.channel]
         try:
+            if message.reply:
+                return await self._attempt_reply(message, courier)
             if message.edit:
                 ref = await self._card_ref(message)
                 if ref is None:  # the card itself never arrived: nothing to write the outcome on
@@ -402,6 +521,23 @@ class Outbox:
         except Exception as error:  # a bug or an unknown failure: retried, never lost; logged by type
             log.error("outbox send failed: %s", type(error).__name__)
             return "retry", RetryLater(type(error).__name__)
+
+    async def _attempt_reply(self, message: OutboundMessage, courier: Courier) -> tuple[str, object]:
+        """The next call of a turn's reply the channel could not finish (or a dead process's)."""
+        assert message.id is not None
+        async with self.services.sessions() as session:
+            if not await store.still_pending(session, message_id=message.id):
+                return "skip", None  # superseded since it was read: the person has moved on
+        try:
+            replies, pressed = load_replies(self.services.vault.decrypt(message.payload or ""))
+        except Exception as error:  # another secret, a damaged row: it can never be sent
+            log.error("outbox reply %s unreadable: %s", message.id, type(error).__name__)
+            return "failed", "unreadable"
+        parts = courier.plan(replies, pressed)
+        if message.progress >= len(parts):
+            return "sent", None
+        ref = await courier.perform(message.chat_id, parts[message.progress])
+        return ("sent" if message.progress + 1 >= len(parts) else "part"), ref
 
     async def _card_ref(self, message: OutboundMessage) -> str | None:
         assert message.card_id is not None
@@ -420,7 +556,11 @@ class Outbox:
             now = self.clock()
             try:
                 async with self.services.sessions() as session:
-                    if kind == "sent":
+                    if kind == "skip":
+                        break
+                    if kind == "part":
+                        await store.mark_progress(session, message=message, progress=message.progress + 1)
+                    elif kind == "sent":
                         ref = detail if isinstance(detail, str) else None
                         await store.mark_sent(session, message=message, message_ref=ref, at=now)
                     elif kind == "failed" or message.attempts + 1 >= self.limits.max_attempts:
@@ -442,7 +582,7 @@ class Outbox:
         elif kind == "failed":
             self.failed += 1
             log.warning("outbox message %s undeliverable: %s", message.id, detail)
-        else:
+        elif kind == "retry":
             self.retried += 1
 
     async def _purge_quietly(self) -> None:
@@ -456,3 +596,137 @@ class Outbox:
         async with self.services.sessions() as session:
             await store.purge_outbound(session, sent_before=self.clock() - SENT_KEEP)
             await session.commit()
+
+
+# ------------------------------------------------------------------------------------------- replies
+
+
+class Receipts:
+    """Records the replies sent directly as sent: those confirmed while one write runs go together in
+    the next (group commit), so many people answered at once cost few transactions."""
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        self._waiting: list[tuple[int, dt.datetime, asyncio.Future[None]]] = []
+        self._writer: asyncio.Task[None] | None = None
+
+    async def confirm(self, reply_id: int, at: dt.datetime) -> None:
+        """Return once the reply is recorded as sent (retried until the database takes it: a reply left
+        unconfirmed would be sent again after a restart)."""
+        done = asyncio.get_running_loop().create_future()
+        self._waiting.append((reply_id, at, done))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write())
+        await done
+
+    async def _write(self) -> None:
+        pause = 0.05
+        while self._waiting:
+            batch, self._waiting = self._waiting, []
+            while True:
+                try:
+                    async with self.services.sessions() as session:
+                        await store.confirm_replies(session, sent=[(rid, at) for rid, at, _ in batch])
+                        await session.commit()
+                    break
+                except Exception as error:
+                    log.error("recording replies sent failed, retrying: %s", type(error).__name__)
+                    await asyncio.sleep(pause)
+                    pause = min(pause * 2, 5.0)
+            for _, _, done in batch:
+                if not done.done():
+                    done.set_result(None)
+
+
+class DirectReplies:
+    """Sends a turn's replies right after its commit, to the person waiting for them.
+
+    No hop through the outbox on the normal path, but the same rules: a 429 pause (from any call) holds
+    them too, and each call counts in the pacer, so the outbox leaves room for them. What cannot go now
+    (a pause, a 429, a failure) is handed to the outbox from the call it stopped at, to be sent after the
+    pause or a backoff, unless a later reply to the same chat supersedes it first; what can never go
+    (the bot blocked) is recorded as failed.
+    """
+
+    def __init__(
+        self,
+        services: Services,
+        channel: str,
+        courier: Courier,
+        pacer: Pacer,
+        *,
+        backoff: float = 1.0,
+        clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+    ) -> None:
+        self.services = services
+        self.channel = channel
+        self.courier = courier
+        self.pacer = pacer
+        self.backoff = backoff
+        self.clock = clock
+        self.receipts = Receipts(services)
+
+    async def deliver(self, chat_id: str, answer: Answer, pressed: str | None) -> list[tuple[str, str]]:
+        """Send the answer's replies in order; the (note, message id) of those sent with ``keep``."""
+        kept: list[tuple[str, str]] = []
+        parts = self.courier.plan(answer.replies, pressed)
+        for index, part in enumerate(parts):
+            if (wait := self.pacer.paused_for()) > 0:
+                await self._hand_over(answer, index, wait, "429")
+                return kept
+            start = self.pacer.take_direct((self.channel, chat_id))
+            try:
+                ref = await self.courier.perform(chat_id, part)
+            except RetryLater as error:
+                if error.flood and error.retry_after:
+                    self.pacer.pause(error.retry_after)
+                await self._hand_over(answer, index, error.retry_after or self.backoff, error.reason)
+                return kept
+            except Undeliverable as error:
+                await self._fail(answer, error.reason)
+                return kept
+            except Exception as error:  # a bug or an unknown failure: the outbox tries again
+                log.error("direct reply failed: %s", type(error).__name__)
+                await self._hand_over(answer, index, self.backoff, type(error).__name__)
+                return kept
+            finally:
+                self.pacer.end(start)
+            if part.keep is not None and ref is not None:
+                kept.append((part.keep, ref))
+        if answer.reply_id is not None:
+            await self.receipts.confirm(answer.reply_id, self.clock())
+        return kept
+
+    async def _hand_over(self, answer: Answer, progress: int, wait: float, reason: str) -> None:
+        if answer.reply_id is None:
+            return  # not recorded (no turn behind it): nothing to hand over
+        at = self.clock() + dt.timedelta(seconds=wait)
+        await self._write(
+            lambda session: store.hand_over_reply(
+                session, reply_id=answer.reply_id or 0, progress=progress, at=at, error=reason
+            )
+        )
+        self.services.doorbell.ring()
+
+    async def _fail(self, answer: Answer, reason: str) -> None:
+        log.warning("a reply is undeliverable: %s", reason)
+        if answer.reply_id is not None:
+            at = self.clock()
+            await self._write(
+                lambda session: store.fail_reply(session, reply_id=answer.reply_id or 0, at=at, error=reason)
+            )
+
+    async def _write(self, change: Callable[[AsyncSession], Awaitable[None]]) -> None:
+        """Commit a change of a reply's record, retried until it holds: a reply left ``direct`` by a live
+        process would hold its chat's outbox back."""
+        pause = 0.05
+        while True:
+            try:
+                async with self.services.sessions() as session:
+                    await change(session)
+                    await session.commit()
+                return
+            except Exception as error:
+                log.error("recording a reply failed, retrying: %s", type(error).__name__)
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, 5.0)

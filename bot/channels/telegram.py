@@ -10,7 +10,6 @@ import functools
 import gc
 import json
 import logging
-import time
 import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any, TypeVar
@@ -56,7 +55,9 @@ from handlers.messages import Inbound, Kind, Reply
 from models import store
 from models.db import checkpoint_periodically
 from scheduler.jobs import Schedule, Timetable
-from scheduler.outbox import Limits, Outbox, RetryLater, Undeliverable
+from scheduler.liveness import process_name
+from scheduler.outbox import DirectReplies, Limits, Outbox, Pacer, RetryLater, Undeliverable
+from scheduler.outbox import Part as PlannedPart
 
 log = logging.getLogger(__name__)
 
@@ -241,43 +242,6 @@ class InboxBot(ExtBot):
         return updates
 
 
-class Flood:
-    """Until when Telegram's flood control holds the direct replies back; logs once per window.
-
-    Under a flood every reply may get 429: one warning when a window starts and one for the first reply
-    dropped in it, not an error per message.
-    """
-
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
-        self.clock = clock
-        self.until = 0.0  # the end of the current window (the clock's time)
-        self.dropped = 0  # replies given up in the current window
-
-    def hit(self, retry_after: float, *, again: bool = False) -> None:
-        """A 429 asking to wait ``retry_after`` seconds; ``again``: to a call retried after such a wait."""
-        now = self.clock()
-        # A retry goes when its window ends: a 429 to it continues that flood, it starts none.
-        if now >= self.until and not again:
-            self.dropped = 0
-            log.warning(
-                "telegram flood control: retry after %.0f s; direct replies wait and are tried once more",
-                retry_after,
-            )
-        self.until = max(self.until, now + retry_after)
-
-    def drop(self) -> None:
-        """A direct reply given up under the flood."""
-        self.dropped += 1
-        if self.dropped == 1:
-            log.warning(
-                "telegram flood control: a direct reply was dropped; more in this window are not logged"
-            )
-
-
-class _Dropped(Exception):
-    """A direct reply given up under flood control: the rest of the turn's replies are not sent either."""
-
-
 def _retry_after(error: RetryAfter) -> float:
     with warnings.catch_warnings():  # PTB 22 warns while retry_after may still be an int
         warnings.simplefilter("ignore")
@@ -288,143 +252,63 @@ def _retry_after(error: RetryAfter) -> float:
 class TelegramChannel:
     """The PTB callbacks: one for messages, one for button presses, one for errors."""
 
-    def __init__(self, engine: Engine, *, max_direct_wait: float = MAX_DIRECT_WAIT) -> None:
+    def __init__(self, engine: Engine, *, holder: str, direct: DirectReplies) -> None:
         self.engine = engine
+        self.holder = holder  # this process, which sends the replies it records
+        self.direct = direct
         # Per chat, the ids of messages sent with ``keep``: they go to the engine with the chat's next
         # update, in its transaction (no write of their own; a restart in between loses them).
         self._sent: dict[str, list[tuple[str, str]]] = {}
-        self.flood = Flood()
-        self.max_direct_wait = max_direct_wait
 
     def _with_sent(self, inbound: Inbound) -> Inbound:
         sent = self._sent.pop(inbound.chat_id, None)
         return dataclasses.replace(inbound, sent=tuple(sent)) if sent else inbound
 
-    async def _direct(self, call: Callable[[], Awaitable[T]]) -> T:
-        """One Bot API call of a direct reply; after a 429, once more after its retry_after.
-
-        Raises :class:`_Dropped` when that fails too (or the wait is too long).
-        """
-        try:
-            return await call()
-        except RetryAfter as error:
-            wait = _retry_after(error)
-        self.flood.hit(wait)
-        if wait > self.max_direct_wait:
-            self.flood.drop()
-            raise _Dropped
-        await asyncio.sleep(wait)
-        try:
-            return await call()
-        except RetryAfter as error:
-            self.flood.hit(_retry_after(error), again=True)
-            self.flood.drop()
-            raise _Dropped from None
-
-    async def send(
-        self,
-        context: ContextTypes.DEFAULT_TYPE,
-        chat_id: int,
-        replies: Sequence[Reply],
-        pressed: Message | None = None,
-    ) -> None:
-        """Send replies in order; only the last part of a long text carries the keyboard.
-
-        A reply marked ``edit`` replaces the pressed message (a card showing its outcome). Replies on an
-        earlier message (``target``: delete it, or edit it) go at the same time, each on its own; a
-        refusal (older than 48 hours, gone already) changes nothing. Under Telegram's flood control each
-        call waits and is tried once more; one that still fails ends the turn's replies (the person sends
-        again, as after any lost answer).
-        """
-        kept = self._sent.setdefault(str(chat_id), [])
-        earlier = [
-            self._quietly(_on_earlier(context.bot, chat_id, r)) for r in replies if r.target is not None
-        ]
-        sending = self._send_in_order(
-            context, chat_id, [r for r in replies if r.target is None], pressed, kept
-        )
-        await asyncio.gather(sending, *earlier)
-        if not kept:
-            del self._sent[str(chat_id)]
-
-    async def _send_in_order(
-        self,
-        context: ContextTypes.DEFAULT_TYPE,
-        chat_id: int,
-        replies: Sequence[Reply],
-        pressed: Message | None,
-        kept: list[tuple[str, str]],
-    ) -> None:
-        """The replies to a turn, one after the other; a reply given up under flood control ends them."""
-        bot = context.bot
-        with contextlib.suppress(_Dropped):
-            for reply in merge(replies):
-                caption = reply.text[:MAX_CAPTION]
-                if reply.document is not None:
-                    name, content = reply.document
-                    upload = InputFile(content, filename=name)
-                    await self._direct(functools.partial(bot.send_document, chat_id, upload, caption=caption))
-                    continue
-                if reply.photo is not None:
-                    upload = InputFile(reply.photo, filename="grafik.png")
-                    await self._direct(functools.partial(bot.send_photo, chat_id, upload, caption=caption))
-                    continue
-                editable = reply.edit and pressed is not None and len(reply.text) <= MAX_TEXT
-                if editable and await self._direct(functools.partial(_edited, pressed, reply)):  # type: ignore[arg-type]
-                    continue
-                parts = split_text(reply.text)
-                for i, part in enumerate(parts):
-                    keyboard = markup(reply) if i == len(parts) - 1 else None
-                    sent = await self._direct(
-                        functools.partial(bot.send_message, chat_id, part, reply_markup=keyboard)
-                    )
-                    if reply.keep is not None and i == 0:  # a NIK opens the texts kept (read-back, summary)
-                        kept.append((reply.keep, str(sent.message_id)))
+    async def _answer(self, inbound: Inbound, pressed: str | None) -> None:
+        """Handle an update and send its replies (recorded with the turn, confirmed once sent)."""
+        answer = await self.engine.answer(self._with_sent(inbound), holder=self.holder, pressed=pressed)
+        kept = await self.direct.deliver(inbound.chat_id, answer, pressed)
+        if kept:
+            self._sent.setdefault(inbound.chat_id, []).extend(kept)
 
     async def on_message(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Answer a message (text, command, contact or anything else) from a private chat."""
         inbound = to_inbound(update)
-        if inbound is None or update.effective_chat is None:
+        if inbound is None:
             await self.engine.mark_handled(CHANNEL, update.update_id)
             return
-        replies = await self.engine.handle(self._with_sent(inbound))
-        await self.send(context, update.effective_chat.id, replies)
+        await self._answer(inbound, None)
 
     async def on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Answer a button press: acknowledge it, retire its keyboard, and reply, all at once."""
         query = update.callback_query
         inbound = to_inbound(update)
-        if query is None or inbound is None or update.effective_chat is None:
+        if query is None or inbound is None:
             await self.engine.mark_handled(CHANNEL, update.update_id)
             return
-        chat_id = update.effective_chat.id
         pressed = query.message if isinstance(query.message, Message) else None
-        inbound = self._with_sent(inbound)
         if inbound.data and inbound.data.startswith("i:"):
             # An intake question: its buttons are spent once pressed. Three independent calls in
             # parallel: one round trip instead of three on a slow network.
             await asyncio.gather(
-                self._quietly(query.answer()),
-                self._quietly(_retire_keyboard(pressed)),
-                self._handle_and_send(context, chat_id, inbound, None),
+                self._courtesy(query.answer),
+                self._courtesy(functools.partial(_retire_keyboard, pressed)),
+                self._answer(inbound, None),
             )
             return
         # A card or a list: the answer decides what the pressed message becomes (edited in place).
-        await asyncio.gather(
-            self._quietly(query.answer()), self._handle_and_send(context, chat_id, inbound, pressed)
-        )
+        ref = str(pressed.message_id) if pressed is not None else None
+        await asyncio.gather(self._courtesy(query.answer), self._answer(inbound, ref))
 
-    async def _handle_and_send(
-        self, context: ContextTypes.DEFAULT_TYPE, chat_id: int, inbound: Inbound, pressed: Message | None
-    ) -> None:
-        await self.send(context, chat_id, await self.engine.handle(inbound), pressed)
-
-    async def _quietly(self, call: Awaitable[object]) -> None:
-        """Await a courtesy call (answer a press, remove old buttons); its failure must not stop the reply."""
+    async def _courtesy(self, call: Callable[[], Awaitable[object]]) -> None:
+        """A courtesy call (answer a press, remove old buttons): skipped under a 429's pause, and its
+        failure must not stop the reply."""
+        if self.direct.pacer.paused_for() > 0:
+            return
         try:
-            await call
+            await call()
         except RetryAfter as error:
-            self.flood.hit(_retry_after(error))  # not retried: a courtesy, and the flood is logged once
+            self.direct.pacer.pause(_retry_after(error))
         except TelegramError as error:
             log.warning("telegram courtesy call failed: %s", type(error).__name__)
 
@@ -438,24 +322,19 @@ class TelegramChannel:
         log.error("telegram update failed: %s", type(error).__name__)
 
 
-async def _edited(message: Message, reply: Reply) -> bool:
-    """Replace a message's text and buttons; False when Telegram refuses (too old, deleted)."""
-    keyboard = markup(reply)
-    try:
-        await message.edit_text(
-            reply.text, reply_markup=keyboard if isinstance(keyboard, InlineKeyboardMarkup) else None
-        )
-    except BadRequest as error:
-        if "not modified" in str(error).lower():
-            return True
-        log.warning("could not edit the pressed message: %s", type(error).__name__)
-        return False
-    except RetryAfter:
-        raise  # flood control: the caller waits and tries again, a new message would get 429 as well
-    except TelegramError as error:
-        log.warning("could not edit the pressed message: %s", type(error).__name__)
-        return False
-    return True
+@dataclasses.dataclass(frozen=True, slots=True)
+class Part:
+    """One Bot API call of a turn's replies (see :meth:`TelegramCourier.plan`)."""
+
+    reply: Reply
+    text: str  # this call's text: the reply's, a piece of a long one, or a file's caption
+    keyboard: bool = True  # the last piece of a long text carries the reply's keyboard
+    first: bool = True  # the first piece: the one whose id a ``keep`` hands back
+    pressed: str | None = None  # the pressed message to rewrite (a card's outcome) instead of sending
+
+    @property
+    def keep(self) -> str | None:
+        return self.reply.keep if self.first else None
 
 
 class TelegramCourier:
@@ -503,6 +382,78 @@ class TelegramCourier:
                 connect_timeout=self.timeout,
             )
 
+    def plan(self, replies: Sequence[Reply], pressed: str | None) -> list[Part]:
+        """A turn's replies as Bot API calls: plain texts joined (fewer round trips on a weak connection),
+        long ones split at line breaks, a card's outcome written on the pressed card; then the changes
+        to earlier messages (remove a typed NIK, mask a read-back), once the answer is out."""
+        parts: list[Part] = []
+        for reply in merge([r for r in replies if r.target is None]):
+            if reply.document is not None or reply.photo is not None:
+                parts.append(Part(reply, reply.text[:MAX_CAPTION]))
+            elif reply.edit and pressed is not None and len(reply.text) <= MAX_TEXT:
+                parts.append(Part(reply, reply.text, pressed=pressed))
+            else:
+                pieces = split_text(reply.text)
+                parts += [
+                    Part(reply, piece, keyboard=i == len(pieces) - 1, first=i == 0)
+                    for i, piece in enumerate(pieces)
+                ]
+        parts += [Part(r, r.text[:MAX_TEXT]) for r in replies if r.target is not None]
+        return parts
+
+    async def perform(self, chat_id: str, part: PlannedPart) -> str | None:
+        """Make one call of :meth:`plan`: the id of the message it sent or rewrote."""
+        assert isinstance(part, Part)
+        reply, chat = part.reply, int(chat_id)
+        t = self.timeout
+        async with _sorted_errors(editing=False):
+            if reply.target is not None:
+                await _on_earlier(self.bot, chat, reply, t)
+                return None
+            if reply.document is not None:
+                name, content = reply.document
+                upload = InputFile(content, filename=name)
+                # A file of a few MB on a slow uplink
+                sent = await self.bot.send_document(
+                    chat, upload, caption=part.text, write_timeout=120.0, read_timeout=t, connect_timeout=t
+                )
+                return str(sent.message_id)
+            if reply.photo is not None:
+                sent = await self.bot.send_photo(
+                    chat, InputFile(reply.photo, filename="grafik.png"), caption=part.text,
+                    write_timeout=max(t, 20.0), read_timeout=t, connect_timeout=t,
+                )  # fmt: skip
+                return str(sent.message_id)
+            if part.pressed is not None and await _rewritten(self.bot, chat, part, t):
+                return part.pressed
+            keyboard = markup(reply) if part.keyboard else None
+            sent = await self.bot.send_message(
+                chat, part.text, reply_markup=keyboard, write_timeout=t, read_timeout=t, connect_timeout=t
+            )
+        return str(sent.message_id)
+
+
+async def _rewritten(bot: Bot, chat: int, part: Part, timeout: float) -> bool:
+    """Replace the pressed card's text and buttons; False when Telegram refuses (too old, deleted)."""
+    assert part.pressed is not None
+    keyboard = markup(part.reply)
+    try:
+        await bot.edit_message_text(
+            part.text,
+            chat_id=chat,
+            message_id=int(part.pressed),
+            reply_markup=keyboard if isinstance(keyboard, InlineKeyboardMarkup) else None,
+            write_timeout=timeout,
+            read_timeout=timeout,
+            connect_timeout=timeout,
+        )
+    except BadRequest as error:
+        if "not modified" in str(error).lower():
+            return True
+        log.warning("could not edit the pressed message: %s", type(error).__name__)
+        return False
+    return True
+
 
 @contextlib.asynccontextmanager
 async def _sorted_errors(*, editing: bool) -> AsyncIterator[None]:
@@ -530,15 +481,22 @@ async def _sorted_errors(*, editing: bool) -> AsyncIterator[None]:
         raise RetryLater("invalid_token") from None
 
 
-async def _on_earlier(bot: Bot, chat_id: int, reply: Reply) -> None:
+async def _on_earlier(bot: Bot, chat_id: int, reply: Reply, timeout: float) -> None:
     """Delete an earlier message of the chat, or rewrite it without its buttons."""
     # A bot may delete what a person sent it in a private chat, for 48 hours.
     assert reply.target is not None
     try:
         if reply.delete:
-            await bot.delete_message(chat_id, int(reply.target))
+            target = int(reply.target)
+            await bot.delete_message(chat_id, target, read_timeout=timeout, connect_timeout=timeout)
         elif reply.edit:
-            await bot.edit_message_text(reply.text[:MAX_TEXT], chat_id=chat_id, message_id=int(reply.target))
+            await bot.edit_message_text(
+                reply.text[:MAX_TEXT],
+                chat_id=chat_id,
+                message_id=int(reply.target),
+                read_timeout=timeout,
+                connect_timeout=timeout,
+            )
     except BadRequest:
         pass  # too old, deleted by the person already, or unchanged: nothing left to do
 
@@ -552,30 +510,40 @@ class Lifecycle:
     """What `run` does once the bot is up, and when it stops."""
 
     def __init__(
-        self, inbox: Inbox, outbox_limits: Limits | None = None, timetable: Timetable | None = None
+        self,
+        inbox: Inbox,
+        courier: TelegramCourier,
+        pacer: Pacer,
+        holder: str,
+        timetable: Timetable | None = None,
     ) -> None:
         self.inbox = inbox
-        self.outbox_limits = outbox_limits
+        self.courier = courier
+        self.pacer = pacer
+        self.holder = holder
         self.timetable = timetable  # None: no scheduled messages from this process
         self.outbox: Outbox | None = None
         self.schedule: Schedule | None = None
         self.background: list[asyncio.Task[None]] = []
 
     async def start(self, application: Application) -> None:
-        """List the commands in Telegram's menu, replay the inbox, start the outbox and SQLite checkpoints."""
+        """List the commands in Telegram's menu, take over what a stopped process left (its replies, a
+        429's pause), replay the inbox, start the outbox and SQLite checkpoints."""
         try:
             await application.bot.set_my_commands(list(texts.COMMANDS))
         except TelegramError as error:  # a courtesy: the bot works without the menu
             log.warning("could not set the command menu: %s", type(error).__name__)
+        services = self.inbox.services
+        self.outbox = Outbox(
+            services, {CHANNEL: self.courier}, limits=self.pacer.limits, holder=self.holder, pacer=self.pacer
+        )
+        await self.outbox.prepare()  # before any update is answered
         await self.inbox.replay(application)
-        url = self.inbox.services.database_url
-        self.background.append(asyncio.create_task(checkpoint_periodically(url)))
-        courier = TelegramCourier(application.bot)
-        self.outbox = Outbox(self.inbox.services, {CHANNEL: courier}, limits=self.outbox_limits)
+        self.background.append(asyncio.create_task(checkpoint_periodically(services.database_url)))
         self.background.append(asyncio.create_task(self.outbox.run()))
         self.background.append(asyncio.create_task(asyncio.to_thread(chart.warm_up)))
         if self.timetable is not None:
-            self.schedule = Schedule(self.inbox.services, self.timetable)
+            self.schedule = Schedule(services, self.timetable)
             self.schedule.start()
         # What start-up loaded (regions, modules, caches) lives as long as the process: keep it out of
         # every later full garbage collection, whose pauses otherwise show as latency spikes.
@@ -605,8 +573,9 @@ def build_application(
 ) -> Application:
     """The PTB application with our channel's callbacks, the inbox, the outbox, the scheduled messages
     (when given a timetable) and the per-user ordered processor."""
+    holder = process_name()
+    pacer = Pacer(outbox_limits or Limits(), channel=CHANNEL)  # one flood state for the bot's token
     inbox = Inbox(engine)
-    lifecycle = Lifecycle(inbox, outbox_limits, timetable)
     bot = InboxBot(
         token,
         base_url=base_url,
@@ -615,6 +584,8 @@ def build_application(
         get_updates_request=get_updates_request or AiohttpRequest(connection_pool_size=1, read_timeout=30.0),
         inbox=inbox,
     )
+    courier = TelegramCourier(bot)
+    lifecycle = Lifecycle(inbox, courier, pacer, holder, timetable)
     application = (
         ApplicationBuilder()
         .bot(bot)
@@ -623,7 +594,8 @@ def build_application(
         .post_stop(lifecycle.stop)
         .build()
     )
-    channel = TelegramChannel(engine)
+    direct = DirectReplies(engine.services, CHANNEL, courier, pacer)
+    channel = TelegramChannel(engine, holder=holder, direct=direct)
     private = filters.ChatType.PRIVATE
     application.add_handler(CallbackQueryHandler(channel.on_button))
     application.add_handler(MessageHandler(private & ~filters.UpdateType.EDITED, channel.on_message))

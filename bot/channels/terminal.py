@@ -6,7 +6,7 @@ import asyncio
 import dataclasses
 import itertools
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
@@ -15,6 +15,7 @@ from handlers import texts
 from handlers.engine import Engine
 from handlers.messages import Button, Inbound, Kind, Reply
 from models.private_files import private_file
+from scheduler.outbox import Part
 
 CHANNEL = "terminal"
 
@@ -42,8 +43,26 @@ class TerminalCourier:
         """A card's outcome, shown as a new line in the mailbox (a terminal cannot rewrite the past)."""
         self.mailbox.setdefault(chat_id, []).append(Reply("(kartu diperbarui)\n" + reply.text))
 
+    def plan(self, replies: Sequence[Reply], pressed: str | None) -> list[TerminalPart]:
+        """One mailbox entry per reply (the demo records no replies; for the outbox's protocol)."""
+        return [TerminalPart(reply) for reply in replies]
+
+    async def perform(self, chat_id: str, part: Part) -> str | None:
+        """Put a planned reply in the persona's mailbox."""
+        assert isinstance(part, TerminalPart)
+        return await self.send(chat_id, part.reply)
+
     def take(self, chat_id: str) -> list[Reply]:
         return self.mailbox.pop(chat_id, [])
+
+
+@dataclass(frozen=True, slots=True)
+class TerminalPart:
+    reply: Reply
+
+    @property
+    def keep(self) -> str | None:
+        return self.reply.keep
 
 
 HELP = (

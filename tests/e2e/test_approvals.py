@@ -79,7 +79,11 @@ async def test_submit_approve_establish_over_loopback_with_the_cards_edited(tmp_
             ("establish",),
         ]
         await until(
-            lambda: d.query("SELECT count(*) FROM outboundmessage WHERE status != 'sent'") == [(0,)], "outbox"
+            lambda: (
+                d.query("SELECT count(*) FROM outboundmessage WHERE status NOT IN ('sent', 'superseded')")
+                == [(0,)]
+            ),
+            "outbox",
         )
         for message in d.api.sent:
             for button in message.buttons:

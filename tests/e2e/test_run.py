@@ -216,7 +216,9 @@ class Deployment:
         return bot
 
     async def confirmed(self) -> None:
-        """Wait until the bot has confirmed (getUpdates offset past) every update pushed so far."""
+        """Wait until the bot has confirmed (getUpdates offset past) every update pushed so far, and
+        recorded every reply it sent as sent (a reply a kill catches between its send and that record
+        is sent again by the next process: the documented window, not what these tests look at)."""
         last = self.last_update_id
 
         def done() -> bool:
@@ -226,6 +228,8 @@ class Deployment:
             )
 
         await until(done, f"getUpdates to confirm update {last}")
+        sending = "SELECT count(*) FROM outboundmessage WHERE status = 'direct'"
+        await until(lambda: self.query(sending) == [(0,)], "replies recorded as sent")
 
     def query(self, sql: str) -> list[tuple[object, ...]]:
         with contextlib.closing(sqlite3.connect(self.db)) as connection:

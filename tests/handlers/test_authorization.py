@@ -358,8 +358,13 @@ class Snapshot:
 async def snapshot_db(services: Services) -> Snapshot:
     """What a refused press must leave exactly as it was."""
     counts = [
-        select(func.count()).select_from(t).scalar_subquery()
-        for t in (AuditEvent, OutboundMessage, Conversation)
+        select(func.count()).select_from(AuditEvent).scalar_subquery(),
+        # Messages queued to others; a refused press's answer (a reply row) is no change of state
+        select(func.count())
+        .select_from(OutboundMessage)
+        .where(col(OutboundMessage.reply).is_(False))
+        .scalar_subquery(),
+        select(func.count()).select_from(Conversation).scalar_subquery(),
     ]
     async with services.sessions() as session:
         proposals = {p.id or 0: p.model_dump() for p in await session.exec(select(Proposal))}
