@@ -36,6 +36,31 @@ class Doorbell:
             listener()
 
 
+class SentReplies:
+    """Replies a channel sent directly, waiting to be recorded as sent.
+
+    The next turn's transaction records them with its own change, so under load they cost no transaction
+    of their own; in a quiet moment ``scheduler.outbox.Receipts`` writes them after a short while.
+    """
+
+    def __init__(self) -> None:
+        self._waiting: list[tuple[int, dt.datetime]] = []
+
+    def add(self, reply_id: int, at: dt.datetime) -> None:
+        self._waiting.append((reply_id, at))
+
+    def take(self) -> list[tuple[int, dt.datetime]]:
+        """All waiting, for a transaction that records them (:meth:`put_back` if it does not commit)."""
+        taken, self._waiting = self._waiting, []
+        return taken
+
+    def put_back(self, taken: list[tuple[int, dt.datetime]]) -> None:
+        self._waiting[:0] = taken
+
+    def __len__(self) -> int:
+        return len(self._waiting)
+
+
 class CourtesyLimit:
     """When each key last got an answer, to answer it at most once per interval.
 
@@ -80,6 +105,7 @@ class Services:
     registry_lookups_per_day: int = 50
     name_checks_per_day: int = 50
     doorbell: Doorbell = field(default_factory=Doorbell)
+    sent_replies: SentReplies = field(default_factory=SentReplies)
     # An account no officer is bound to gets each kind of answer at most once per interval (onboarding).
     unbound_reply_interval: dt.timedelta = dt.timedelta(minutes=5)
     unbound_replies: CourtesyLimit = field(default_factory=CourtesyLimit)

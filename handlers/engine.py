@@ -162,7 +162,14 @@ class Engine:
                 await route(turn)
             officer_id = turn.officer.id if turn.officer is not None else None
             reply_id = await self._record(session, inbound, turn.replies, holder, pressed, officer_id)
-            await session.commit()
+            # Replies sent since the last write, recorded with this turn's change (no write of their own)
+            sent = self.services.sent_replies.take()
+            try:
+                await store.confirm_replies(session, sent=sent)
+                await session.commit()
+            except BaseException:
+                self.services.sent_replies.put_back(sent)
+                raise
         for done in turn.after_commit:
             done()
         if turn.queued:

@@ -16,6 +16,7 @@ from sqlalchemy import insert as sa_insert
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import aliased
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -792,6 +793,16 @@ async def extend_lease(session: AsyncSession, *, name: str, holder: str, until: 
 # --------------------------------------------------------------------------------------------- replies
 
 
+# Written as SQL, not built from the model: it runs on every turn, and SQLAlchemy's ORM statement path costs
+# 2,5 times as much per turn (measured: 540 µs against 300 µs for the whole transaction on SQLite).
+_INSERT_REPLY = text(
+    "INSERT INTO outboundmessage (channel, chat_id, officer_id, edit, text, buttons, status, attempts,"
+    " next_attempt_at, created_at, reply, payload, update_id, holder, progress)"
+    " VALUES (:channel, :chat_id, :officer_id, false, '', '[]', 'direct', 0, :now, :now, true, :payload,"
+    " :update_id, :holder, 0) RETURNING id"
+).bindparams(bindparam("now", type_=OutboundMessage.__table__.c.created_at.type))  # type: ignore[attr-defined]
+
+
 async def record_reply(
     session: AsyncSession,
     *,
@@ -804,52 +815,37 @@ async def record_reply(
     now: dt.datetime,
 ) -> int:
     """Record a turn's reply in the turn's transaction, to be sent by ``holder`` once it commits; returns
-    its id. Replies of the same chat not sent yet are superseded: the person has moved on past them."""
-    await session.exec(
-        update(OutboundMessage)
-        .execution_options(synchronize_session=False)
-        .where(
-            col(OutboundMessage.status).in_(_UNSENT),
-            col(OutboundMessage.channel) == channel,
-            col(OutboundMessage.chat_id) == chat_id,
-            col(OutboundMessage.reply).is_(True),
-        )
-        .values(status=Delivery.SUPERSEDED.value, payload=None, holder=None, sent_at=now)
-    )
-    inserted = await session.exec(
-        sa_insert(OutboundMessage)
-        .values(
-            channel=channel,
-            chat_id=chat_id,
-            officer_id=officer_id,
-            text="",
-            buttons=[],
-            status=Delivery.DIRECT.value,
-            next_attempt_at=now,
-            created_at=now,
-            reply=True,
-            payload=payload,
-            update_id=update_id,
-            holder=holder,
-        )
-        .returning(col(OutboundMessage.id))
+    its id. Replies of the same chat recorded before it and not sent yet are stale from now on: see
+    :func:`superseded`."""
+    connection = await session.connection()
+    inserted = await connection.execute(
+        _INSERT_REPLY,
+        {
+            "channel": channel,
+            "chat_id": chat_id,
+            "officer_id": officer_id,
+            "now": now,
+            "payload": payload,
+            "update_id": update_id,
+            "holder": holder,
+        },
     )
     return int(inserted.scalar_one())
 
 
+# As SQL for the same reason as _INSERT_REPLY: it runs with nearly every turn.
+_CONFIRM_REPLY = text(
+    "UPDATE outboundmessage SET status = 'sent', sent_at = :at, payload = NULL, holder = NULL"
+    " WHERE id = :reply_id AND status = 'direct'"
+).bindparams(bindparam("at", type_=OutboundMessage.__table__.c.sent_at.type))  # type: ignore[attr-defined]
+
+
 async def confirm_replies(session: AsyncSession, *, sent: list[tuple[int, dt.datetime]]) -> None:
-    """Record replies the channel sent directly (id, when); one superseded meanwhile stays so."""
+    """Record replies the channel sent directly (id, when); one taken over meanwhile stays so."""
     if not sent:
         return
     connection = await session.connection()
-    await connection.execute(
-        update(OutboundMessage)
-        .where(
-            col(OutboundMessage.id) == bindparam("reply_id"), col(OutboundMessage.status) == Delivery.DIRECT
-        )
-        .values(status=Delivery.SENT.value, sent_at=bindparam("at"), payload=None, holder=None),
-        [{"reply_id": reply_id, "at": at} for reply_id, at in sent],
-    )
+    await connection.execute(_CONFIRM_REPLY, [{"reply_id": reply_id, "at": at} for reply_id, at in sent])
 
 
 async def hand_over_reply(
@@ -892,14 +888,37 @@ async def direct_holders(session: AsyncSession) -> set[str]:
     return {holder for holder in rows if holder is not None}
 
 
-async def take_over_replies(session: AsyncSession, *, holders: set[str]) -> int:
-    """The replies dead processes were sending become the outbox's (pending, in their chat's order)."""
+def _newer_reply() -> Any:
+    """A later reply of the same chat exists (the row compared is ``OutboundMessage``'s own)."""
+    later = aliased(OutboundMessage)
+    return (
+        select(later.id)
+        .where(
+            later.channel == OutboundMessage.channel,
+            later.chat_id == OutboundMessage.chat_id,
+            col(later.id) > col(OutboundMessage.id),
+            col(later.reply).is_(True),
+        )
+        .exists()
+    )
+
+
+async def take_over_replies(session: AsyncSession, *, holders: set[str], now: dt.datetime) -> int:
+    """The replies dead processes were sending become the outbox's (pending, in their chat's order); those
+    with a later reply of their chat are superseded instead. Returns how many are to be sent."""
     if not holders:
         return 0
+    orphans = (col(OutboundMessage.status) == Delivery.DIRECT, col(OutboundMessage.holder).in_(holders))
+    await session.exec(
+        update(OutboundMessage)
+        .execution_options(synchronize_session=False)
+        .where(*orphans, _newer_reply())
+        .values(status=Delivery.SUPERSEDED.value, holder=None, payload=None, sent_at=now)
+    )
     taken = await session.exec(
         update(OutboundMessage)
         .execution_options(synchronize_session=False)
-        .where(col(OutboundMessage.status) == Delivery.DIRECT, col(OutboundMessage.holder).in_(holders))
+        .where(*orphans)
         .values(status=Delivery.PENDING.value, holder=None)
     )
     return int(taken.rowcount)
@@ -915,10 +934,23 @@ async def mark_progress(session: AsyncSession, *, message: OutboundMessage, prog
     )
 
 
-async def still_pending(session: AsyncSession, *, message_id: int) -> bool:
-    """Whether an outbox message is still to be sent (a reply may have been superseded meanwhile)."""
-    found = await session.exec(select(OutboundMessage.status).where(col(OutboundMessage.id) == message_id))
-    return found.first() == Delivery.PENDING
+async def superseded(session: AsyncSession, *, message: OutboundMessage, at: dt.datetime) -> bool:
+    """Whether a pending reply is no longer to be sent: a later reply of its chat was recorded (the person
+    moved on past it; it is marked so), or it is no longer pending (superseded, sent by another process)."""
+    stale = await session.exec(
+        update(OutboundMessage)
+        .execution_options(synchronize_session=False)
+        .where(
+            col(OutboundMessage.id) == message.id,
+            col(OutboundMessage.status) == Delivery.PENDING,
+            _newer_reply(),
+        )
+        .values(status=Delivery.SUPERSEDED.value, payload=None, sent_at=at)
+    )
+    if stale.rowcount:
+        return True
+    found = await session.exec(select(OutboundMessage.status).where(col(OutboundMessage.id) == message.id))
+    return found.first() != Delivery.PENDING
 
 
 async def recent_deliveries(

@@ -220,6 +220,8 @@ class OutboundMessage(SQLModel, table=True):
     __table_args__ = (
         # The worker's question, "the oldest pending message of each chat", reads only this index.
         Index("ix_outbound_pending_chat", "status", "channel", "chat_id", "id"),
+        # Whether a chat has a later reply than a pending one (which is then stale)
+        Index("ix_outbound_chat", "channel", "chat_id", "id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

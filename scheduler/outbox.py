@@ -78,6 +78,11 @@ class Part(Protocol):
     def keep(self) -> str | None:
         """The note to hand back with the id of the message this call makes (see ``Reply.keep``)."""
 
+    @property
+    def aside(self) -> bool:
+        """A change to an earlier message (planned last): it may go at the same time as the messages,
+        and twice without harm."""
+
 
 class Courier(Protocol):
     """A channel's way of sending: a thin translation of a neutral reply into the chat app's API."""
@@ -341,7 +346,8 @@ class Outbox:
                     session, name=LEASE, holder=self.holder, now=now, ttl=ttl, dead=dead
                 )
                 if held:
-                    taken_over = await store.take_over_replies(session, holders=await self._dead(session))
+                    dead_holders = await self._dead(session)
+                    taken_over = await store.take_over_replies(session, holders=dead_holders, now=now)
                 flood = await store.lease_of(session, name=FLOOD + self.pacer.channel)
                 deliveries = (
                     await store.recent_deliveries(
@@ -526,8 +532,10 @@ class Outbox:
         """The next call of a turn's reply the channel could not finish (or a dead process's)."""
         assert message.id is not None
         async with self.services.sessions() as session:
-            if not await store.still_pending(session, message_id=message.id):
-                return "skip", None  # superseded since it was read: the person has moved on
+            gone = await store.superseded(session, message=message, at=self.clock())
+            await session.commit()
+        if gone:
+            return "skip", None  # the person has moved on past it (or another process sent it)
         try:
             replies, pressed = load_replies(self.services.vault.decrypt(message.payload or ""))
         except Exception as error:  # another secret, a damaged row: it can never be sent
@@ -602,40 +610,45 @@ class Outbox:
 
 
 class Receipts:
-    """Records the replies sent directly as sent: those confirmed while one write runs go together in
-    the next (group commit), so many people answered at once cost few transactions."""
+    """Records the replies sent directly as sent, in the background, so nobody's next message waits for
+    that record. Under load the next turn's transaction records them with its change (see
+    ``handlers.context.SentReplies``); what no turn took within ``linger`` gets a transaction of its own."""
 
-    def __init__(self, services: Services) -> None:
+    def __init__(self, services: Services, *, linger: float = 0.1) -> None:
         self.services = services
-        self._waiting: list[tuple[int, dt.datetime, asyncio.Future[None]]] = []
+        self.linger = linger
         self._writer: asyncio.Task[None] | None = None
 
-    async def confirm(self, reply_id: int, at: dt.datetime) -> None:
-        """Return once the reply is recorded as sent (retried until the database takes it: a reply left
-        unconfirmed would be sent again after a restart)."""
-        done = asyncio.get_running_loop().create_future()
-        self._waiting.append((reply_id, at, done))
+    def confirm(self, reply_id: int, at: dt.datetime) -> None:
+        """Record the reply as sent soon (until then a crash sends it again when the bot restarts)."""
+        self.services.sent_replies.add(reply_id, at)
         if self._writer is None or self._writer.done():
-            self._writer = asyncio.create_task(self._write())
-        await done
+            self._writer = asyncio.create_task(self._write(self.linger))
 
-    async def _write(self) -> None:
+    async def drain(self) -> None:
+        """Return once every reply confirmed so far is recorded (before stopping; tests)."""
+        if self._writer is not None and not self._writer.done():
+            self._writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._writer
+        await self._write(0.0)
+
+    async def _write(self, linger: float) -> None:
+        await asyncio.sleep(linger)
         pause = 0.05
-        while self._waiting:
-            batch, self._waiting = self._waiting, []
-            while True:
-                try:
-                    async with self.services.sessions() as session:
-                        await store.confirm_replies(session, sent=[(rid, at) for rid, at, _ in batch])
-                        await session.commit()
-                    break
-                except Exception as error:
-                    log.error("recording replies sent failed, retrying: %s", type(error).__name__)
-                    await asyncio.sleep(pause)
-                    pause = min(pause * 2, 5.0)
-            for _, _, done in batch:
-                if not done.done():
-                    done.set_result(None)
+        while sent := self.services.sent_replies.take():
+            try:
+                async with self.services.sessions() as session:
+                    await store.confirm_replies(session, sent=sent)
+                    await session.commit()
+            except Exception as error:  # retried until the database takes it: unrecorded, it is resent
+                self.services.sent_replies.put_back(sent)
+                log.error("recording replies sent failed, retrying: %s", type(error).__name__)
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, 5.0)
+            except BaseException:
+                self.services.sent_replies.put_back(sent)
+                raise
 
 
 class DirectReplies:
@@ -667,35 +680,57 @@ class DirectReplies:
         self.receipts = Receipts(services)
 
     async def deliver(self, chat_id: str, answer: Answer, pressed: str | None) -> list[tuple[str, str]]:
-        """Send the answer's replies in order; the (note, message id) of those sent with ``keep``."""
+        """Send the answer's replies: the messages in order, the changes to earlier ones (``aside``) at the
+        same time; the (note, message id) of those sent with ``keep``."""
         kept: list[tuple[str, str]] = []
         parts = self.courier.plan(answer.replies, pressed)
+        split = next((i for i, part in enumerate(parts) if part.aside), len(parts))
+        changes = asyncio.gather(*(self._call(chat_id, part) for part in parts[split:]))  # started now
+        stopped, failure = await self._in_order(chat_id, parts[:split], kept)
+        aside = await changes
+        if stopped is None:  # every message went: the first change to an earlier one that must be redone
+            stopped, failure = next(
+                ((split + i, f) for i, (f, _) in enumerate(aside) if isinstance(f, RetryLater)), (None, None)
+            )
+        if isinstance(failure, Undeliverable):
+            await self._fail(answer, failure.reason)
+        elif stopped is not None and isinstance(failure, RetryLater):
+            # From the first call left undone; changes to earlier messages may be redone without harm.
+            await self._hand_over(answer, stopped, failure.retry_after or self.backoff, failure.reason)
+        elif answer.reply_id is not None:
+            self.receipts.confirm(answer.reply_id, self.clock())
+        return kept
+
+    async def _in_order(
+        self, chat_id: str, parts: Sequence[Part], kept: list[tuple[str, str]]
+    ) -> tuple[int | None, Exception | None]:
+        """Send messages one after the other; where they stopped and why (None, None: all sent)."""
         for index, part in enumerate(parts):
-            if (wait := self.pacer.paused_for()) > 0:
-                await self._hand_over(answer, index, wait, "429")
-                return kept
-            start = self.pacer.take_direct((self.channel, chat_id))
-            try:
-                ref = await self.courier.perform(chat_id, part)
-            except RetryLater as error:
-                if error.flood and error.retry_after:
-                    self.pacer.pause(error.retry_after)
-                await self._hand_over(answer, index, error.retry_after or self.backoff, error.reason)
-                return kept
-            except Undeliverable as error:
-                await self._fail(answer, error.reason)
-                return kept
-            except Exception as error:  # a bug or an unknown failure: the outbox tries again
-                log.error("direct reply failed: %s", type(error).__name__)
-                await self._hand_over(answer, index, self.backoff, type(error).__name__)
-                return kept
-            finally:
-                self.pacer.end(start)
+            failure, ref = await self._call(chat_id, part)
+            if failure is not None:
+                return index, failure
             if part.keep is not None and ref is not None:
                 kept.append((part.keep, ref))
-        if answer.reply_id is not None:
-            await self.receipts.confirm(answer.reply_id, self.clock())
-        return kept
+        return None, None
+
+    async def _call(self, chat_id: str, part: Part) -> tuple[Exception | None, str | None]:
+        """One call, unless a 429's pause holds; its failure (RetryLater, Undeliverable) or its result."""
+        if (wait := self.pacer.paused_for()) > 0:
+            return RetryLater("429", retry_after=wait), None
+        start = self.pacer.take_direct((self.channel, chat_id))
+        try:
+            return None, await self.courier.perform(chat_id, part)
+        except RetryLater as error:
+            if error.flood and error.retry_after:
+                self.pacer.pause(error.retry_after)
+            return error, None
+        except Undeliverable as error:
+            return error, None
+        except Exception as error:  # a bug or an unknown failure: the outbox tries again
+            log.error("direct reply failed: %s", type(error).__name__)
+            return RetryLater(type(error).__name__), None
+        finally:
+            self.pacer.end(start)
 
     async def _hand_over(self, answer: Answer, progress: int, wait: float, reason: str) -> None:
         if answer.reply_id is None:

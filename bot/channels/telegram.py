@@ -336,6 +336,10 @@ class Part:
     def keep(self) -> str | None:
         return self.reply.keep if self.first else None
 
+    @property
+    def aside(self) -> bool:
+        return self.reply.target is not None
+
 
 class TelegramCourier:
     """The outbox's way out through Telegram: sends and edits, Bot API errors sorted for the worker."""
@@ -513,13 +517,14 @@ class Lifecycle:
         self,
         inbox: Inbox,
         courier: TelegramCourier,
-        pacer: Pacer,
+        direct: DirectReplies,
         holder: str,
         timetable: Timetable | None = None,
     ) -> None:
         self.inbox = inbox
         self.courier = courier
-        self.pacer = pacer
+        self.direct = direct
+        self.pacer = direct.pacer
         self.holder = holder
         self.timetable = timetable  # None: no scheduled messages from this process
         self.outbox: Outbox | None = None
@@ -553,6 +558,7 @@ class Lifecycle:
         gc.set_threshold(*GC_THRESHOLDS)
 
     async def stop(self, application: Application) -> None:
+        await self.direct.receipts.drain()  # the replies sent are recorded, not sent again next start
         if self.schedule is not None:
             await self.schedule.stop()
         for task in self.background:
@@ -585,7 +591,8 @@ def build_application(
         inbox=inbox,
     )
     courier = TelegramCourier(bot)
-    lifecycle = Lifecycle(inbox, courier, pacer, holder, timetable)
+    direct = DirectReplies(engine.services, CHANNEL, courier, pacer)
+    lifecycle = Lifecycle(inbox, courier, direct, holder, timetable)
     application = (
         ApplicationBuilder()
         .bot(bot)
@@ -594,7 +601,6 @@ def build_application(
         .post_stop(lifecycle.stop)
         .build()
     )
-    direct = DirectReplies(engine.services, CHANNEL, courier, pacer)
     channel = TelegramChannel(engine, holder=holder, direct=direct)
     private = filters.ChatType.PRIVATE
     application.add_handler(CallbackQueryHandler(channel.on_button))

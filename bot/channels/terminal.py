@@ -64,6 +64,10 @@ class TerminalPart:
     def keep(self) -> str | None:
         return self.reply.keep
 
+    @property
+    def aside(self) -> bool:
+        return False
+
 
 HELP = (
     "Perintah demo: /persona operator|camat|dinas — ganti peran · /keluar — selesai.\n"

@@ -25,12 +25,14 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('update_id', sa.BigInteger(), nullable=True))
         batch_op.add_column(sa.Column('holder', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True))
         batch_op.add_column(sa.Column('progress', sa.Integer(), server_default='0', nullable=False))
+        batch_op.create_index('ix_outbound_chat', ['channel', 'chat_id', 'id'], unique=False)
 
 
 def downgrade() -> None:
     op.execute("DELETE FROM outboundmessage WHERE reply")
     op.execute("UPDATE outboundmessage SET status = 'pending' WHERE status = 'direct'")
     with op.batch_alter_table('outboundmessage', schema=None) as batch_op:
+        batch_op.drop_index('ix_outbound_chat')
         batch_op.drop_column('progress')
         batch_op.drop_column('holder')
         batch_op.drop_column('update_id')
