@@ -5,9 +5,10 @@ What runs:
 * **The bot**: the real ``lanjutkan run`` as a subprocess (``python -m bot run``), long polling a fake Bot API
   on loopback, on a SQLite file in a temp dir, with the environment the end-to-end tests give it
   (``tests/e2e/test_run.py``: ``TELEGRAM_API_URL``, ``LANJUTKAN_SECRET``, ``DATABASE_URL``,
-  ``LANJUTKAN_SCHEDULED_MESSAGES=false``) and a synthetic roster imported with ``lanjutkan officers import``:
-  ``--officers`` operators spread over Samosir's desa, and a camat for each kecamatan they are in (bound
-  before the chaos starts), so every Kirim also queues a card in the outbox.
+  ``LANJUTKAN_SCHEDULED_MESSAGES=false``), plus ``LANJUTKAN_UNBOUND_REPLY_INTERVAL=0`` (a /start resent
+  before binding is answered, as every update must be), and a synthetic roster imported with ``lanjutkan
+  officers import``: ``--officers`` operators spread over Samosir's desa, and a camat for each kecamatan
+  they are in (bound before the chaos starts), so every Kirim also queues a card in the outbox.
 * **Telegram**: :class:`tests.fakebotapi.FakeBotApi` in this process, with random faults
   (``inject_faults``): ``--faults`` of every sendMessage, editMessageText, editMessageReplyMarkup and
   answerCallbackQuery fail, evenly among 429 (retry_after 1-2 s), 5xx, and no answer before the client's
@@ -26,9 +27,10 @@ What runs:
   the officer looks for the proposal in /daftarku.
 
 When the killer is done: the last bot keeps running, the officers finish the proposal in hand (faults still
-on, ``--budget`` seconds at most), then the faults stop and the outbox drains: it is stuck when no message
-goes out for ``--settle`` seconds (a message waiting out a retry's backoff is given until it is due). Then the
-bot is stopped and the database read.
+on, ``--budget`` seconds at most), then the faults stop and the outbox drains (messages ``pending``, and
+replies left ``direct`` by their process): it is stuck when no message goes out for ``--settle`` seconds (a
+message waiting out a retry's backoff is given until it is due). Then the bot is stopped and the database
+read.
 
 Counted:
 
@@ -38,15 +40,30 @@ Counted:
   hash); a sent proposal whose name, category or address is not what its officer answered (an answer
   applied to the wrong question, as a resent one could be); more than one ``submit`` audit event for one
   proposal (an answer applied twice).
-* **stuck**: officers who could not finish within the budget; outbox messages still pending after the
-  settle time; inbox updates never handled; conversations left open by officers who finished.
-* Reported, not failing: replies lost (updates an officer sent that no reply answered; by the fake's
-  record, those to injected faults and the rest, lost in a crash between the commit and the reply), the
-  approval cards the camats received (a card sent twice is the outbox's documented crash window), resends,
-  and the kills that found the bot already dead.
+* **stuck**: officers who could not finish within the budget; outbox messages still ``pending`` or
+  ``direct`` after the settle time; inbox updates never handled; conversations left open by officers who
+  finished.
+* **replies lost**: a reply is part of the turn (a row of ``outboundmessage`` with ``reply = 1`` and the
+  ``update_id`` it answers, written with the change), so every officer update handled must end with one,
+  ``sent`` or ``superseded`` (not sent: a later reply for the chat was recorded first). Counted, by update
+  id (an update redelivered after a crash counts once), over the update ids each officer and camat pushed:
+  updates handled (``inboundupdate.handled_at`` set) with no reply row; reply rows of their chats left
+  ``direct``, ``pending`` or ``failed``; and, from the fake's side, for each chat, the reply rows ``sent``
+  beyond the messages the fake accepted for it (sendMessage, plus editMessageText).
+* **sends in 429 windows**: message calls (sendMessage, editMessageText, sendPhoto; to any chat, whatever
+  their fate) that arrived at the fake at ``a`` with ``t + 0.25 < a < t + retry_after`` for a 429 it answered
+  at ``t`` (``FakeBotApi.sends_in_flood_windows``). The 0.25 s spare the calls already on their way when the
+  429 was answered: sent before the bot could know, they are not its fault.
+* Reported, not failing: the updates of an operator that no message of their chat answered (the fake's
+  record: those to injected faults and the rest, lost in a crash), the replies superseded and those sent
+  after a hand-over to the outbox (``sent`` with ``attempts > 0``: the history is not kept), the approval
+  cards the camats received (a card sent twice is the outbox's documented crash window) and their delay
+  from the row's ``created_at`` to the arrival at the fake (median, max, and how many arrived while the
+  killer was at work), resends, and the kills that found the bot already dead.
 
-The last line printed is exactly ``chaos: <k> kills, <p> proposals, <l> lost, <d> duplicated, <s> stuck``;
-the exit status is 1 when lost, duplicated or stuck is not 0, or a NIK shows in the bots' logs.
+The last line printed is exactly ``chaos: <k> kills, <p> proposals, <l> lost, <d> duplicated, <s> stuck,
+<r> replies lost, <w> sends in 429 windows``; the exit status is 1 when lost, duplicated, stuck, replies lost
+or sends in 429 windows is not 0, or a NIK shows in the bots' logs.
 
 Run: ``.venv/bin/python benchmarks/chaos.py`` (40 officers, 100 kills, 30 % faults: about ten minutes;
 ``--officers 5 --kills 3`` for a quick run; ``--help`` for the rest). ``--keep DIR`` keeps the database and
@@ -59,18 +76,21 @@ import argparse
 import asyncio
 import contextlib
 import datetime as dt
+import math
 import os
 import random
 import re
 import shutil
 import signal
 import sqlite3
+import statistics
 import sys
 import tempfile
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 
@@ -93,6 +113,8 @@ CARD = re.compile(r"📋 Usulan (U-\d{5}) — menunggu persetujuan camat")
 MAX_SETTLE = 900.0  # seconds: however the outbox drains, the benchmark ends
 FIRST_OPERATOR = 600_000_000
 FIRST_CAMAT = 700_000_000
+# A call already on its way when a 429 was answered is not the bot's fault: it could not know yet.
+FLOOD_MARGIN = 0.25
 
 
 # ----------------------------------------------------------------------------------------------- the fake
@@ -171,6 +193,7 @@ class Officer:
     finished: bool = False
     seen: int = 0  # messages of the chat read so far
     updates: int = 0  # updates sent (each deserves one reply)
+    update_ids: list[int] = field(default_factory=list)  # their ids at the fake, in order
     resends: int = 0
     last: Action | None = None
 
@@ -181,13 +204,13 @@ class Officer:
     def send(self, api: ChaosApi, action: Action) -> None:
         self.last = action
         self.updates += 1
-        api.push(action(api))
+        self.update_ids.append(api.push(action(api)))
 
     def resend(self, api: ChaosApi) -> None:
         if self.last is not None:
             self.resends += 1
             self.updates += 1
-            api.push(self.last(api))
+            self.update_ids.append(api.push(self.last(api)))
 
     def text(self, api: ChaosApi, value: str) -> None:
         self.send(api, lambda a: a.text_update(self.user_id, value))
@@ -391,6 +414,9 @@ def bot_env(api: ChaosApi, db: Path) -> dict[str, str]:
         "DATABASE_URL": f"sqlite+aiosqlite:///{db}",
         "LANJUTKAN_SECRET": SECRET,
         "LANJUTKAN_SCHEDULED_MESSAGES": "false",
+        # Every update gets its reply: a stranger is otherwise answered once per 5 minutes on purpose, and a
+        # /start resent before binding would rightly go unanswered.
+        "LANJUTKAN_UNBOUND_REPLY_INTERVAL": "0",
     }
 
 
@@ -497,8 +523,9 @@ def query(db: Path, sql: str, *params: object) -> list[tuple[Any, ...]]:
 
 
 def outbox_waiting(db: Path) -> tuple[int, float | None]:
-    """Pending outbox messages, and how many seconds until the last of them is due (None: all due)."""
-    rows = query(db, "SELECT next_attempt_at FROM outboundmessage WHERE status = 'pending'")
+    """Outbox messages not delivered yet (pending, or direct: a process's own reply, taken over if it dies),
+    and how many seconds until the last of them is due (None: all due)."""
+    rows = query(db, "SELECT next_attempt_at FROM outboundmessage WHERE status IN ('pending', 'direct')")
     now = time.time()
     due = [_epoch(r[0]) for r in rows]
     later = max((d - now for d in due if d > now), default=None)
@@ -518,6 +545,8 @@ class Count:
     lost: int = 0
     duplicated: int = 0
     stuck: int = 0
+    replies_lost: int = 0
+    flood_sends: int = 0  # message calls that arrived inside a 429's retry_after
     notes: list[str] = field(default_factory=list)
 
 
@@ -528,8 +557,15 @@ def count(
     api: ChaosApi,
     faults: RandomFaults | None,
     pending: int,
+    *,
+    clock_offset: float = 0.0,
+    chaos_ended: float = math.inf,
 ) -> Count:
-    """What the database holds against what the officers did."""
+    """What the database holds against what the officers did (and the fake received).
+
+    ``clock_offset`` turns the fake's ``time.monotonic()`` into ``time.time()``; ``chaos_ended`` is when
+    (monotonic) the killer finished.
+    """
     vault = NikVault(SECRET)
     result = Count()
     officer_ids = {phone: oid for oid, phone in query(db, "SELECT id, phone FROM officer")}
@@ -575,7 +611,7 @@ def count(
     )[0][0]
     result.duplicated = twice + unknown + wrong + submits
 
-    # stuck: officers unfinished, outbox messages pending, updates unhandled, conversations left open
+    # stuck: officers unfinished, outbox messages undelivered, updates unhandled, conversations left open
     unfinished = [o for o in operators if not o.finished]
     unhandled = query(db, "SELECT count(*) FROM inboundupdate WHERE handled_at IS NULL")[0][0]
     finished_ids = [officer_ids[o.phone] for o in operators if o.finished and o.phone in officer_ids]
@@ -584,26 +620,81 @@ def count(
     )
     result.stuck = len(unfinished) + pending + unhandled + left_open
 
-    # Replies: every update an officer sent deserves one reply.
+    # Replies lost: every officer update handled ends with a reply row, sent or superseded (a later reply
+    # for the chat was recorded first: the officer had moved on). By update id, so an update redelivered
+    # after a crash counts once.
+    officers = operators + camats
+    chats = {str(o.user_id): o for o in officers}
+    pushed = {uid for o in officers for uid in o.update_ids}
+    handled = {
+        uid
+        for (uid,) in query(db, "SELECT update_id FROM inboundupdate WHERE handled_at IS NOT NULL")
+        if uid in pushed
+    }
+    replies = [
+        r
+        for r in query(db, "SELECT update_id, chat_id, status, attempts FROM outboundmessage WHERE reply")
+        if r[1] in chats
+    ]
+    unanswered = len(handled - {r[0] for r in replies})
+    statuses = Counter(r[2] for r in replies)
+    left_undelivered = statuses["direct"] + statuses["pending"] + statuses["failed"]
+    # ... and the fake accepted at least as many messages for the chat as it has replies marked sent.
+    edits = Counter(
+        a.chat_id for a in api.arrivals if a.method == "editMessageText" and a.status == HTTPStatus.OK
+    )
+    sent_replies = Counter(r[1] for r in replies if r[2] == "sent")
+    shortfall = sum(
+        max(0, n - len(api.chats[chats[chat].user_id]) - edits[chats[chat].user_id])
+        for chat, n in sent_replies.items()
+    )
+    result.replies_lost = unanswered + left_undelivered + shortfall
+    handed_over = sum(1 for r in replies if r[2] == "sent" and r[3] > 0)
+
+    # Sends inside 429 windows: the bot must wait out every retry_after it was told.
+    result.flood_sends = api.sends_in_flood_windows(FLOOD_MARGIN)
+    too_many = sum(1 for a in api.arrivals if a.retry_after)
+
+    # Fake side, not failing: updates of an operator that no message of their chat answered.
     operator_chats = {o.user_id for o in operators}
     injected = faults.lost if faults is not None else []
     fault_lost = Counter(
         chat for method, chat in injected if method == "sendMessage" and chat in operator_chats
     )
-    replies_lost = fault_replies = 0
+    no_reply = fault_replies = 0
     for o in operators:
         got = len(api.chats[o.user_id])
         missing = max(0, o.updates - got)
-        replies_lost += missing
+        no_reply += missing
         fault_replies += min(missing, fault_lost[o.user_id])
     # Cards: one per sent proposal, to the camat of its kecamatan.
     numbers: Counter[str] = Counter()
+    first: dict[tuple[str, int], float] = {}  # (card number, camat chat) -> when it first arrived
     for c in camats:
         for m in api.chats[c.user_id]:
-            found = CARD.match(m.text)
-            if found:
-                numbers[found.group(1)] += 1
+            card = CARD.match(m.text)
+            if card:
+                numbers[card.group(1)] += 1
+                first.setdefault((card.group(1), c.user_id), m.at)
     expected_cards = {f"U-{r[0]:05d}" for r in sent}
+    # The cards' delay: from the row's created_at (the Kirim's commit) to the arrival at the fake.
+    queued = query(
+        db,
+        "SELECT c.proposal_id, c.chat_id, m.created_at FROM outboundmessage m "
+        "JOIN cardcopy c ON m.card_id = c.id WHERE NOT m.reply AND NOT m.edit",
+    )
+    delays, during_kills = [], 0
+    for proposal_id, chat, created in queued:
+        at = first.get((f"U-{proposal_id:05d}", int(chat)))
+        if at is not None:
+            delays.append(at + clock_offset - _epoch(created))
+            during_kills += at < chaos_ended
+    delay = (
+        f"delay from the commit: median {statistics.median(delays):.1f} s, max {max(delays):.1f} s; "
+        f"{during_kills} arrived while the killer was at work"
+        if delays
+        else "none arrived"
+    )
 
     result.notes += [
         f"  officers: {len(operators) - len(unfinished)} of {len(operators)} finished; "
@@ -616,12 +707,20 @@ def count(
         f"  lost {result.lost} (the officer saw {seen_gone} of them gone); duplicated: {twice} NIKs twice, "
         f"{unknown} proposals nobody made, {wrong} with an answer in the wrong field, "
         f"{submits} submitted twice",
-        f"  stuck: {len(unfinished)} officers unfinished, {pending} outbox messages pending, {unhandled} "
-        f"updates unhandled, {left_open} conversations left open",
+        f"  stuck: {len(unfinished)} officers unfinished, {pending} outbox messages pending or direct, "
+        f"{unhandled} updates unhandled, {left_open} conversations left open",
         f"  cards: {len(expected_cards & set(numbers))} of {len(expected_cards)} reached the camat, "
-        f"{sum(n - 1 for n in numbers.values() if n > 1)} twice (the outbox's crash window)",
-        f"  replies lost: {replies_lost} of {sum(o.updates for o in operators)} updates got no reply "
-        f"({fault_replies} to injected send faults, {replies_lost - fault_replies} in crashes)",
+        f"{sum(n - 1 for n in numbers.values() if n > 1)} twice (the outbox's crash window); {delay}",
+        f"  replies lost {result.replies_lost}: of {len(handled)} officer updates handled, {unanswered} with "
+        f"no reply row; {left_undelivered} reply rows left undelivered ({statuses['direct']} direct, "
+        f"{statuses['pending']} pending, {statuses['failed']} failed); {shortfall} sent that the fake never "
+        f"accepted. {statuses['sent']} sent ({handed_over} after a hand-over), "
+        f"{statuses['superseded']} superseded",
+        f"  sends in 429 windows: {result.flood_sends} message calls arrived inside the retry_after of "
+        f"{too_many} 429s (more than {FLOOD_MARGIN:g} s after it)",
+        f"  updates with no reply of their own (the fake's record, not failing): {no_reply} of "
+        f"{sum(o.updates for o in operators)} ({fault_replies} to injected send faults, "
+        f"{no_reply - fault_replies} in crashes)",
     ]
     return result
 
@@ -658,6 +757,7 @@ async def main(args: argparse.Namespace) -> tuple[str, bool]:
     folder = Path(tempfile.mkdtemp(prefix="lanjutkan-chaos-"))
     api = ChaosApi(hang_for=15.0)
     await api.start()
+    clock_offset = time.time() - time.monotonic()  # the fake's monotonic times to epoch seconds
     bots = Bots(folder, bot_env(api, folder / "bot.db"))
     tasks: list[asyncio.Task[None]] = []
     began = time.monotonic()
@@ -685,6 +785,7 @@ async def main(args: argparse.Namespace) -> tuple[str, bool]:
                     flush=True,
                 )
         await chaos  # raises what the killer met
+        chaos_ended = time.monotonic()
         print(
             f"  {time.monotonic() - began:5.1f} s: {bots.kills} kills done in "
             f"{time.monotonic() - chaos_began:.0f} s; "
@@ -719,13 +820,22 @@ async def main(args: argparse.Namespace) -> tuple[str, bool]:
             await asyncio.sleep(1.0)
         print(
             f"  {time.monotonic() - began:5.1f} s: settled in {time.monotonic() - settle_began:.0f} s, "
-            f"{pending} outbox messages pending",
+            f"{pending} outbox messages pending or direct",
             flush=True,
         )
         stopped = await bots.stop()
         if stopped != 0:
             print(f"  the last bot stopped with {stopped}", flush=True)
-        result = count(folder / "bot.db", operators, camats, api, faults, pending)
+        result = count(
+            folder / "bot.db",
+            operators,
+            camats,
+            api,
+            faults,
+            pending,
+            clock_offset=clock_offset,
+            chaos_ended=chaos_ended,
+        )
         log = bots.log_text()
     finally:
         for task in tasks:
@@ -747,10 +857,12 @@ async def main(args: argparse.Namespace) -> tuple[str, bool]:
         f"({dict(faults.injected) if faults else {}}); {time.monotonic() - began:.0f} s in all",
         flush=True,
     )
-    ok = result.lost == 0 and result.duplicated == 0 and result.stuck == 0 and niks_in_log == 0
+    failing = (result.lost, result.duplicated, result.stuck, result.replies_lost, result.flood_sends)
+    ok = not any(failing) and niks_in_log == 0
     line = (
         f"chaos: {bots.kills} kills, {result.proposals} proposals, {result.lost} lost, "
-        f"{result.duplicated} duplicated, {result.stuck} stuck"
+        f"{result.duplicated} duplicated, {result.stuck} stuck, {result.replies_lost} replies lost, "
+        f"{result.flood_sends} sends in 429 windows"
     )
     return line, ok
 

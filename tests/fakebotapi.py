@@ -22,9 +22,11 @@ with a ``retry_after``, 5xx, and no answer before the client gives up (half of t
 lost on the way back). getUpdates, getMe and the start-up calls keep working: the inbox's guarantees are
 about what the bot does with the updates it got, and a failing getUpdates only makes polling retry.
 
-Every such call is logged in ``arrivals`` (when it arrived, for which chat, what was answered); a refused
-call is never recorded as sent. Errors are raised as :class:`ApiError` inside :meth:`FakeBotApi.call` and
-reach the client as Telegram's HTTP status and JSON body, over HTTP and through ``tests.offline``.
+Every such call is logged in ``arrivals`` (when it arrived, for which chat, what was answered, and the
+``retry_after`` of a 429); a refused call is never recorded as sent. ``sends_in_flood_windows`` counts the
+calls that arrived while a 429 said to wait. Errors are raised as :class:`ApiError` inside
+:meth:`FakeBotApi.call` and reach the client as Telegram's HTTP status and JSON body, over HTTP and through
+``tests.offline``.
 """
 
 from __future__ import annotations
@@ -142,6 +144,12 @@ class Arrival:
     method: str
     chat_id: int | None
     status: int
+    retry_after: int | None = None  # 429 only: the seconds the answer said to wait
+
+
+def _retry_after(error: ApiError) -> int | None:
+    """The seconds a 429 answer says to wait; None for other errors."""
+    return int(error.parameters["retry_after"]) if error.code == 429 and error.parameters else None
 
 
 @dataclass
@@ -356,9 +364,8 @@ class FakeBotApi:
             status = faults.rng.choice((500, 502, 503))
             error = ApiError(status, HTTPStatus(status).phrase)
         if method in MESSAGE_METHODS:
-            self.arrivals.append(
-                Arrival(time.monotonic(), method, chat_id, TIMEOUT if kind == "timeout" else error.code)
-            )
+            status = TIMEOUT if kind == "timeout" else error.code
+            self.arrivals.append(Arrival(time.monotonic(), method, chat_id, status, _retry_after(error)))
         if kind == "timeout":
             await self._hang()
         raise error
@@ -414,7 +421,7 @@ class FakeBotApi:
         if error is not None:
             if error.code == 429:
                 self.too_many += 1
-            self.arrivals.append(Arrival(now, method, chat_id, error.code))
+            self.arrivals.append(Arrival(now, method, chat_id, error.code, _retry_after(error)))
             raise error
         self._accept(method, chat_id, now, 200)
         return None
@@ -424,6 +431,25 @@ class FakeBotApi:
         self._window.append(now)
         if chat_id is not None:
             self._chat_last[chat_id] = now
+
+    def sends_in_flood_windows(self, margin: float = 0.25) -> int:
+        """Message calls (any chat, any fate) that arrived while a 429 said to wait: at ``a`` with
+        ``t + margin < a < t + retry_after`` for a 429 answered at ``t``; each call counted once.
+
+        ``margin`` spares the calls already on their way when the 429 was answered: sent before the
+        client could know, they are not its fault. Only MESSAGE_METHODS calls are in ``arrivals``, so a 429
+        to another call (answerCallbackQuery, under random faults) opens no window here.
+        """
+        windows = sorted((a.at + margin, a.at + a.retry_after) for a in self.arrivals if a.retry_after)
+        inside = 0
+        reach = -math.inf  # the latest end of the windows opened before the call
+        i = 0
+        for at in sorted(a.at for a in self.arrivals):
+            while i < len(windows) and windows[i][0] < at:
+                reach = max(reach, windows[i][1])
+                i += 1
+            inside += at < reach
+        return inside
 
     async def _hang(self) -> None:
         with contextlib.suppress(TimeoutError):
