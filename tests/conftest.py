@@ -18,7 +18,7 @@ from telegram import Update
 from telegram.ext import Application
 
 import models.tables  # noqa: F401  (tables on the metadata)
-from bot.channels.telegram import TelegramCourier, build_application
+from bot.channels.telegram import Lifecycle, TelegramCourier, build_application
 from handlers.context import Services
 from handlers.engine import Engine
 from models import store
@@ -173,6 +173,14 @@ async def services(database_url: str) -> AsyncIterator[Services]:
 # ---------------------------------------------------------------------------------- the PTB application
 
 
+async def replies_recorded(app: Application) -> None:  # type: ignore[type-arg]
+    """Wait until the replies the application sent are recorded as sent (written in the background, with
+    the next turn or after a short quiet), so a test reads the database as it settles."""
+    lifecycle = getattr(app.post_init, "__self__", None)
+    if isinstance(lifecycle, Lifecycle):
+        await lifecycle.direct.receipts.drain()
+
+
 @dataclass
 class Chat:
     """Drives the real PTB Application as one Telegram user would, through ``process_update``."""
@@ -185,6 +193,7 @@ class Chat:
 
     async def _run(self, update: dict[str, Any]) -> list[SentMessage]:
         await self.app.process_update(Update.de_json(update, self.app.bot))
+        await replies_recorded(self.app)
         new = self.api.messages_to(self.user_id)[self.seen :]
         self.seen += len(new)
         return new

@@ -50,10 +50,10 @@ from telegram.request import BaseRequest
 from bot.channels.http import AiohttpRequest
 from bot.channels.processor import PerUserUpdateProcessor
 from handlers import chart, texts
-from handlers.engine import Engine
+from handlers.engine import BUSY_PAUSES, Engine
 from handlers.messages import Inbound, Kind, Reply
 from models import store
-from models.db import checkpoint_periodically
+from models.db import checkpoint_periodically, is_busy
 from scheduler.jobs import Schedule, Timetable
 from scheduler.liveness import process_name
 from scheduler.outbox import DirectReplies, Limits, Outbox, Pacer, RetryLater, Undeliverable
@@ -203,10 +203,18 @@ class Inbox:
 
     async def replay(self, application: Application) -> None:
         """Queue the updates received but not handled before the last stop; forget old handled ones."""
-        async with self.services.sessions() as session:
-            pending = await store.pending_inbound(session, channel=CHANNEL)
-            await store.purge_inbound(session, handled_before=self.services.clock() - INBOX_KEEP)
-            await session.commit()
+        for pause in (*BUSY_PAUSES, None):
+            try:
+                async with self.services.sessions() as session:
+                    pending = await store.pending_inbound(session, channel=CHANNEL)
+                    await store.purge_inbound(session, handled_before=self.services.clock() - INBOX_KEEP)
+                    await session.commit()
+                break
+            except Exception as error:
+                # Another process starting at the same time holds SQLite's write lock: wait, then again.
+                if pause is None or not is_busy(error):
+                    raise
+                await asyncio.sleep(pause)
         for row in pending:
             try:
                 data = json.loads(self.services.vault.decrypt(row.payload))
