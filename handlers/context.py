@@ -45,6 +45,11 @@ class SentReplies:
 
     def __init__(self) -> None:
         self._waiting: list[tuple[int, dt.datetime]] = []
+        self._listeners: list[Callable[[], None]] = []
+
+    def listen(self, listener: Callable[[], None]) -> None:
+        """Be told when replies wait again (a turn that took them did not commit)."""
+        self._listeners.append(listener)
 
     def add(self, reply_id: int, at: dt.datetime) -> None:
         self._waiting.append((reply_id, at))
@@ -55,7 +60,11 @@ class SentReplies:
         return taken
 
     def put_back(self, taken: list[tuple[int, dt.datetime]]) -> None:
+        if not taken:
+            return
         self._waiting[:0] = taken
+        for listener in self._listeners:
+            listener()
 
     def __len__(self) -> int:
         return len(self._waiting)

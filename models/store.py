@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, bindparam, delete, func, text, update
+from sqlalchemy import and_, bindparam, delete, func, or_, text, update
 from sqlalchemy import event as sa_event
 from sqlalchemy import insert as sa_insert
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
@@ -836,12 +836,13 @@ async def record_reply(
 # As SQL for the same reason as _INSERT_REPLY: it runs with nearly every turn.
 _CONFIRM_REPLY = text(
     "UPDATE outboundmessage SET status = 'sent', sent_at = :at, payload = NULL, holder = NULL"
-    " WHERE id = :reply_id AND status = 'direct'"
+    " WHERE id = :reply_id AND (status = 'direct' OR (status = 'pending' AND attempts = 0 AND progress = 0))"
 ).bindparams(bindparam("at", type_=OutboundMessage.__table__.c.sent_at.type))  # type: ignore[attr-defined]
 
 
 async def confirm_replies(session: AsyncSession, *, sent: list[tuple[int, dt.datetime]]) -> None:
-    """Record replies the channel sent directly (id, when); one taken over meanwhile stays so."""
+    """Record replies the channel sent directly (id, when). One taken over meanwhile (this process was
+    thought dead) and not sent by the outbox yet is recorded too, so the outbox does not send it again."""
     if not sent:
         return
     connection = await session.connection()
@@ -903,12 +904,23 @@ def _newer_reply() -> Any:
     )
 
 
-async def take_over_replies(session: AsyncSession, *, holders: set[str], now: dt.datetime) -> int:
-    """The replies dead processes were sending become the outbox's (pending, in their chat's order); those
-    with a later reply of their chat are superseded instead. Returns how many are to be sent."""
-    if not holders:
+async def take_over_replies(
+    session: AsyncSession,
+    *,
+    holders: set[str],
+    now: dt.datetime,
+    stale_before: dt.datetime | None = None,
+    own: str | None = None,
+) -> int:
+    """The replies dead processes were sending (and ``own``'s recorded before ``stale_before``: lost on
+    their way) become the outbox's, pending in their chat's order; those with a later reply of their chat
+    are superseded instead. Returns how many are to be sent."""
+    whose: list[Any] = [col(OutboundMessage.holder).in_(holders)] if holders else []
+    if own is not None and stale_before is not None:
+        whose.append((col(OutboundMessage.holder) == own) & (col(OutboundMessage.created_at) < stale_before))
+    if not whose:
         return 0
-    orphans = (col(OutboundMessage.status) == Delivery.DIRECT, col(OutboundMessage.holder).in_(holders))
+    orphans = (col(OutboundMessage.status) == Delivery.DIRECT, or_(*whose))
     await session.exec(
         update(OutboundMessage)
         .execution_options(synchronize_session=False)

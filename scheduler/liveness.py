@@ -13,7 +13,20 @@ import secrets
 import socket
 from pathlib import Path
 
-_HOST = hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8]
+
+def _machine() -> str:
+    """This host as the processes on it see each other: its name, its boot, and the pid namespace (two
+    containers with one hostname each have their own pid 1)."""
+    parts = [socket.gethostname()]
+    for path in ("/proc/sys/kernel/random/boot_id", "/proc/self/ns/pid"):
+        try:
+            parts.append(Path(path).read_text().strip() if "boot" in path else str(os.stat(path).st_ino))
+        except OSError:
+            parts.append("")
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:8]
+
+
+_HOST = _machine()
 _MINE: set[str] = set()  # names made in this process: alive as long as it runs
 
 
@@ -25,21 +38,24 @@ def process_name() -> str:
 
 
 def known_dead(holder: str) -> bool:
-    """True only when certain: ``holder`` names a process of this host that no longer runs.
+    """True only when certain: ``holder`` names a process of this host that no longer runs."""
+    return verdict(holder) is False
 
-    A name of another host, or not made by :func:`process_name`, is never known dead: its heartbeat
-    decides. The same pid under another name is an earlier process (a container's pid 1 restarted).
+
+def verdict(holder: str) -> bool | None:
+    """Whether ``holder`` runs: True or False for a name of this host, None when only its heartbeat can
+    tell (another host, or a name not made by :func:`process_name`).
+
+    The same pid under another name is an earlier process (a container's pid 1 restarted).
     """
     if holder in _MINE:
-        return False
+        return True
     host, _, rest = holder.partition(".")
     pid_text, _, _ = rest.partition(".")
     if host != _HOST or not pid_text.isdigit():
-        return False
+        return None
     pid = int(pid_text)
-    if pid == os.getpid():
-        return True
-    return not _running(pid)
+    return pid != os.getpid() and _running(pid)
 
 
 def _running(pid: int) -> bool:

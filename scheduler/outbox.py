@@ -41,14 +41,17 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from handlers.context import Services
 from handlers.messages import Answer, Button, Reply, load_replies
 from models import store
-from models.tables import OutboundMessage
-from scheduler.liveness import known_dead, process_name, started_here
+from models.db import is_busy
+from models.tables import Lease, OutboundMessage
+from scheduler.liveness import known_dead, process_name, verdict
 
 log = logging.getLogger(__name__)
 
 LEASE = "outbox"
 ALIVE = "alive:"  # + a process's name: its heartbeat, renewed with the outbox lease
 FLOOD = "flood:"  # + a channel: until when its chat app asked the whole bot to wait (a 429)
+# No direct reply takes this long (each call gives up after seconds): one still "direct" was lost
+STALE_DIRECT = dt.timedelta(minutes=10)
 SENT_KEEP = dt.timedelta(days=7)
 PURGE_EVERY = 3600.0  # seconds
 
@@ -229,7 +232,9 @@ class Pacer:
         now = self.clock()
         if now >= self.paused_until:
             log.warning("%s flood control: every send waits %.0f s", self.channel, seconds)
-        self.paused_until = max(self.paused_until, now + seconds)
+        if now + seconds <= self.paused_until:
+            return  # within a pause already known (and shared)
+        self.paused_until = now + seconds
         if self.on_pause is not None:
             self.on_pause(seconds)
 
@@ -293,6 +298,7 @@ class Outbox:
     async def run(self) -> None:
         """Deliver for as long as the process runs, whenever this process holds the lease."""
         purged_at = time.monotonic()
+        heartbeat = asyncio.create_task(self._beat())
         try:
             while True:
                 if await self._keep_lease():
@@ -304,8 +310,16 @@ class Outbox:
                     self._doorbell.clear()  # rings are for the holder; look at the lease again later
                     await self._wait(self.limits.lease_ttl / 3)
         finally:
+            heartbeat.cancel()
+            await asyncio.gather(heartbeat, return_exceptions=True)
             await self._settle()
             await self._release()
+
+    async def _beat(self) -> None:
+        """Renew the heartbeat and the lease every ttl/3 on their own, even while every send hangs."""
+        while True:
+            await asyncio.sleep(self.limits.lease_ttl / 3)
+            await self._keep_lease()
 
     async def deliver_pending(self, *, timeout: float = 30.0) -> int:
         """Deliver everything due now and return when nothing is left in flight (tests, the demo)."""
@@ -335,34 +349,11 @@ class Outbox:
         if self._holding and now < self._lease_renew_at:
             return True
         ttl = dt.timedelta(seconds=self.limits.lease_ttl)
-        taken_over = 0
         try:
-            async with self.services.sessions() as session:
-                alive = ALIVE + self.holder
-                await store.take_lease(session, name=alive, holder=self.holder, now=now, ttl=ttl)
-                lease = await store.lease_of(session, name=LEASE)
-                dead = lease.holder if lease is not None and known_dead(lease.holder) else None
-                held = await store.take_lease(
-                    session, name=LEASE, holder=self.holder, now=now, ttl=ttl, dead=dead
-                )
-                if held:
-                    dead_holders = await self._dead(session)
-                    taken_over = await store.take_over_replies(session, holders=dead_holders, now=now)
-                flood = await store.lease_of(session, name=FLOOD + self.pacer.channel)
-                deliveries = (
-                    await store.recent_deliveries(
-                        session,
-                        channels=list(self.couriers),
-                        since=now - dt.timedelta(seconds=max(self.limits.chat_interval, 1.0)),
-                        limit=max(self.limits.batch, self.limits.count),
-                    )
-                    if held and not self._holding
-                    else []
-                )
-                await session.commit()
+            held, taken_over, flood, deliveries = await self._when_free(now, ttl)
         except Exception as error:
             log.error("outbox lease check failed: %s", type(error).__name__)
-            held = False
+            held, taken_over = False, 0
         else:
             if flood is not None and flood.expires_at > now:
                 self.pacer.pause_for((flood.expires_at - now).total_seconds())
@@ -376,13 +367,60 @@ class Outbox:
         self._lease_renew_at = now + ttl / 3
         return held
 
+    async def _when_free(
+        self, now: dt.datetime, ttl: dt.timedelta
+    ) -> tuple[bool, int, Lease | None, list[tuple[str, str, dt.datetime]]]:
+        """The lease's transaction, again after a pause while SQLite is busy (another process writing): a
+        heartbeat must not lapse for a bulk import's lock."""
+        for pause in (0.05, 0.1, 0.2, 0.4, 0.8, None):
+            try:
+                async with self.services.sessions() as session:
+                    found = await self._lease_transaction(session, now, ttl)
+                    await session.commit()
+                    return found
+            except Exception as error:
+                if pause is None or not is_busy(error):
+                    raise
+            await asyncio.sleep(pause)
+        raise AssertionError("unreachable")
+
+    async def _lease_transaction(
+        self, session: AsyncSession, now: dt.datetime, ttl: dt.timedelta
+    ) -> tuple[bool, int, Lease | None, list[tuple[str, str, dt.datetime]]]:
+        await store.take_lease(session, name=ALIVE + self.holder, holder=self.holder, now=now, ttl=ttl)
+        lease = await store.lease_of(session, name=LEASE)
+        dead = lease.holder if lease is not None and known_dead(lease.holder) else None
+        held = await store.take_lease(session, name=LEASE, holder=self.holder, now=now, ttl=ttl, dead=dead)
+        taken_over = 0
+        if held:
+            taken_over = await store.take_over_replies(
+                session,
+                holders=await self._dead(session),
+                now=now,
+                # A reply of this very process still "being sent" after this long was lost on the way
+                # (an error between its commit and its send): the outbox sends it.
+                stale_before=now - STALE_DIRECT,
+                own=self.holder,
+            )
+        flood = await store.lease_of(session, name=FLOOD + self.pacer.channel)
+        deliveries = []
+        if held and not self._holding:
+            deliveries = await store.recent_deliveries(
+                session,
+                channels=list(self.couriers),
+                since=now - dt.timedelta(seconds=max(self.limits.chat_interval, 1.0)),
+                limit=max(self.limits.batch, self.limits.count),
+            )
+        return held, taken_over, flood, deliveries
+
     async def _dead(self, session: AsyncSession) -> set[str]:
-        """The processes with replies in flight that are gone: no heartbeat, or known dead here."""
+        """The processes with replies in flight that are gone: known dead on this host, or (elsewhere)
+        without a heartbeat. A process of this host that still runs is alive whatever its heartbeat."""
         holders = await store.direct_holders(session)
         if not holders:
             return set()
         alive = await store.live_holders(session, prefix=ALIVE, now=self.clock())
-        return {h for h in holders if not started_here(h) and (known_dead(h) or h not in alive)}
+        return {h for h in holders if (seen := verdict(h)) is False or (seen is None and h not in alive)}
 
     def _share_pause(self, seconds: float) -> None:
         """Write a 429's pause where the other processes (and the next one, after a crash) read it."""
@@ -488,11 +526,15 @@ class Outbox:
         A round can outlast the lease (200 starts at 29/s, a 429 pause of a minute): without renewing it
         meanwhile, another process would take the lease and send the same heads too.
         """
-        while (delay := self.pacer.start_at() - self.pacer.clock()) > 0:
-            await asyncio.sleep(min(delay, self.limits.lease_ttl / 3))
+        while True:
+            while (delay := self.pacer.start_at() - self.pacer.clock()) > 0:
+                await asyncio.sleep(min(delay, self.limits.lease_ttl / 3))
+                if not await self._keep_lease():
+                    return False
             if not await self._keep_lease():
                 return False
-        return await self._keep_lease()
+            if self.pacer.start_at() <= self.pacer.clock():  # no pause learnt while renewing
+                return True
 
     async def _deliver(self, message: OutboundMessage, chat: tuple[str, str], start: Start) -> None:
         """Send one message and record the outcome; the chat stays reserved until the record commits."""
@@ -508,6 +550,8 @@ class Outbox:
 
     async def _attempt(self, message: OutboundMessage) -> tuple[str, object]:
         courier = self.couriers[message.channel]
+        if self.pacer.paused_for() > 0:
+            return "wait", None  # a 429 to a reply while this one was getting ready: not now, no attempt
         try:
             if message.reply:
                 return await self._attempt_reply(message, courier)
@@ -564,7 +608,7 @@ class Outbox:
             now = self.clock()
             try:
                 async with self.services.sessions() as session:
-                    if kind == "skip":
+                    if kind in ("skip", "wait"):
                         break
                     if kind == "part":
                         await store.mark_progress(session, message=message, progress=message.progress + 1)
@@ -618,22 +662,27 @@ class Receipts:
         self.services = services
         self.linger = linger
         self._writer: asyncio.Task[None] | None = None
+        services.sent_replies.listen(self._soon)
 
     def confirm(self, reply_id: int, at: dt.datetime) -> None:
         """Record the reply as sent soon (until then a crash sends it again when the bot restarts)."""
         self.services.sent_replies.add(reply_id, at)
-        if self._writer is None or self._writer.done():
-            self._writer = asyncio.create_task(self._write(self.linger))
+        self._soon()
 
-    async def drain(self) -> None:
-        """Return once every reply confirmed so far is recorded (before stopping; tests)."""
+    def _soon(self) -> None:
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.get_running_loop().create_task(self._write(self.linger))
+
+    async def drain(self, *, tries: int = 8) -> None:
+        """Return once every reply confirmed so far is recorded (before stopping; tests), or after
+        ``tries`` failed writes (the database is gone: the next start takes those replies over)."""
         if self._writer is not None and not self._writer.done():
             self._writer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._writer
-        await self._write(0.0)
+        await self._write(0.0, tries=tries)
 
-    async def _write(self, linger: float) -> None:
+    async def _write(self, linger: float, *, tries: int | None = None) -> None:
         await asyncio.sleep(linger)
         pause = 0.05
         while sent := self.services.sent_replies.take():
@@ -644,6 +693,10 @@ class Receipts:
             except Exception as error:  # retried until the database takes it: unrecorded, it is resent
                 self.services.sent_replies.put_back(sent)
                 log.error("recording replies sent failed, retrying: %s", type(error).__name__)
+                if tries is not None:
+                    tries -= 1
+                    if tries <= 0:
+                        return
                 await asyncio.sleep(pause)
                 pause = min(pause * 2, 5.0)
             except BaseException:
@@ -683,7 +736,12 @@ class DirectReplies:
         """Send the answer's replies: the messages in order, the changes to earlier ones (``aside``) at the
         same time; the (note, message id) of those sent with ``keep``."""
         kept: list[tuple[str, str]] = []
-        parts = self.courier.plan(answer.replies, pressed)
+        try:
+            parts = self.courier.plan(answer.replies, pressed)
+        except Exception as error:  # a bug: the outbox tries again (and records a failure in the end)
+            log.error("planning a reply failed: %s", type(error).__name__)
+            await self._hand_over(answer, 0, self.backoff, type(error).__name__)
+            return kept
         split = next((i for i, part in enumerate(parts) if part.aside), len(parts))
         changes = asyncio.gather(*(self._call(chat_id, part) for part in parts[split:]))  # started now
         stopped, failure = await self._in_order(chat_id, parts[:split], kept)
@@ -752,9 +810,9 @@ class DirectReplies:
             )
 
     async def _write(self, change: Callable[[AsyncSession], Awaitable[None]]) -> None:
-        """Commit a change of a reply's record, retried until it holds: a reply left ``direct`` by a live
-        process would hold its chat's outbox back."""
-        pause = 0.05
+        """Commit a change of a reply's record, retried for a minute: a reply left ``direct`` holds its
+        chat's outbox back until the outbox takes it over as lost (``STALE_DIRECT``)."""
+        pause, deadline = 0.05, time.monotonic() + 60.0
         while True:
             try:
                 async with self.services.sessions() as session:
@@ -763,5 +821,7 @@ class DirectReplies:
                 return
             except Exception as error:
                 log.error("recording a reply failed, retrying: %s", type(error).__name__)
+                if time.monotonic() > deadline:
+                    return
                 await asyncio.sleep(pause)
                 pause = min(pause * 2, 5.0)

@@ -12,7 +12,7 @@ import json
 import logging
 import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from typing import Any, TypeVar
+from typing import Any
 
 from telegram import (
     Bot,
@@ -69,12 +69,6 @@ INBOX_PURGE_EVERY = dt.timedelta(hours=1)
 # Young collections every 5.000 allocations (not 700) and a full one only after 1.000 middle ones (not 10):
 # measured in benchmarks/intake.py, p99 148 ms with Python's defaults, 36 ms with these.
 GC_THRESHOLDS = (5000, 20, 1000)
-# A direct reply that gets 429 waits for Telegram's retry_after and is tried once more, unless the wait is
-# longer than this: the person has likely moved on, and the update holds its user's turn meanwhile.
-MAX_DIRECT_WAIT = 60.0
-
-T = TypeVar("T")
-
 Markup = InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove | None
 
 

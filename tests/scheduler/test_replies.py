@@ -194,6 +194,65 @@ async def test_a_reply_of_another_hosts_process_waits_for_its_heartbeat_to_expir
     assert [r.status for r in await rows(services, STRANGER)] == [Delivery.SENT, Delivery.SENT]
 
 
+async def test_a_live_process_of_this_host_keeps_its_reply_without_a_heartbeat(services, app, fake_api):
+    """Its heartbeat lapsed (a busy database, a stalled loop) but its pid runs: it may still send that
+    reply, so the outbox must not send it too; once the process is gone, the outbox does."""
+    child = running_child()
+    try:
+        holder = f"{process_name().partition('.')[0]}.{child.pid}.11fe"
+        await Engine(services).answer(inbound(STRANGER, "/start", 1), holder=holder)
+        outbox = new_outbox(services, app)
+        await outbox.prepare()
+        assert await outbox.deliver_pending() == 0
+        assert [(r.status, r.holder) for r in await rows(services, STRANGER)] == [(Delivery.DIRECT, holder)]
+    finally:
+        child.kill()
+        child.wait()
+    outbox._lease_renew_at = dt.datetime.min.replace(tzinfo=dt.UTC)  # the next heartbeat, now
+    assert await outbox.deliver_pending() == 1
+    assert texts_to(fake_api, STRANGER) == [texts.WELCOME_UNKNOWN]
+
+
+async def test_a_reply_taken_over_then_confirmed_by_its_sender_is_not_sent_again(services, app, fake_api):
+    """A process thought dead sent its reply after all: its late confirmation stops the outbox from
+    sending the taken-over copy."""
+    answer = await Engine(services).answer(inbound(STRANGER, "/start", 1), holder=OTHER_HOST)
+    assert answer.reply_id is not None
+    async with services.sessions() as session:
+        assert await store.take_over_replies(session, holders={OTHER_HOST}, now=dt.datetime.now(dt.UTC)) == 1
+        await store.confirm_replies(session, sent=[(answer.reply_id, dt.datetime.now(dt.UTC))])
+        await session.commit()
+
+    assert await new_outbox(services, app).deliver_pending() == 0
+    assert texts_to(fake_api, STRANGER) == []
+    assert [r.status for r in await rows(services, STRANGER)] == [Delivery.SENT]
+
+
+async def test_confirmations_put_back_by_a_failed_turn_are_still_recorded(services, app, fake_api):
+    """A turn took the waiting confirmations and then failed: they are written by the background writer,
+    not left for a next turn that may never come."""
+    direct = DirectReplies(services, CHANNEL, courier(app), Pacer(FAST))
+    answer = await Engine(services).answer(inbound(STRANGER, "/start", 1), holder=direct_holder())
+    assert answer.reply_id is not None
+    await direct.deliver(str(STRANGER), answer, None)
+    taken = services.sent_replies.take()  # as a turn does...
+    assert [reply_id for reply_id, _ in taken] == [answer.reply_id]
+    services.sent_replies.put_back(taken)  # ...before its transaction fails
+
+    await asyncio.sleep(direct.receipts.linger + 0.5)
+    assert [r.status for r in await rows(services, STRANGER)] == [Delivery.SENT]
+
+
+def running_child() -> subprocess.Popen[bytes]:
+    """Another process of this host that runs (until the test kills it)."""
+    return subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+
+
+def direct_holder() -> str:
+    """This process's name, as a channel sending its own replies uses it."""
+    return process_name()
+
+
 async def test_only_the_latest_of_a_dead_processs_unsent_replies_is_sent(services, app, chat, fake_api):
     seen = await onboarded(chat)
     engine, holder = Engine(services), dead_holder()
