@@ -240,7 +240,7 @@ async def measure(args: argparse.Namespace, limits: Limits) -> str:
             began = time.perf_counter()
             await queue_all(services, order)
             print(f"  queued {len(order)} messages in {time.perf_counter() - began:.1f} s", flush=True)
-            outbox = Outbox(services, {CHANNEL: TelegramCourier(bot)}, limits=limits)
+            outbox = Outbox(services, CHANNEL, TelegramCourier(bot), limits=limits)
             take = outbox.pacer.take
 
             def counted(chat: tuple[str, str]) -> Start:

@@ -42,7 +42,7 @@ async def run_demo(services: Services) -> None:
     personas = await seed_demo(services)
     courier = TerminalCourier()
     # The demo's outbox: cards and notices for the other personas wait in their mailboxes.
-    outbox = Outbox(services, {CHANNEL: courier}, limits=Limits(per_second=1000, chat_interval=0.0))
+    outbox = Outbox(services, CHANNEL, courier, limits=Limits(per_second=1000, chat_interval=0.0))
     try:
         await TerminalChannel(
             Engine(services), personas, courier=courier, deliver=outbox.deliver_pending

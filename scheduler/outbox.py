@@ -9,8 +9,10 @@ Handlers write messages into the outbox table in the same transaction as the cha
   message holds back the ones behind it, never overtaken;
 - 429 (honouring ``retry_after``, for the whole bot, as Telegram means it), 5xx and timeouts are retried
   with backoff; permanent failures (the bot blocked, the chat gone) are recorded for the dinas;
-- one process at a time delivers, under a lease in the database, because the limits are the bot's, not
-  the process's: several processes may run the bot, the one holding the lease sends.
+- one process at a time delivers for a channel, under that channel's lease in the database, because the
+  limits are the bot's (Telegram's token, WhatsApp's number), not the process's: several processes may
+  run the bot, the one holding the lease sends; each channel has its own worker, limits and pacer, so a
+  429 of one chat app never holds the other back.
 
 The window where a message can go out twice, written down where it lives: :meth:`Outbox._deliver` sends,
 then records the delivery. A crash (or a lost lease) between the chat app accepting the message and that
@@ -47,7 +49,7 @@ from scheduler.liveness import known_dead, process_name, verdict
 
 log = logging.getLogger(__name__)
 
-LEASE = "outbox"
+LEASE = "outbox:"  # + a channel: one process at a time delivers for each chat app (its limits are its own)
 ALIVE = "alive:"  # + a process's name: its heartbeat, renewed with the outbox lease
 FLOOD = "flood:"  # + a channel: until when its chat app asked the whole bot to wait (a 429)
 # No direct reply takes this long (each call gives up after seconds): one still "direct" was lost
@@ -262,7 +264,8 @@ class Outbox:
     def __init__(
         self,
         services: Services,
-        couriers: dict[str, Courier],
+        channel: str,
+        courier: Courier,
         *,
         limits: Limits | None = None,
         holder: str | None = None,
@@ -273,10 +276,12 @@ class Outbox:
         # Real time, not the services' clock: tests freeze that one for ages and dates, while retries
         # and the lease must see time pass.
         self.clock = clock
-        self.couriers = couriers
+        self.channel = channel
+        self.courier = courier
+        self.lease = LEASE + channel
         self.limits = limits or Limits()
         # Shared with the channel's direct replies: one flood state and one count per bot
-        self.pacer = pacer or Pacer(self.limits, channel=next(iter(couriers), "telegram"))
+        self.pacer = pacer or Pacer(self.limits, channel=channel)
         self.pacer.on_pause = self._share_pause
         self.holder = holder or process_name()
         self._sharing: set[asyncio.Task[None]] = set()
@@ -388,9 +393,11 @@ class Outbox:
         self, session: AsyncSession, now: dt.datetime, ttl: dt.timedelta
     ) -> tuple[bool, int, Lease | None, list[tuple[str, str, dt.datetime]]]:
         await store.take_lease(session, name=ALIVE + self.holder, holder=self.holder, now=now, ttl=ttl)
-        lease = await store.lease_of(session, name=LEASE)
+        lease = await store.lease_of(session, name=self.lease)
         dead = lease.holder if lease is not None and known_dead(lease.holder) else None
-        held = await store.take_lease(session, name=LEASE, holder=self.holder, now=now, ttl=ttl, dead=dead)
+        held = await store.take_lease(
+            session, name=self.lease, holder=self.holder, now=now, ttl=ttl, dead=dead
+        )
         taken_over = 0
         if held:
             taken_over = await store.take_over_replies(
@@ -407,7 +414,7 @@ class Outbox:
         if held and not self._holding:
             deliveries = await store.recent_deliveries(
                 session,
-                channels=list(self.couriers),
+                channels=[self.channel],
                 since=now - dt.timedelta(seconds=max(self.limits.chat_interval, 1.0)),
                 limit=max(self.limits.batch, self.limits.count),
             )
@@ -442,7 +449,7 @@ class Outbox:
         try:
             async with self.services.sessions() as session:
                 if self._holding:
-                    await store.release_lease(session, name=LEASE, holder=self.holder)
+                    await store.release_lease(session, name=self.lease, holder=self.holder)
                 await store.release_lease(session, name=ALIVE + self.holder, holder=self.holder)
                 await session.commit()
         except Exception as error:
@@ -476,10 +483,10 @@ class Outbox:
                 heads = await store.due_messages(
                     session,
                     now=self.clock(),
-                    channels=list(self.couriers),
+                    channels=[self.channel],
                     limit=self.limits.batch,
                 )
-                later = None if heads else await store.next_due_at(session, channels=list(self.couriers))
+                later = None if heads else await store.next_due_at(session, channels=[self.channel])
         except Exception as error:
             log.error("outbox read failed: %s", type(error).__name__)
             await self._wait(self.limits.idle_poll)
@@ -549,7 +556,7 @@ class Outbox:
             self._doorbell.set()
 
     async def _attempt(self, message: OutboundMessage) -> tuple[str, object]:
-        courier = self.couriers[message.channel]
+        courier = self.courier
         if self.pacer.paused_for() > 0:
             return "wait", None  # a 429 to a reply while this one was getting ready: not now, no attempt
         try:
@@ -727,6 +734,7 @@ class DirectReplies:
         self.services = services
         self.channel = channel
         self.courier = courier
+        self.lease = LEASE + channel
         self.pacer = pacer
         self.backoff = backoff
         self.clock = clock

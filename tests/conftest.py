@@ -264,7 +264,7 @@ FAST = Limits(per_second=10_000, chat_interval=0.0, backoff_first=0.01, idle_pol
 @pytest.fixture
 def outbox(services: Services, app: Application) -> Outbox:  # type: ignore[type-arg]
     """The outbox worker sending through the offline application's bot; ``await outbox.deliver_pending()``."""
-    return Outbox(services, {"telegram": TelegramCourier(app.bot)}, limits=FAST)
+    return Outbox(services, "telegram", TelegramCourier(app.bot), limits=FAST)
 
 
 def sent_proposal(

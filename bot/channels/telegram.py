@@ -542,7 +542,7 @@ class Lifecycle:
             log.warning("could not set the command menu: %s", type(error).__name__)
         services = self.inbox.services
         self.outbox = Outbox(
-            services, {CHANNEL: self.courier}, limits=self.pacer.limits, holder=self.holder, pacer=self.pacer
+            services, CHANNEL, self.courier, limits=self.pacer.limits, holder=self.holder, pacer=self.pacer
         )
         await self.outbox.prepare()  # before any update is answered
         await self.inbox.replay(application)

@@ -46,7 +46,7 @@ def shared_outbox(services: Services, app: Application) -> Outbox:  # type: igno
     """The outbox as :meth:`Lifecycle.start` builds it: the direct replies' pacer, courier and holder."""
     life = lifecycle(app)
     return Outbox(
-        services, {CHANNEL: life.courier}, limits=life.pacer.limits, holder=life.holder, pacer=life.pacer
+        services, CHANNEL, life.courier, limits=life.pacer.limits, holder=life.holder, pacer=life.pacer
     )
 
 

@@ -160,7 +160,7 @@ async def start(courier: TelegramCourier) -> AsyncIterator[Starter]:
     def starter(
         services: Services, *, holder: str = "worker-a", limits: Limits = FAST
     ) -> tuple[Outbox, asyncio.Task[None]]:
-        outbox = Outbox(services, {"telegram": courier}, limits=limits, holder=holder)
+        outbox = Outbox(services, "telegram", courier, limits=limits, holder=holder)
         task = asyncio.create_task(outbox.run())
         tasks.append(task)
         return outbox, task
@@ -256,7 +256,7 @@ async def test_the_worker_keeps_to_the_limits_so_telegram_never_answers_429(serv
     async with FakeBotApi(enforce_limits=True, per_second=44, chat_interval=0.08) as api:
         bot = Bot(TOKEN, base_url=api.base_url, request=AiohttpRequest())
         await bot.initialize()
-        outbox = Outbox(services, {"telegram": TelegramCourier(bot, timeout=1.0)}, limits=limits)
+        outbox = Outbox(services, "telegram", TelegramCourier(bot, timeout=1.0), limits=limits)
         await queue(services, messages)
         task = asyncio.create_task(outbox.run())
         try:
@@ -465,7 +465,7 @@ async def test_a_crash_between_sending_and_recording_sends_that_message_twice_at
     await until(lambda: _recorded(services, 6), "the other chats recorded")
     await crash(first)
     async with services.sessions() as session:
-        lease = await session.get(Lease, LEASE)
+        lease = await session.get(Lease, LEASE + "telegram")
         assert lease is not None
         assert lease.holder == "dies"  # a dead process gives nothing back
 

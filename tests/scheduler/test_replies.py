@@ -88,7 +88,8 @@ def new_outbox(
     """An outbox of a newly started process: its own name and a fresh pacer, unless given."""
     return Outbox(
         services,
-        {CHANNEL: courier(app)},
+        CHANNEL,
+        courier(app),
         limits=limits,
         holder=holder or process_name(),
         **({"clock": clock} if clock is not None else {}),
@@ -298,31 +299,31 @@ async def test_a_reply_handed_over_is_superseded_by_the_next_turns_reply(service
 
 
 async def test_the_outbox_lease_of_a_process_dead_on_this_host_is_taken_at_once(services, app, fake_api):
-    await hold_lease(services, LEASE, dead_holder(), ttl=3600.0)
+    await hold_lease(services, LEASE + CHANNEL, dead_holder(), ttl=3600.0)
     await queue(services, STRANGER, "Pengumuman dinas")
     outbox = new_outbox(services, app)
 
     await outbox.prepare()
 
-    assert await lease_holder(services, LEASE) == outbox.holder
+    assert await lease_holder(services, LEASE + CHANNEL) == outbox.holder
     assert await outbox.deliver_pending() == 1
     assert texts_to(fake_api, STRANGER) == ["Pengumuman dinas"]
 
 
 async def test_the_outbox_lease_of_a_live_process_elsewhere_is_kept_until_it_expires(services, app, fake_api):
-    await hold_lease(services, LEASE, OTHER_HOST, ttl=5.0)
+    await hold_lease(services, LEASE + CHANNEL, OTHER_HOST, ttl=5.0)
     await queue(services, STRANGER, "Pengumuman dinas")
     clock = Clock()
     outbox = new_outbox(services, app, clock=clock)
 
     await outbox.prepare()
     assert await outbox.deliver_pending() == 0
-    assert await lease_holder(services, LEASE) == OTHER_HOST
+    assert await lease_holder(services, LEASE + CHANNEL) == OTHER_HOST
     assert texts_to(fake_api, STRANGER) == []
 
     clock.now += dt.timedelta(seconds=6)
     assert await outbox.deliver_pending() == 1
-    assert await lease_holder(services, LEASE) == outbox.holder
+    assert await lease_holder(services, LEASE + CHANNEL) == outbox.holder
     assert texts_to(fake_api, STRANGER) == ["Pengumuman dinas"]
 
 
