@@ -60,6 +60,13 @@ test builds the signed webhooks Meta would POST to the bot and reads what the bo
 ``time_out_next`` (no answer; ``delivered=True`` loses only the answer), ``inject_faults(share, seed)`` (a
 share of sends, uploads and read marks fail evenly among 130429, 5xx and no answer). Every call is in
 ``arrivals`` (when, what, for whom, the HTTP status and Meta code); a refused message is never in ``sent``.
+
+**Webhooks** the test posts to the bot's ``/whatsapp`` endpoint: ``text_update``, ``button_reply`` (or
+``press``), ``list_reply``, ``quick_reply_from_template``, ``username_text_update`` (no wa_id), and
+``status_update`` (sent, delivered, read, failed with a code) return a :class:`Webhook` ``(body, headers)``
+signed with ``app_secret``; ``forged`` spoils or drops the signature. Building an inbound message opens that
+person's 24-hour window at once (``at=`` backdates it). ``pending_statuses()`` hands over the status
+webhooks the fake queued itself (failures; sent and delivered too with ``report_delivery=True``).
 """
 
 from __future__ import annotations
@@ -424,6 +431,7 @@ class FakeWhatsApp:
         clock: Callable[[], float] = time.time,
         hang_for: float = 30.0,
         latency: float = 0.0,
+        report_delivery: bool = False,
     ) -> None:
         self.phone_id = phone_id
         self.waba_id = waba_id
@@ -449,12 +457,13 @@ class FakeWhatsApp:
         self.templates: dict[tuple[str, str], dict[str, Any]] = {}  # (name, language) -> definition
         self.read: list[str] = []  # message ids marked as read
         self.typing: list[str] = []  # message ids a typing indicator was shown for
-        self.last_inbound: dict[str, float] = {}  # person -> clock() of their last message
+        # person (wa_id digits, or user_id without a number) -> clock() of their last message
+        self.last_inbound: dict[str, float] = {}
         self.blocked: dict[str, bool] = {}  # person -> report by webhook
         self.faults: list[Fault] = []
         self.random_faults: RandomFaults | None = None
         self.statuses: list[Webhook] = []  # every status webhook built, in order
-        self.report_delivery = False  # queue sent + delivered statuses for every delivered message
+        self.report_delivery = report_delivery  # queue sent + delivered statuses for every delivered message
         self._pending: list[Webhook] = []
         self._phone_of: dict[str, str] = {}  # user_id -> wa_id
         self._user_of: dict[str, str] = {}  # wa_id -> user_id
@@ -937,7 +946,7 @@ class FakeWhatsApp:
         if typ == "text":
             _length("text['body']", content.get("body"), 1, 4096)
         elif typ == "interactive":
-            self._validate_interactive(content)
+            return self._validate_interactive(content)
         elif typ == "template":
             _length("template['name']", content.get("name"), 1, 512)
             language = content.get("language")
@@ -966,18 +975,19 @@ class FakeWhatsApp:
             raise ApiError(400, 131008, f"The parameter {typ}['id'] or {typ}['link'] is required.")
         return None
 
-    def _validate_interactive(self, content: dict[str, Any]) -> None:
+    def _validate_interactive(self, content: dict[str, Any]) -> MediaFile | None:
         kind = content.get("type")
         action = content.get("action")
         if not isinstance(action, dict):
             raise ApiError(400, 131008, "The parameter interactive['action'] is required.")
         header = content.get("header")
+        media: MediaFile | None = None
         if isinstance(header, dict) and header.get("type") == "text":
             _length("Header text", header.get("text"), 1, 60)
         elif isinstance(header, dict) and header.get("type") in MEDIA_TYPES:
             if kind == "list":
                 raise invalid("A list message's header must be text")
-            self._validate_media(header["type"], header.get(header["type"]) or {}, caption_limit=0)
+            media = self._validate_media(header["type"], header.get(header["type"]) or {}, caption_limit=0)
         if "footer" in content:
             _length("Footer text", (content["footer"] or {}).get("text"), 1, 60)
         body = (content.get("body") or {}).get("text")
@@ -1026,6 +1036,7 @@ class FakeWhatsApp:
             _length("Body text", body, 1, 1024)
         else:
             raise invalid(f"Unsupported interactive type: {kind}")
+        return media
 
     # ------------------------------------------------------------------------------- media, templates
 
