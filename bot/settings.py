@@ -13,6 +13,9 @@ from scheduler.jobs import Timetable
 from scheduler.outbox import Limits
 
 DEFAULT_API_URL = "https://api.telegram.org/bot"
+DEFAULT_GRAPH_URL = "https://graph.facebook.com/v23.0"  # Meta's Graph API, with its version
+# What the WhatsApp channel needs, all or nothing (WHATSAPP_TOKEN switches it on)
+WHATSAPP_REQUIRED = ("WHATSAPP_PHONE_ID", "WHATSAPP_TOKEN", "WHATSAPP_APP_SECRET", "WHATSAPP_VERIFY_TOKEN")
 INDONESIAN_DAYS = {
     "senin": "mon", "selasa": "tue", "rabu": "wed", "kamis": "thu",
     "jumat": "fri", "sabtu": "sat", "minggu": "sun",
@@ -26,6 +29,15 @@ class Settings(BaseSettings):
 
     telegram_bot_token: SecretStr | None = Field(default=None, validation_alias="TELEGRAM_BOT_TOKEN")
     telegram_api_url: str = Field(default=DEFAULT_API_URL, validation_alias="TELEGRAM_API_URL")
+    whatsapp_phone_id: str | None = Field(default=None, validation_alias="WHATSAPP_PHONE_ID")
+    whatsapp_token: SecretStr | None = Field(default=None, validation_alias="WHATSAPP_TOKEN")
+    whatsapp_app_secret: SecretStr | None = Field(default=None, validation_alias="WHATSAPP_APP_SECRET")
+    whatsapp_verify_token: SecretStr | None = Field(default=None, validation_alias="WHATSAPP_VERIFY_TOKEN")
+    whatsapp_api_url: str = Field(default=DEFAULT_GRAPH_URL, validation_alias="WHATSAPP_API_URL")
+    whatsapp_waba_id: str | None = Field(default=None, validation_alias="WHATSAPP_WABA_ID")
+    # The HTTP server (webhooks, health): behind a reverse proxy with HTTPS in production
+    host: str = Field(default="127.0.0.1", validation_alias="LANJUTKAN_HOST")
+    port: int = Field(default=8080, ge=1, le=65_535, validation_alias="LANJUTKAN_PORT")
     database_url: str = Field(
         default="sqlite+aiosqlite:///data/lanjutkan.db", validation_alias="DATABASE_URL"
     )
@@ -112,10 +124,47 @@ class Settings(BaseSettings):
             raise ValueError("use SQLite or PostgreSQL")
         return value
 
-    @field_validator("coverage_start", mode="before")
+    @field_validator(
+        "coverage_start",
+        "telegram_bot_token",
+        "whatsapp_phone_id",
+        "whatsapp_token",
+        "whatsapp_app_secret",
+        "whatsapp_verify_token",
+        "whatsapp_waba_id",
+        mode="before",
+    )
     @classmethod
     def _empty_is_none(cls, value: object) -> object:
-        return None if value == "" else value
+        """An empty line in `.env` (``WHATSAPP_TOKEN=``) is a setting left out."""
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("whatsapp_api_url")
+    @classmethod
+    def _graph_url(cls, value: str) -> str:
+        if not value.startswith(("https://", "http://")):
+            raise ValueError("not a URL (e.g. https://graph.facebook.com/v23.0)")
+        return value.rstrip("/")
+
+    def channels(self) -> list[str]:
+        """The chat apps this deployment runs: Telegram with a bot token, WhatsApp with a Cloud API token."""
+        return [
+            name
+            for name, on in (("telegram", self.telegram_bot_token), ("whatsapp", self.whatsapp_token))
+            if on is not None
+        ]
+
+    def whatsapp_missing(self) -> list[str]:
+        """The WhatsApp settings still missing once any of them is set (none set: WhatsApp is off)."""
+        values = {
+            "WHATSAPP_PHONE_ID": self.whatsapp_phone_id,
+            "WHATSAPP_TOKEN": self.whatsapp_token,
+            "WHATSAPP_APP_SECRET": self.whatsapp_app_secret,
+            "WHATSAPP_VERIFY_TOKEN": self.whatsapp_verify_token,
+        }
+        if all(value is None for value in values.values()):
+            return []
+        return [name for name in WHATSAPP_REQUIRED if values[name] is None]
 
     def timetable(self) -> Timetable:
         return Timetable(

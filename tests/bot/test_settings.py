@@ -20,7 +20,7 @@ SECRET = "settings-test-secret-" + "z" * 16
 def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path):  # type: ignore[no-untyped-def]
     """No setting of the machine running the tests, and no `.env` but the test's own."""
     for name in list(os.environ):
-        if name.startswith(("LANJUTKAN_", "TELEGRAM_")) or name in {"DATABASE_URL", "TZ"}:
+        if name.startswith(("LANJUTKAN_", "TELEGRAM_", "WHATSAPP_")) or name in {"DATABASE_URL", "TZ"}:
             monkeypatch.delenv(name)
     monkeypatch.chdir(tmp_path)
 
@@ -226,3 +226,38 @@ async def test_the_daily_registry_limits_reach_the_services(monkeypatch, tmp_pat
         assert (services.registry_lookups_per_day, services.name_checks_per_day) == (20, 0)
     finally:
         await services.close()
+
+
+def test_whatsapp_is_off_until_configured_and_all_or_nothing(monkeypatch):
+    settings = Settings()
+    assert settings.channels() == []
+    assert settings.whatsapp_missing() == []
+    assert (settings.host, settings.port) == ("127.0.0.1", 8080)
+    assert settings.whatsapp_api_url == "https://graph.facebook.com/v23.0"
+
+    monkeypatch.setenv("WHATSAPP_TOKEN", "EAAG-synthetic")
+    monkeypatch.setenv("WHATSAPP_PHONE_ID", "")  # an empty line of .env: left out
+    half = Settings()
+    assert half.channels() == ["whatsapp"]
+    assert half.whatsapp_missing() == ["WHATSAPP_PHONE_ID", "WHATSAPP_APP_SECRET", "WHATSAPP_VERIFY_TOKEN"]
+
+    monkeypatch.setenv("WHATSAPP_PHONE_ID", "1234567890")
+    monkeypatch.setenv("WHATSAPP_APP_SECRET", "synthetic-app-secret")
+    monkeypatch.setenv("WHATSAPP_VERIFY_TOKEN", "synthetic-verify")
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", "123:synthetic")
+    monkeypatch.setenv("WHATSAPP_API_URL", "http://127.0.0.1:9/v23.0/")
+    both = Settings()
+    assert both.channels() == ["telegram", "whatsapp"]
+    assert both.whatsapp_missing() == []
+    assert both.whatsapp_api_url == "http://127.0.0.1:9/v23.0"
+    assert "synthetic" not in repr(both)  # secrets stay out of reprs and logs
+
+
+def test_a_wrong_whatsapp_url_or_port_is_refused(monkeypatch):
+    monkeypatch.setenv("WHATSAPP_API_URL", "graph.facebook.com")
+    with pytest.raises(ValidationError):
+        Settings()
+    monkeypatch.delenv("WHATSAPP_API_URL")
+    monkeypatch.setenv("LANJUTKAN_PORT", "70000")
+    with pytest.raises(ValidationError):
+        Settings()
