@@ -7,7 +7,9 @@ carries the conversation.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+from collections.abc import AsyncIterator
 from typing import TypeGuard
 
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -33,11 +35,42 @@ MENU_COMMANDS = {
 }
 
 
+class PersonQueue:
+    """One person's updates one after another, in the order they arrived, whichever receiver got them
+    (Telegram's polling, a webhook); different people at the same time. In this process: several
+    processes order a person's updates in the database (the production mode)."""
+
+    def __init__(self) -> None:
+        self._tails: dict[tuple[str, str], asyncio.Future[None]] = {}
+
+    @contextlib.asynccontextmanager
+    async def turn(self, channel: str, user_id: str) -> AsyncIterator[None]:
+        """Wait for the person's earlier updates (their turn and its replies), then hold the turn."""
+        key = (channel, user_id)
+        previous = self._tails.get(key)
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._tails[key] = done  # before any await: arrival order is the order of turns
+        try:
+            if previous is not None:
+                await asyncio.shield(previous)
+            yield
+        finally:
+            done.set_result(None)
+            if self._tails.get(key) is done:
+                del self._tails[key]
+
+
 class Engine:
     """Handles one inbound message at a time per user; safe to call concurrently for different users."""
 
     def __init__(self, services: Services) -> None:
         self.services = services
+        self.people = PersonQueue()
+
+    def turn_of(self, inbound: Inbound) -> contextlib.AbstractAsyncContextManager[None]:
+        """Hold this person's turn while their update is answered and the replies sent (a channel wraps
+        :meth:`answer` and its sending in it)."""
+        return self.people.turn(inbound.channel, inbound.user_id)
 
     async def handle(self, inbound: Inbound) -> list[Reply]:
         """Answer one message without recording the replies (the terminal demo, tests)."""

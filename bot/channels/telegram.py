@@ -268,10 +268,11 @@ class TelegramChannel:
 
     async def _answer(self, inbound: Inbound, pressed: str | None) -> None:
         """Handle an update and send its replies (recorded with the turn, confirmed once sent)."""
-        answer = await self.engine.answer(self._with_sent(inbound), holder=self.holder, pressed=pressed)
-        kept = await self.direct.deliver(inbound.chat_id, answer, pressed)
-        if kept:
-            self._sent.setdefault(inbound.chat_id, []).extend(kept)
+        async with self.engine.turn_of(inbound):
+            answer = await self.engine.answer(self._with_sent(inbound), holder=self.holder, pressed=pressed)
+            kept = await self.direct.deliver(inbound.chat_id, answer, pressed)
+            if kept:
+                self._sent.setdefault(inbound.chat_id, []).extend(kept)
 
     async def on_message(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Answer a message (text, command, contact or anything else) from a private chat."""
