@@ -4,11 +4,7 @@ Every press re-reads who is acting and the proposal's status from the database (
 them against the one transition table (``models.rules.status.authorize``) and writes the change with a
 compare-and-set, so a forged, stale, second or simultaneous press changes nothing and gets a clear answer.
 
-Button data (at most 64 bytes, ids and actions only; ``<ref>`` is ``<id>.<version>``, see ``cards.ref``):
-``d:<ref>:ok|no|ret|est|nik|back`` decide on a card · ``r:<ref>:<reason>`` a rejection reason ·
-``f:<ref>:<field>|go|skip`` what a returned proposal must fix · ``q:<page>`` the queue ·
-``o:<id>|next`` open a card · ``b:ask|no|go`` approve everything without warnings (the confirmed list is
-kept in the database, not in the button).
+Button data: ``handlers.buttons``, the one codec (ids and actions only, at most 64 bytes).
 """
 
 from __future__ import annotations
@@ -16,14 +12,13 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import math
-import re
 
-from handlers import cards, queries, texts
+from handlers import buttons, cards, queries, texts
+from handlers.buttons import Kind, Press
 from handlers.context import Turn
 from handlers.messages import Button, Reply
 from handlers.queries import may_see
 from models import store
-from models.rules.ids import parse_id
 from models.rules.privacy import mask_nik_like
 from models.rules.status import (
     Action,
@@ -38,10 +33,7 @@ from models.tables import Conversation, Officer, Proposal, format_number, utcnow
 
 log = logging.getLogger(__name__)
 
-# ASCII digits only: int() refuses "²" and reads "١", neither of which any button of ours carries.
-REF = re.compile(r"^(\d{1,9})(?:\.(\d{1,4}))?$", re.ASCII)
 DECISION_TTL = dt.timedelta(minutes=15)  # a reason typed later than this is no longer a reason
-PREFIXES = frozenset({"d", "r", "f", "q", "o", "b"})
 FLOW = "decide"
 PAGE = 8
 MAX_REASON = 300
@@ -122,11 +114,11 @@ async def _tell_proposer(turn: Turn, proposal: Proposal, action: Action, reason:
     assert officer is not None and proposal.id is not None
     decider = f"{texts.ROLE_TITLE[officer.role]} {officer.name}"
     text = texts.told_officer(action.value, proposal.number, proposal.name or "-", decider, reason)
-    buttons: tuple[tuple[Button, ...], ...] = ()
+    keyboard: tuple[tuple[Button, ...], ...] = ()
     if action is Action.RETURN:
         text += "\n" + texts.told_fix(proposal.fix_fields)
-        buttons = ((Button(f"{texts.FIX} {proposal.number}", f"p:{proposal.id}"),),)
-    reply = Reply(text, buttons=buttons)
+        keyboard = ((buttons.button(f"{texts.FIX} {proposal.number}", Press(Kind.FIX, id=proposal.id)),),)
+    reply = Reply(text, buttons=keyboard)
     proposer = await turn.session.get(Officer, proposal.officer_id)
     if (
         proposer is not None
@@ -156,50 +148,54 @@ async def _already_decided(turn: Turn, proposal: Proposal) -> str:
 # ---------------------------------------------------------------------------------------------- buttons
 
 
-OPEN_QUEUE_ARG = "new"  # q:new opens /antrian as a new message; q:N turns the page of the list pressed
-
-
-async def on_button(turn: Turn) -> None:
-    """A press on a card, a reason, a queue page or the bulk confirmation."""
+async def on_button(turn: Turn, press: Press | None, kind: Kind) -> None:
+    """A press on a card, a reason, a queue page or the bulk confirmation; ``press`` None: data of this
+    ``kind`` that does not decode (forged or malformed)."""
     officer = turn.officer
     assert officer is not None
-    parts = (turn.inbound.data or "").split(":")
-    head, args = parts[0], parts[1:]
     open_decision = await _current_decision(turn)
-    keeps = head in {"f", "b"} or (head == "d" and args[1:] == ["back"])
+    keeps = kind in {Kind.FIX_FIELD, Kind.BULK} or (
+        press is not None and press.kind is Kind.DECIDE and press.action == "back"
+    )
     if open_decision is not None and not keeps:
         # Another press: a reason half typed or a bulk confirmation shown is no longer what they do.
         await turn.session.delete(open_decision)
-    if head == "q" and len(args) == 1 and (page := parse_id(args[0])) is not None:
-        await show_queue(turn, page=page, edit=True)
-    elif head == "q" and args == [OPEN_QUEUE_ARG]:  # from a summary or reminder, which must stay
+    if kind is Kind.BULK:
+        # Even forged: whether they may approve in bulk at all is answered first.
+        await _bulk(turn, press.action if press is not None else None)
+        return
+    if press is None:
+        turn.say(texts.STALE_BUTTON)
+    elif press.kind is Kind.QUEUE and press.id is not None:
+        await show_queue(turn, page=press.id, edit=True)
+    elif press.kind is Kind.QUEUE:  # q:new, from a summary or reminder, which must stay
         await show_queue(turn)
-    elif head == "b" and args:
-        await _bulk(turn, args)
-    elif head == "o" and args == ["next"]:
+    elif press.kind is Kind.OPEN and press.id is None:  # o:next
         await _open_next(turn)
-    elif len(args) >= 1 and (named := REF.match(args[0])):
-        proposal = await turn.session.get(Proposal, int(named.group(1)))
+    else:
+        assert press.id is not None
+        proposal = await turn.session.get(Proposal, press.id)
         if proposal is None or proposal.status is Status.DRAFT:
             turn.say(texts.UNKNOWN_PROPOSAL)
             return
-        version = named.group(2)
-        if version is not None and int(version) != proposal.resubmissions and may_see(officer, proposal):
+        if (
+            press.version is not None
+            and press.version != proposal.resubmissions
+            and may_see(officer, proposal)
+        ):
             turn.say(texts.newer_version(proposal.number))
             return
-        rest = args[1:]
-        if head == "o" and not rest:
-            await _open(turn, proposal)
-        elif head == "d" and len(rest) == 1:
-            await _card_action(turn, proposal, rest[0])
-        elif head == "r" and len(rest) == 1:
-            await _reason(turn, proposal, rest[0])
-        elif head == "f" and len(rest) == 1:
-            await _fix_choice(turn, proposal, rest[0])
-        else:
-            turn.say(texts.STALE_BUTTON)
-    else:
-        turn.say(texts.STALE_BUTTON)
+        match press.kind:
+            case Kind.OPEN:
+                await _open(turn, proposal)
+            case Kind.DECIDE:
+                await _card_action(turn, proposal, press.action)
+            case Kind.REASON:
+                await _reason(turn, proposal, press.action)
+            case Kind.FIX_FIELD:
+                await _fix_choice(turn, proposal, press.action)
+            case _:
+                turn.say(texts.STALE_BUTTON)
 
 
 async def _card_action(turn: Turn, proposal: Proposal, act: str) -> None:
@@ -285,16 +281,17 @@ async def _next_button(turn: Turn) -> tuple[tuple[Button, ...], ...]:
     waiting = await _overview(turn)
     if not waiting:
         return ()
-    return ((Button(f"{texts.NEXT_PENDING} ({len(waiting)})", "o:next"),),)
+    return ((buttons.button(f"{texts.NEXT_PENDING} ({len(waiting)})", Press(Kind.OPEN, buttons.OPEN_NEXT)),),)
 
 
 async def _ask_reason(turn: Turn, proposal: Proposal) -> None:
     card = await cards.render_card(turn, proposal)
     reasons = [
-        Button(label.capitalize(), f"r:{cards.ref(proposal)}:{code}")
+        buttons.button(label.capitalize(), cards.about(proposal, Kind.REASON, code))
         for code, label in texts.REJECT_REASONS.items()
     ]
-    rows = (*((b,) for b in reasons), (Button(texts.BACK, f"d:{cards.ref(proposal)}:back"),))
+    back = buttons.button(texts.BACK, cards.about(proposal, Kind.DECIDE, "back"))
+    rows = (*((b,) for b in reasons), (back,))
     turn.say(Reply(texts.ask_reject_reason(card), buttons=rows, edit=True))
 
 
@@ -316,13 +313,13 @@ async def _start_return(turn: Turn, proposal: Proposal) -> None:
 
 
 async def _show_fix_choice(turn: Turn, proposal: Proposal, chosen: list[str]) -> None:
-    pid = cards.ref(proposal)
     toggles = [
-        Button(("☑️ " if key in chosen else "▫️ ") + label, f"f:{pid}:{key}")
+        buttons.button(("☑️ " if key in chosen else "▫️ ") + label, cards.about(proposal, Kind.FIX_FIELD, key))
         for key, label in texts.FIELD_LABELS.items()
     ]
     rows = tuple(tuple(toggles[i : i + 2]) for i in range(0, len(toggles), 2))
-    rows += ((Button(texts.BACK, f"d:{pid}:back"), Button(texts.CONTINUE, f"f:{pid}:go")),)
+    back = buttons.button(texts.BACK, cards.about(proposal, Kind.DECIDE, "back"))
+    rows += ((back, buttons.button(texts.CONTINUE, cards.about(proposal, Kind.FIX_FIELD, "go"))),)
     card = await cards.render_card(turn, proposal)
     turn.say(Reply(texts.ask_fix_fields(card, chosen), buttons=rows, edit=True))
 
@@ -344,7 +341,7 @@ async def _fix_choice(turn: Turn, proposal: Proposal, choice: str) -> None:
             return
         conversation.step = "return_note"
         turn.session.add(conversation)
-        skip = ((Button(texts.NO_NOTE, f"f:{cards.ref(proposal)}:skip"),),)
+        skip = ((buttons.button(texts.NO_NOTE, cards.about(proposal, Kind.FIX_FIELD, "skip")),),)
         turn.say(Reply(texts.ask_return_note(proposal.number, chosen), buttons=skip, edit=True))
     elif choice == "skip" and conversation.step == "return_note":
         await _decide_and_reply(turn, proposal, Action.RETURN, fix_fields=chosen)
@@ -541,15 +538,15 @@ async def show_queue(turn: Turn, *, page: int = 1, edit: bool = False) -> None:
         failed = await store.failed_count(turn.session)
         if failed:
             lines.append(texts.failures_note(failed))
-    opens = [Button(p.number, f"o:{p.id}") for p in rows]
-    buttons: list[tuple[Button, ...]] = [tuple(opens[i : i + 4]) for i in range(0, len(opens), 4)]
+    opens = [buttons.button(p.number, Press(Kind.OPEN, id=p.id)) for p in rows]
+    keyboard: list[tuple[Button, ...]] = [tuple(opens[i : i + 4]) for i in range(0, len(opens), 4)]
     nav = []
     if page > 1:
-        nav.append(Button("◀ Sebelumnya", f"q:{page - 1}"))
+        nav.append(buttons.button("◀ Sebelumnya", Press(Kind.QUEUE, id=page - 1)))
     if page < pages:
-        nav.append(Button("Berikutnya ▶", f"q:{page + 1}"))
+        nav.append(buttons.button("Berikutnya ▶", Press(Kind.QUEUE, id=page + 1)))
     if nav:
-        buttons.append(tuple(nav))
+        keyboard.append(tuple(nav))
     clean = total - warned
     if officer.role is Role.CAMAT and clean:
         # Their own proposals (an operator made camat) are not theirs to approve, in bulk or not.
@@ -559,8 +556,8 @@ async def show_queue(turn: Turn, *, page: int = 1, edit: bool = False) -> None:
             )
         )
     if officer.role is Role.CAMAT and clean:
-        buttons.append((Button(texts.bulk_button(clean), "b:ask"),))
-    turn.say(Reply("\n".join(lines), buttons=tuple(buttons), edit=edit))
+        keyboard.append((buttons.button(texts.bulk_button(clean), Press(Kind.BULK, "ask")),))
+    turn.say(Reply("\n".join(lines), buttons=tuple(keyboard), edit=edit))
 
 
 async def _open(turn: Turn, proposal: Proposal, *, edit: bool = False) -> None:
@@ -572,8 +569,8 @@ async def _open(turn: Turn, proposal: Proposal, *, edit: bool = False) -> None:
         return
     card = await cards.render_card(turn, proposal)
     waiting = STAGE.get(officer.role) is proposal.status
-    buttons = cards.decision_buttons(proposal, proposal.status) if waiting else ()
-    turn.say(Reply(card, buttons=buttons, edit=edit))
+    keyboard = cards.decision_buttons(proposal, proposal.status) if waiting else ()
+    turn.say(Reply(card, buttons=keyboard, edit=edit))
 
 
 async def _open_next(turn: Turn) -> None:
@@ -586,8 +583,9 @@ async def _open_next(turn: Turn) -> None:
     await _open(turn, proposal)
 
 
-async def _bulk(turn: Turn, args: list[str]) -> None:
-    """Approve every waiting proposal without warnings, after a confirmation that states the count."""
+async def _bulk(turn: Turn, action: str | None) -> None:
+    """Approve every waiting proposal without warnings, after a confirmation that states the count
+    (``action`` None: forged data)."""
     officer = turn.officer
     assert officer is not None
     if officer.role is not Role.CAMAT:
@@ -595,12 +593,12 @@ async def _bulk(turn: Turn, args: list[str]) -> None:
         return
     pending = await _current_decision(turn)
     confirmed = pending.data.get("bulk") if pending is not None and pending.step == "bulk" else None
-    if args == ["no"]:
+    if action == "no":
         if pending is not None:
             await turn.session.delete(pending)
         turn.say(Reply(texts.BULK_CANCELLED, edit=True))
         return
-    if args == ["ask"]:
+    if action == "ask":
         clean = await store.without_warnings(
             turn.session, status=Status.MENUNGGU_CAMAT, kecamatan_code=officer.region_code, not_by=officer.id
         )
@@ -610,10 +608,13 @@ async def _bulk(turn: Turn, args: list[str]) -> None:
         # Exactly what the confirmation counts, each in the version shown: nothing arriving, returned and
         # resubmitted, or changed meanwhile is approved unseen.
         await _open_decision(turn, None, "bulk", {"bulk": [[p.id, p.resubmissions] for p in clean]})
-        rows = ((Button(texts.bulk_yes(len(clean)), "b:go"),), (Button(texts.CANCEL, "b:no"),))
+        rows = (
+            (buttons.button(texts.bulk_yes(len(clean)), Press(Kind.BULK, "go")),),
+            (buttons.button(texts.CANCEL, Press(Kind.BULK, "no")),),
+        )
         turn.say(Reply(texts.bulk_confirm(len(clean), _area(turn)), buttons=rows, edit=True))
         return
-    if args != ["go"]:
+    if action != "go":
         turn.say(texts.STALE_BUTTON)
         return
     if confirmed is None:  # pressed twice, or after another press: the list was used or dropped

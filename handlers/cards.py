@@ -6,7 +6,7 @@ message exists exactly when the change that caused it committed; ``scheduler.out
 
 from __future__ import annotations
 
-from handlers import texts
+from handlers import buttons, texts
 from handlers.context import Turn
 from handlers.messages import Button, Kind, Reply
 from models import store
@@ -59,10 +59,10 @@ def snapshot(proposal: Proposal) -> dict[str, str | None]:
     }
 
 
-def ref(proposal: Proposal) -> str:
-    """How buttons name a proposal: its id and version ("42.1" after one resubmission), so a button of a
-    version the camat never saw (the proposal was corrected meanwhile) decides nothing."""
-    return f"{proposal.id}.{proposal.resubmissions}"
+def about(proposal: Proposal, kind: buttons.Kind, action: str = "") -> buttons.Press:
+    """A press of ``kind`` naming ``proposal`` by id and version (``<ref>``, "42.1" after one resubmission),
+    so a button of a version the camat never saw (the proposal was corrected meanwhile) decides nothing."""
+    return buttons.Press(kind, action=action, id=proposal.id, version=proposal.resubmissions)
 
 
 def decision_buttons(proposal: Proposal, stage: Status) -> tuple[tuple[Button, ...], ...]:
@@ -70,16 +70,10 @@ def decision_buttons(proposal: Proposal, stage: Status) -> tuple[tuple[Button, .
 
     The data carries the proposal id and an action, never personal data; every press is re-checked.
     """
-    pid = ref(proposal)
+    b = lambda label, act: buttons.button(label, about(proposal, buttons.Kind.DECIDE, act))  # noqa: E731
     if stage is Status.MENUNGGU_CAMAT:
-        return (
-            (Button(texts.APPROVE, f"d:{pid}:ok"), Button(texts.REJECT, f"d:{pid}:no")),
-            (Button(texts.RETURN, f"d:{pid}:ret"),),
-        )
-    return (
-        (Button(texts.ESTABLISH, f"d:{pid}:est"), Button(texts.REJECT, f"d:{pid}:no")),
-        (Button(texts.REVEAL_NIK, f"d:{pid}:nik"),),
-    )
+        return ((b(texts.APPROVE, "ok"), b(texts.REJECT, "no")), (b(texts.RETURN, "ret"),))
+    return ((b(texts.ESTABLISH, "est"), b(texts.REJECT, "no")), (b(texts.REVEAL_NIK, "nik"),))
 
 
 async def camat_decision_line(turn: Turn, proposal: Proposal) -> str | None:

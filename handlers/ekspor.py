@@ -10,9 +10,10 @@ from dataclasses import dataclass
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from handlers import texts
+from handlers import buttons, texts
+from handlers.buttons import Kind, Press
 from handlers.context import Services, Turn
-from handlers.messages import Button, Reply
+from handlers.messages import Reply
 from models import store
 from models.exports import Sheet, csv_bytes, xlsx_bytes
 from models.rules.budget import new_participant_start
@@ -149,13 +150,15 @@ async def show(turn: Turn) -> None:
     if kind in KINDS:
         await send(turn, kind)
         return
-    buttons = tuple((Button(label, f"x:{key}"),) for key, label in texts.EXPORT_CHOICES.items())
-    turn.say(Reply(texts.EXPORT_ASK, buttons=buttons))
+    choices = tuple(
+        (buttons.button(label, Press(Kind.EXPORT, key)),) for key, label in texts.EXPORT_CHOICES.items()
+    )
+    turn.say(Reply(texts.EXPORT_ASK, buttons=choices))
 
 
-async def on_button(turn: Turn) -> None:
-    """A press on one of /ekspor's choices."""
-    kind = (turn.inbound.data or "").partition(":")[2]
+async def on_button(turn: Turn, press: Press | None) -> None:
+    """A press on one of /ekspor's choices (``press`` None: forged data)."""
+    kind = press.action if press is not None else ""
     if kind not in KINDS:
         turn.say(texts.STALE_BUTTON)
     elif not _may_export(turn):

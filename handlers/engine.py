@@ -14,12 +14,11 @@ from typing import TypeGuard
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from handlers import approval, ekspor, intake, onboarding, queries, rekap, ringkasan, texts
+from handlers import approval, buttons, ekspor, intake, onboarding, queries, rekap, ringkasan, texts
 from handlers.context import Services, Turn
 from handlers.messages import Answer, Inbound, Kind, Reply, dump_replies
 from models import store
 from models.db import is_busy
-from models.rules.ids import parse_id
 from models.tables import Conversation
 
 log = logging.getLogger(__name__)
@@ -228,20 +227,24 @@ async def route(turn: Turn) -> None:
         await run_command(turn, command, conversation)
         return
     if inbound.kind is Kind.BUTTON:
-        head, _, rest = (inbound.data or "").partition(":")
-        if head in approval.PREFIXES:
-            await approval.on_button(turn)
+        data = inbound.data or ""
+        press = buttons.decode(data)
+        # Malformed data is answered by the handler of the kind it claims to be, as before the codec.
+        kind = press.kind if press is not None else buttons.claimed(data)
+        if kind in buttons.APPROVAL:
+            assert kind is not None
+            await approval.on_button(turn, press, kind)
             return
-        if head == "x":  # a choice of /ekspor
-            await ekspor.on_button(turn)
+        if kind is buttons.Kind.EXPORT:  # a choice of /ekspor
+            await ekspor.on_button(turn, press)
             return
-        if head == "p":  # Perbaiki: correct a returned proposal
-            proposal_id = parse_id(rest)
-            if proposal_id is not None:
-                await intake.start_fix(turn, proposal_id)
+        if kind is buttons.Kind.FIX:  # Perbaiki: correct a returned proposal
+            if press is not None and press.id is not None:
+                await intake.start_fix(turn, press.id)
             else:
                 turn.say(texts.STALE_BUTTON)
             return
+        # An intake answer (or data of no kind): the open conversation checks it is for its question.
     conversation = await store.conversation_of(turn.session, officer_id=officer.id)
     if _deciding(conversation) and inbound.kind is not Kind.BUTTON:
         if inbound.kind is not Kind.TEXT:

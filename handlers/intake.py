@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from enum import Enum, StrEnum
 from typing import Any
 
-from handlers import cards, texts
+from handlers import buttons, cards, texts
 from handlers.context import Services, Turn
 from handlers.messages import Button, Kind, Reply
 from models import store
@@ -228,16 +228,18 @@ async def _still_theirs(turn: Turn, conversation: Conversation, proposal: Propos
 
 
 def _button(conversation: Conversation, step: Step, value: str, label: str) -> Button:
-    # "i:<conversation token>:<step>:<value>": a press counts only for the conversation and step it was
-    # shown for. The token is random per /daftar, so a button of a cancelled draft never fits a new one.
-    return Button(label, f"i:{conversation.token}:{step.value}:{value}")
+    # A press counts only for the conversation and step it was shown for. The token is random per
+    # /daftar, so a button of a cancelled draft never fits a new one.
+    press = buttons.Press(buttons.Kind.INTAKE, action=value, token=conversation.token, step=step.value)
+    return buttons.button(label, press)
 
 
 def _button_value(data: str, conversation: Conversation, step: Step) -> str | None:
-    parts = data.split(":")
-    if len(parts) != 4 or parts[0] != "i" or parts[1] != conversation.token or parts[2] != step.value:
+    """The answer a press gives to this conversation's question at ``step``, or None (stale, forged)."""
+    press = buttons.decode(data)
+    if press is None or press.kind is not buttons.Kind.INTAKE:
         return None
-    return parts[3]
+    return press.action if (press.token, press.step) == (conversation.token, step.value) else None
 
 
 def prompt(turn: Turn, conversation: Conversation, proposal: Proposal) -> Reply:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 
-from handlers import texts
+from handlers import buttons, texts
 from handlers.context import Turn
-from handlers.messages import Button, Reply
+from handlers.messages import Reply
 from models import store
 from models.rules.candidate import Finding
 from models.rules.nik import mask_nik
@@ -37,7 +37,11 @@ async def my_proposals(turn: Turn) -> None:
         return
     listed = [(p.number, p.name or "-", texts.STATUS_LABEL[p.status]) for p in rows]
     # Returned proposals can be corrected from here too, not only from the message that returned them.
-    fixes = [Button(f"{texts.FIX} {p.number}", f"p:{p.id}") for p in rows if p.status is Status.DIKEMBALIKAN]
+    fixes = [
+        buttons.button(f"{texts.FIX} {p.number}", buttons.Press(buttons.Kind.FIX, id=p.id))
+        for p in rows
+        if p.status is Status.DIKEMBALIKAN
+    ]
     turn.say(Reply(texts.proposals_list(listed, total), buttons=tuple((b,) for b in fixes)))
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from handlers import approval, chart, onboarding, rekap, texts
+from handlers import buttons, chart, onboarding, rekap, texts
 from handlers.context import Services, Turn
 from handlers.messages import Button, Reply
 from models import reports, store
@@ -27,7 +27,7 @@ RETURNED_LISTED = 5  # returned proposals listed (with a button each) in an oper
 UNREACHABLE_LISTED = 30
 NAMES_LISTED = 40  # desa named as "not proposed yet" in a camat's summary
 # Opens /antrian as a new message: the summary or reminder it sits under stays in the chat.
-QUEUE_BUTTON = ((Button(texts.OPEN_QUEUE, f"q:{approval.OPEN_QUEUE_ARG}"),),)
+QUEUE_BUTTON = ((buttons.button(texts.OPEN_QUEUE, buttons.Press(buttons.Kind.QUEUE, buttons.QUEUE_NEW)),),)
 
 
 @dataclass(slots=True)
@@ -269,16 +269,16 @@ def _operator(snap: Snapshot, services: Services, officer: Officer) -> list[Repl
     ]
     returned = snap.returned.get(desa.code, Overdue())
     lines.append(texts.needs_action(figures.counts.get(Status.DIKEMBALIKAN, 0)))
-    buttons: list[tuple[Button, ...]] = []
+    keyboard: list[tuple[Button, ...]] = []
     for item in returned.oldest:
         number = format_number(item.id)
         days = _days(services, item.since, snap.now) or 0
         lines.append(texts.returned_item(number, item.name, list(item.fix_fields), days))
-        buttons.append((Button(f"{texts.FIX} {number}", f"p:{item.id}"),))
+        keyboard.append((_fix_button(number, item.id),))
     unlisted = figures.counts.get(Status.DIKEMBALIKAN, 0) - len(returned.oldest)
     if unlisted > 0:
         lines.append(texts.more(unlisted, "/daftarku"))
-    return _parts("\n".join(lines), buttons=tuple(buttons))
+    return _parts("\n".join(lines), buttons=tuple(keyboard))
 
 
 @dataclass(slots=True)
@@ -388,15 +388,20 @@ def _remind_operator(found: Overdues, services: Services, officer: Officer) -> l
     waiting = found.to_fix.get(officer.region_code)
     if waiting is None or not waiting.count:
         return []
-    items, buttons = [], []
+    items, keyboard = [], []
     for item in waiting.oldest:
         number = format_number(item.id)
         days = _days(services, item.since, found.now) or 0
         items.append(texts.returned_item(number, item.name, list(item.fix_fields), days))
-        buttons.append((Button(f"{texts.FIX} {number}", f"p:{item.id}"),))
+        keyboard.append((_fix_button(number, item.id),))
     if waiting.count > len(waiting.oldest):
         items.append(texts.more(waiting.count - len(waiting.oldest), "/daftarku"))
-    return _parts(texts.remind_fix(waiting.count, found.fix_days, items), buttons=tuple(buttons))
+    return _parts(texts.remind_fix(waiting.count, found.fix_days, items), buttons=tuple(keyboard))
+
+
+def _fix_button(number: str, proposal_id: int) -> Button:
+    """Perbaiki for a returned proposal."""
+    return buttons.button(f"{texts.FIX} {number}", buttons.Press(buttons.Kind.FIX, id=proposal_id))
 
 
 def _waiting_item(services: Services, item: reports.Waiting, now: dt.datetime) -> str:

@@ -50,6 +50,7 @@ from telegram.request import BaseRequest
 from bot.channels.http import AiohttpRequest
 from bot.channels.processor import PerUserUpdateProcessor
 from handlers import chart, texts
+from handlers.buttons import retires_keyboard
 from handlers.engine import BUSY_PAUSES, Engine
 from handlers.messages import Inbound, Kind, Reply
 from models import store
@@ -290,7 +291,7 @@ class TelegramChannel:
             await self.engine.mark_handled(CHANNEL, update.update_id)
             return
         pressed = query.message if isinstance(query.message, Message) else None
-        if inbound.data and inbound.data.startswith("i:"):
+        if inbound.data and retires_keyboard(inbound.data):
             # An intake question: its buttons are spent once pressed. Three independent calls in
             # parallel: one round trip instead of three on a slow network.
             await asyncio.gather(

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TextIO
 
 from handlers import texts
+from handlers.buttons import is_card
 from handlers.engine import Engine
 from handlers.messages import Button, Inbound, Kind, Reply
 from models.private_files import private_file
@@ -137,7 +138,7 @@ class TerminalChannel:
             if reply.menu:
                 self.show("   menu: " + " · ".join(item for row in reply.menu for item in row))
         previous = self.choices.get(self.persona.key, [])
-        on_card = bool(previous) and previous[0].data.startswith("d:")
+        on_card = bool(previous) and is_card(previous[0].data)
         # A plain answer to a card's button (the revealed NIK) leaves the card pressable, as in a chat.
         if buttons or not on_card or any(r.edit for r in replies):
             self.choices[self.persona.key] = buttons
