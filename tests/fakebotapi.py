@@ -35,6 +35,7 @@ import asyncio
 import collections
 import contextlib
 import dataclasses
+import functools
 import itertools
 import json
 import math
@@ -45,6 +46,8 @@ from http import HTTPStatus
 from typing import Any
 
 from aiohttp import web
+
+from tests.mailbox import wait_for_count
 
 BOT_ID = 7000000001
 TOKEN = "7000000001:fake-token-for-loopback-tests-only"
@@ -463,16 +466,8 @@ class FakeBotApi:
 
     async def wait_for(self, chat_id: int, count: int, timeout: float = 10.0) -> list[SentMessage]:
         """Wait until ``chat_id`` has received at least ``count`` messages in all; return them all."""
-        deadline = time.monotonic() + timeout
-        while len(self.messages_to(chat_id)) < count:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                got = [m.text[:60] for m in self.messages_to(chat_id)]
-                raise TimeoutError(f"chat {chat_id}: wanted {count} messages, got {len(got)}: {got}")
-            self._new_message.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._new_message.wait(), remaining)
-        return self.messages_to(chat_id)
+        read = functools.partial(self.messages_to, chat_id)
+        return await wait_for_count(read, self._new_message, count, timeout, f"chat {chat_id}")
 
     async def next_reply(self, chat_id: int, timeout: float = 10.0) -> SentMessage:
         """Wait for one more message to ``chat_id`` than it had when called."""

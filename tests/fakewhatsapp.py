@@ -75,6 +75,7 @@ import asyncio
 import base64
 import collections
 import contextlib
+import functools
 import hashlib
 import hmac
 import itertools
@@ -91,6 +92,8 @@ from typing import Any, NamedTuple
 
 import httpx
 from aiohttp import web
+
+from tests.mailbox import wait_for_count
 
 PHONE_ID = "106540352242922"  # the business number's Phone Number ID
 WABA_ID = "102290129340398"  # the WhatsApp Business Account that owns it
@@ -774,16 +777,8 @@ class FakeWhatsApp:
 
     async def wait_for(self, wa_id: str, count: int, timeout: float = 10.0) -> list[SentMessage]:
         """Wait until the person has received at least ``count`` messages in all; return them all."""
-        deadline = time.monotonic() + timeout
-        while len(self.messages_to(wa_id)) < count:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                got = [m.text[:60] for m in self.messages_to(wa_id)]
-                raise TimeoutError(f"{wa_id}: wanted {count} messages, got {len(got)}: {got}")
-            self._new_message.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._new_message.wait(), remaining)
-        return self.messages_to(wa_id)
+        read = functools.partial(self.messages_to, wa_id)
+        return await wait_for_count(read, self._new_message, count, timeout, wa_id)
 
     async def next_reply(self, wa_id: str, timeout: float = 10.0) -> SentMessage:
         have = len(self.messages_to(wa_id))
