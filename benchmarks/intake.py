@@ -47,8 +47,8 @@ how many updates went out late (no officer free, or the event loop busy) and the
 
 Run: ``.venv/bin/python benchmarks/intake.py`` (``--help`` for sizes; ``--profile FILE`` writes a cProfile
 of our bot's throughput phase). Both bots use the production Bot API client
-(:class:`bot.channels.http.AiohttpRequest`, as `lanjutkan run`); ``--http httpx`` gives both PTB's default
-HTTPXRequest instead, to see what the HTTP client costs.
+(:class:`bot.channels.telegram.http.AiohttpRequest`, as `lanjutkan run`); ``--http httpx`` gives both PTB's
+default HTTPXRequest instead, to see what the HTTP client costs.
 """
 
 from __future__ import annotations
@@ -86,8 +86,8 @@ from telegram.ext import (  # noqa: E402
 )
 
 import models.tables  # noqa: E402,F401  (tables on the metadata)
-from bot.channels.http import AiohttpRequest  # noqa: E402
 from bot.channels.telegram import build_application  # noqa: E402
+from bot.channels.telegram.http import AiohttpRequest  # noqa: E402
 from handlers import texts  # noqa: E402
 from handlers.engine import Engine  # noqa: E402
 from models.regions import Desa, load_kabupaten  # noqa: E402

@@ -6,7 +6,7 @@ import asyncio
 
 from telegram import Update
 
-from bot.channels.processor import PerUserUpdateProcessor
+from bot.channels.telegram.processor import PerUserUpdateProcessor
 
 
 def update_from(user_id: int, update_id: int) -> Update:

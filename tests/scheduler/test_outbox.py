@@ -1,7 +1,7 @@
 """The outbox worker against a fake Telegram on loopback HTTP: limits, retries, failures, restarts, crashes.
 
 Each test runs the real :class:`scheduler.outbox.Outbox` with the real :class:`TelegramCourier` over a real
-PTB ``Bot`` and the production HTTP client (:class:`bot.channels.http.AiohttpRequest`), against
+PTB ``Bot`` and the production HTTP client (:class:`bot.channels.telegram.http.AiohttpRequest`), against
 :class:`tests.fakebotapi.FakeBotApi` enforcing Telegram's limits (scaled up so the tests are quick). Messages
 are queued with :func:`models.store.queue_message`, as handlers do. Assertions read what the fake Bot API
 received and what the database holds.
@@ -25,8 +25,8 @@ import pytest
 from sqlmodel import col, select
 from telegram import Bot
 
-from bot.channels.http import AiohttpRequest
 from bot.channels.telegram import TelegramCourier
+from bot.channels.telegram.http import AiohttpRequest
 from handlers.context import Services
 from handlers.messages import Button, Reply
 from models import store

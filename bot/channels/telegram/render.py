@@ -1,0 +1,102 @@
+"""Neutral replies as Bot API calls: texts joined and split at Telegram's limits, keyboards, the
+calls of a turn's replies."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Sequence
+
+from telegram import (
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    KeyboardButton,
+    ReplyKeyboardMarkup,
+    ReplyKeyboardRemove,
+)
+
+from handlers import texts
+from handlers.messages import Reply
+
+log = logging.getLogger(__name__)
+
+MAX_TEXT = 4096  # Telegram's limit for one message
+MAX_CAPTION = 1024  # and for a file's caption
+Markup = InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove | None
+
+
+def merge(replies: Sequence[Reply]) -> list[Reply]:
+    """Join plain texts into the message that follows them: fewer round trips on a weak connection."""
+    merged: list[Reply] = []
+    for reply in replies:
+        previous = merged[-1] if merged else None
+        plain = (
+            previous is not None and not (previous.buttons or previous.ask_contact) and previous.menu is None
+        )
+        plain = plain and previous is not None and _textual(previous) and _textual(reply)
+        # One message can hand one id back: two replies to keep stay two messages
+        plain = plain and previous is not None and not (previous.keep and reply.keep)
+        if previous is not None and plain and len(previous.text) + len(reply.text) + 2 <= MAX_TEXT:
+            merged[-1] = Reply(
+                f"{previous.text}\n\n{reply.text}",
+                buttons=reply.buttons,
+                menu=reply.menu,
+                ask_contact=reply.ask_contact,
+                keep=previous.keep or reply.keep,
+            )
+        else:
+            merged.append(reply)
+    return merged
+
+
+def _textual(reply: Reply) -> bool:
+    return reply.document is None and reply.photo is None and reply.target is None
+
+
+def markup(reply: Reply) -> Markup:
+    """Buttons as an inline keyboard; the menu and the contact request as a reply keyboard."""
+    if reply.buttons:
+        return InlineKeyboardMarkup(
+            [[InlineKeyboardButton(b.label, callback_data=b.data) for b in row] for row in reply.buttons]
+        )
+    if reply.ask_contact:
+        button = KeyboardButton(texts.SHARE_CONTACT_BUTTON, request_contact=True)
+        return ReplyKeyboardMarkup([[button]], resize_keyboard=True, one_time_keyboard=True)
+    if reply.menu is not None:
+        if not reply.menu:
+            return ReplyKeyboardRemove()
+        return ReplyKeyboardMarkup(
+            [list(row) for row in reply.menu], resize_keyboard=True, is_persistent=True
+        )
+    return None
+
+
+def split_text(text: str, limit: int = MAX_TEXT) -> list[str]:
+    """Split a long text at line breaks so each part fits one Telegram message."""
+    parts: list[str] = []
+    while len(text) > limit:
+        cut = text.rfind("\n", 0, limit)
+        cut = cut if cut > 0 else limit
+        parts.append(text[:cut])
+        text = text[cut:].lstrip("\n")
+    parts.append(text)
+    return parts
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Part:
+    """One Bot API call of a turn's replies (see :meth:`TelegramCourier.plan`)."""
+
+    reply: Reply
+    text: str  # this call's text: the reply's, a piece of a long one, or a file's caption
+    keyboard: bool = True  # the last piece of a long text carries the reply's keyboard
+    first: bool = True  # the first piece: the one whose id a ``keep`` hands back
+    pressed: str | None = None  # the pressed message to rewrite (a card's outcome) instead of sending
+
+    @property
+    def keep(self) -> str | None:
+        return self.reply.keep if self.first else None
+
+    @property
+    def aside(self) -> bool:
+        return self.reply.target is not None
