@@ -26,7 +26,8 @@ from handlers.messages import Inbound, load_replies
 from models import store
 from models.tables import ChatAccount, Delivery, OutboundMessage
 from scheduler.liveness import known_dead, process_name
-from scheduler.outbox import ALIVE, FLOOD, LEASE, DirectReplies, Limits, Outbox, Pacer
+from scheduler.outbox import ALIVE, FLOOD, LEASE, Limits, Outbox, Pacer
+from scheduler.replies import DirectReplies
 from tests.conftest import FAST, OPERATOR_PHONE, synthetic_nik
 from tests.fakebotapi import FakeBotApi
 

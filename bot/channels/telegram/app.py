@@ -28,7 +28,8 @@ from handlers.engine import Engine
 from models.db import checkpoint_periodically
 from scheduler.jobs import Schedule, Timetable
 from scheduler.liveness import process_name
-from scheduler.outbox import DirectReplies, Limits, Outbox, Pacer
+from scheduler.outbox import Limits, Outbox, Pacer
+from scheduler.replies import DirectReplies
 
 log = logging.getLogger(__name__)
 

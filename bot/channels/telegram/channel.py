@@ -17,7 +17,7 @@ from bot.channels.telegram.inbound import CHANNEL, to_inbound
 from handlers.buttons import retires_keyboard
 from handlers.engine import Engine
 from handlers.messages import Inbound
-from scheduler.outbox import DirectReplies
+from scheduler.replies import DirectReplies
 
 log = logging.getLogger(__name__)
 
