@@ -568,7 +568,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--latency-updates", type=int, default=2000, help="updates in the latency phase")
     parser.add_argument(
         "--http", default="aiohttp", metavar="STACK",
-        help="Bot API client of both bots: aiohttp (default: bot.channels.http, as in production), "
+        help="Bot API client of both bots: aiohttp (default: bot.channels.telegram.http, as in production), "
         "httpx or httpxN (PTB's HTTPXRequest with 256 or N connections)",
     )  # fmt: skip
     parser.add_argument("--profile", help="write a cProfile of our throughput phase to this file")

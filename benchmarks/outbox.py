@@ -9,8 +9,8 @@ What runs (all in this one process, one event loop):
   file in a temp dir (WAL, the production ``models.db.create_engine``; services from
   ``tests.conftest.make_services``, tables from ``create_schema``). It sends through the production
   :class:`bot.channels.telegram.TelegramCourier`: a PTB ``Bot`` with the production Bot API client
-  (:class:`bot.channels.http.AiohttpRequest`). The garbage collector is set up as the bot's start-up does
-  (frozen start-up objects, ``GC_THRESHOLDS``).
+  (:class:`bot.channels.telegram.http.AiohttpRequest`). The garbage collector is set up as the bot's
+  start-up does (frozen start-up objects, ``GC_THRESHOLDS``).
 * **Telegram**: :class:`tests.fakebotapi.FakeBotApi` on loopback HTTP with ``enforce_limits=True``: at most
   30 sendMessage calls accepted in any sliding one-second window and one per chat per second, checked when
   a call arrives; beyond them it answers 429 with ``retry_after`` (whole seconds, >= 1) and records nothing.
@@ -72,8 +72,8 @@ from sqlmodel import select  # noqa: E402
 from telegram import Bot  # noqa: E402
 
 import models.tables  # noqa: E402,F401  (tables on the metadata)
-from bot.channels.http import AiohttpRequest  # noqa: E402
 from bot.channels.telegram import CHANNEL, GC_THRESHOLDS, TelegramCourier  # noqa: E402
+from bot.channels.telegram.http import AiohttpRequest  # noqa: E402
 from handlers.context import Services  # noqa: E402
 from models import store  # noqa: E402
 from models.tables import ChatAccount, Delivery, OutboundMessage  # noqa: E402
