@@ -103,6 +103,27 @@ class Reply:
     meta: dict[str, str] = field(default_factory=dict, compare=False)
 
 
+def split_text(text: str, limit: int) -> list[str]:
+    """A text in parts of at most ``limit`` characters for a chat app's message: cut at a blank line if one
+    is near, else at a line break, a line longer than the limit at a space; no part empty (a text of
+    blanks gives none)."""
+    parts: list[str] = []
+    while len(text) > limit:
+        cut = text.rfind("\n\n", 0, limit)
+        if cut < limit // 2:
+            cut = text.rfind("\n", 0, limit)
+        if cut <= 0:
+            cut = text.rfind(" ", 0, limit)
+        if cut <= 0:
+            cut = limit
+        if part := text[:cut].rstrip():
+            parts.append(part)
+        text = text[cut:].lstrip("\n ")
+    if text.strip():
+        parts.append(text)
+    return parts
+
+
 @dataclass(frozen=True, slots=True)
 class Answer:
     """A turn's replies, and the id of their record in the outbox (None when not recorded): the channel

@@ -15,7 +15,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from handlers import buttons, chart, onboarding, rekap, texts
 from handlers.context import Services, Turn
-from handlers.messages import Button, Reply
+from handlers.messages import Button, Reply, split_text
 from models import reports, store
 from models.reports import DesaFigures, Overdue
 from models.rules.status import Role, Status
@@ -412,27 +412,8 @@ def _waiting_item(services: Services, item: reports.Waiting, now: dt.datetime) -
 
 def _parts(text: str, buttons: tuple[tuple[Button, ...], ...] = ()) -> list[Reply]:
     """The text as messages under the limit, cut at line breaks; the buttons go with the last one."""
-    chunks = split_lines(text, PART_LIMIT)
+    chunks = split_text(text, PART_LIMIT)
     return [Reply(chunk, buttons=buttons if i == len(chunks) - 1 else ()) for i, chunk in enumerate(chunks)]
-
-
-def split_lines(text: str, limit: int) -> list[str]:
-    """Cut a text into parts of at most ``limit`` characters at line breaks (a blank line if one is near),
-    a line longer than the limit at a space."""
-    parts: list[str] = []
-    while len(text) > limit:
-        cut = text.rfind("\n\n", 0, limit)
-        if cut < limit // 2:
-            cut = text.rfind("\n", 0, limit)
-        if cut <= 0:
-            cut = text.rfind(" ", 0, limit)
-        if cut <= 0:
-            cut = limit
-        parts.append(text[:cut].rstrip())
-        text = text[cut:].lstrip("\n ")
-    if text.strip():
-        parts.append(text)
-    return parts
 
 
 async def show(turn: Turn) -> None:

@@ -8,7 +8,7 @@ import struct
 
 from handlers import ringkasan
 from handlers.context import Services
-from handlers.messages import Reply
+from handlers.messages import Reply, split_text
 from models import store
 from models.rules.status import Role, Status
 from models.tables import AuditEvent, Delivery, OfficerCreate, OutboundMessage
@@ -286,14 +286,14 @@ async def test_chart_is_a_phone_sized_png_naming_every_kecamatan(services: Servi
 def test_long_text_is_split_at_line_breaks_under_the_limit():
     lines = [f"• Desa nomor {i}: 1 baru · 2 menunggu (terlama 3 hari) · 4 usulan" for i in range(300)]
     text = "📊 Judul\n\n" + "\n".join(lines)
-    parts = ringkasan.split_lines(text, 3500)
+    parts = split_text(text, 3500)
     assert len(parts) > 1
     assert all(len(p) <= 3500 for p in parts)
     assert "\n".join(parts).replace("\n\n", "\n") == text.replace("\n\n", "\n")  # nothing lost or cut
     assert all(p.split("\n")[-1].startswith("• Desa") for p in parts)  # each part ends on a whole line
     # A single line longer than the limit is cut at a space, still nothing lost.
     word_soup = " ".join(["kata"] * 2000)
-    soup = ringkasan.split_lines(word_soup, 3500)
+    soup = split_text(word_soup, 3500)
     assert all(len(p) <= 3500 for p in soup)
     assert " ".join(soup) == word_soup
 

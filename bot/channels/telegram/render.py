@@ -15,7 +15,7 @@ from telegram import (
     ReplyKeyboardRemove,
 )
 
-from handlers import texts
+from handlers import messages, texts
 from handlers.messages import Reply
 
 log = logging.getLogger(__name__)
@@ -72,15 +72,9 @@ def markup(reply: Reply) -> Markup:
 
 
 def split_text(text: str, limit: int = MAX_TEXT) -> list[str]:
-    """Split a long text at line breaks so each part fits one Telegram message."""
-    parts: list[str] = []
-    while len(text) > limit:
-        cut = text.rfind("\n", 0, limit)
-        cut = cut if cut > 0 else limit
-        parts.append(text[:cut])
-        text = text[cut:].lstrip("\n")
-    parts.append(text)
-    return parts
+    """A long text in parts that each fit one Telegram message (at least one part: it may carry a
+    keyboard)."""
+    return messages.split_text(text, limit) or [text]
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -11,13 +11,16 @@ buttons and 4096 with a list or alone. So:
 - a text too long for its message goes first, as plain messages split at line breaks, and the choices
   follow with its last part.
 
-Pure: no pywa, no network; the courier turns these values into Cloud API calls.
+Pure: no pywa, no network; the courier turns these values into Cloud API calls. Texts are cut by
+``handlers.messages.split_text``, as for every channel.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+
+from handlers.messages import split_text
 
 MAX_BUTTONS = 3
 BUTTON_TITLE = 20
@@ -67,11 +70,11 @@ Message = Text | Buttons | ChoiceList
 def lay_out(text: str, choices: Sequence[Choice], *, open_label: str = "Pilih") -> list[Message]:
     """The messages that show ``text`` and offer every one of ``choices``, in order."""
     if not choices:
-        return [Text(part) for part in split(text, BODY)]
+        return [Text(part) for part in split_text(text, BODY)]
     if _fit_as_buttons(choices):
-        *before, last = split(text or open_label, BODY_WITH_BUTTONS)
+        *before, last = split_text(text, BODY_WITH_BUTTONS) or [open_label]
         return [*(Text(p) for p in before), Buttons(last, tuple(choices))]
-    *before, last = split(text or open_label, BODY)
+    *before, last = split_text(text, BODY) or [open_label]
     pages = _pages(list(choices))
     button = shorten(open_label, LIST_BUTTON)
     bodies = [last, *(MORE.format(page=i + 1, pages=len(pages)) for i in range(1, len(pages)))]
@@ -114,15 +117,3 @@ def shorten(text: str, limit: int) -> str:
     if space >= limit // 2:
         cut = cut[:space]
     return cut.rstrip() + "…"
-
-
-def split(text: str, limit: int) -> list[str]:
-    """``text`` in parts of at most ``limit`` characters, cut at line breaks where there are some."""
-    parts: list[str] = []
-    while len(text) > limit:
-        cut = text.rfind("\n", 0, limit)
-        cut = cut if cut > 0 else limit
-        parts.append(text[:cut])
-        text = text[cut:].lstrip("\n")
-    parts.append(text)
-    return parts
