@@ -17,14 +17,13 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from handlers import approval, buttons, ekspor, intake, onboarding, queries, rekap, ringkasan, texts
 from handlers.context import Services, Turn
 from handlers.messages import Answer, Inbound, Kind, Reply, dump_replies
-from models import store
-from models.db import is_busy
+from models import db, store
 from models.tables import Conversation
 
 log = logging.getLogger(__name__)
 
 # Pauses between attempts while the database is locked by another process (~3 s in all).
-BUSY_PAUSES = (0.05, 0.1, 0.2, 0.4, 0.8, 1.6)
+BUSY_PAUSES = db.BUSY_PAUSES
 
 MENU_COMMANDS = {
     texts.MENU_DAFTAR: "daftar",
@@ -85,16 +84,7 @@ class Engine:
         the process dies first, the outbox sends them. ``pressed``: the message the replies may edit.
         """
         try:
-            for pause in BUSY_PAUSES:
-                try:
-                    return await self._attempt(inbound, holder, pressed)
-                except Exception as error:
-                    if not is_busy(error):
-                        raise
-                # Another process holds SQLite's write lock: the turn was rolled back; wait without
-                # blocking anyone, then redo it.
-                await asyncio.sleep(pause)
-            return await self._attempt(inbound, holder, pressed)
+            return await db.when_free(lambda: self._attempt(inbound, holder, pressed), BUSY_PAUSES)
         except Exception as error:
             # Only the type: a message or traceback text may quote what was typed, a NIK included.
             log.error("handling a %s message failed: %s", inbound.kind.value, type(error).__name__)

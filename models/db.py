@@ -7,14 +7,17 @@ import contextlib
 import os
 import sqlite3
 import stat
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import aiosqlite
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
+
+T = TypeVar("T")
 
 SessionMaker = async_sessionmaker[AsyncSession]
 
@@ -115,6 +118,24 @@ def is_busy(error: BaseException) -> bool:
     """Whether a database error is SQLite's "database is locked": worth retrying after a pause."""
     text = str(getattr(error, "orig", error)).lower()
     return "database is locked" in text or "database table is locked" in text
+
+
+# Pauses between attempts while another process holds SQLite's write lock (~3 s in all)
+BUSY_PAUSES = (0.05, 0.1, 0.2, 0.4, 0.8, 1.6)
+
+
+async def when_free(operation: Callable[[], Awaitable[T]], pauses: Sequence[float] = BUSY_PAUSES) -> T:
+    """Run ``operation`` (a whole transaction), and again after each pause while SQLite says another
+    process holds its write lock (the transaction was rolled back; waiting blocks no one); any other
+    error, or the last attempt's, is raised."""
+    for pause in pauses:
+        try:
+            return await operation()
+        except Exception as error:
+            if not is_busy(error):
+                raise
+        await asyncio.sleep(pause)
+    return await operation()
 
 
 class _RunNow:

@@ -70,8 +70,3 @@ def _running(pid: int) -> bool:
     except OSError:
         return True
     return stat.rpartition(")")[2].split()[:1] != ["Z"]
-
-
-def started_here(holder: str) -> bool:
-    """Whether ``holder`` is a name made by this process (so, alive)."""
-    return holder in _MINE

@@ -43,7 +43,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from handlers.context import Services
 from handlers.messages import Button, Reply, load_replies
 from models import store
-from models.db import is_busy
+from models.db import when_free
 from models.tables import Lease, OutboundMessage
 from scheduler.liveness import known_dead, process_name, verdict
 
@@ -54,6 +54,7 @@ ALIVE = "alive:"  # + a process's name: its heartbeat, renewed with the outbox l
 FLOOD = "flood:"  # + a channel: until when its chat app asked the whole bot to wait (a 429)
 # No direct reply takes this long (each call gives up after seconds): one still "direct" was lost
 STALE_DIRECT = dt.timedelta(minutes=10)
+LEASE_PAUSES = (0.05, 0.1, 0.2, 0.4, 0.8)  # well within a renewal's 2 s
 SENT_KEEP = dt.timedelta(days=7)
 PURGE_EVERY = 3600.0  # seconds
 
@@ -355,7 +356,10 @@ class Outbox:
             return True
         ttl = dt.timedelta(seconds=self.limits.lease_ttl)
         try:
-            held, taken_over, flood, deliveries = await self._when_free(now, ttl)
+            # Through a busy SQLite (another process writing): a heartbeat must not lapse for a lock.
+            held, taken_over, flood, deliveries = await when_free(
+                lambda: self._lease_round(now, ttl), LEASE_PAUSES
+            )
         except Exception as error:
             log.error("outbox lease check failed: %s", type(error).__name__)
             held, taken_over = False, 0
@@ -372,22 +376,13 @@ class Outbox:
         self._lease_renew_at = now + ttl / 3
         return held
 
-    async def _when_free(
+    async def _lease_round(
         self, now: dt.datetime, ttl: dt.timedelta
     ) -> tuple[bool, int, Lease | None, list[tuple[str, str, dt.datetime]]]:
-        """The lease's transaction, again after a pause while SQLite is busy (another process writing): a
-        heartbeat must not lapse for a bulk import's lock."""
-        for pause in (0.05, 0.1, 0.2, 0.4, 0.8, None):
-            try:
-                async with self.services.sessions() as session:
-                    found = await self._lease_transaction(session, now, ttl)
-                    await session.commit()
-                    return found
-            except Exception as error:
-                if pause is None or not is_busy(error):
-                    raise
-            await asyncio.sleep(pause)
-        raise AssertionError("unreachable")
+        async with self.services.sessions() as session:
+            found = await self._lease_transaction(session, now, ttl)
+            await session.commit()
+            return found
 
     async def _lease_transaction(
         self, session: AsyncSession, now: dt.datetime, ttl: dt.timedelta

@@ -3,7 +3,6 @@ is told they arrived."""
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import json
 import logging
@@ -14,10 +13,11 @@ from telegram import Update
 from telegram.error import NetworkError
 from telegram.ext import Application, ExtBot
 
-from handlers.engine import BUSY_PAUSES, Engine
+from handlers.engine import Engine
 from handlers.messages import Inbound, Kind
 from models import store
-from models.db import is_busy
+from models.db import when_free
+from models.tables import InboundUpdate
 
 log = logging.getLogger(__name__)
 
@@ -91,20 +91,18 @@ class Inbox:
                 self._purged_at = now
             await session.commit()
 
+    async def _pending(self) -> list[InboundUpdate]:
+        """The updates not handled yet; handled ones older than INBOX_KEEP forgotten."""
+        async with self.services.sessions() as session:
+            pending = await store.pending_inbound(session, channel=CHANNEL)
+            await store.purge_inbound(session, handled_before=self.services.clock() - INBOX_KEEP)
+            await session.commit()
+        return pending
+
     async def replay(self, application: Application) -> None:
         """Queue the updates received but not handled before the last stop; forget old handled ones."""
-        for pause in (*BUSY_PAUSES, None):
-            try:
-                async with self.services.sessions() as session:
-                    pending = await store.pending_inbound(session, channel=CHANNEL)
-                    await store.purge_inbound(session, handled_before=self.services.clock() - INBOX_KEEP)
-                    await session.commit()
-                break
-            except Exception as error:
-                # Another process starting at the same time holds SQLite's write lock: wait, then again.
-                if pause is None or not is_busy(error):
-                    raise
-                await asyncio.sleep(pause)
+        # Another process starting at the same time may hold SQLite's write lock: wait it out.
+        pending = await when_free(self._pending)
         for row in pending:
             try:
                 data = json.loads(self.services.vault.decrypt(row.payload))
