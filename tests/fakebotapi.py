@@ -47,7 +47,7 @@ from typing import Any
 
 from aiohttp import web
 
-from tests.mailbox import wait_for_count
+from tests.fakes import serve, wait_for_count
 
 BOT_ID = 7000000001
 TOKEN = "7000000001:fake-token-for-loopback-tests-only"
@@ -219,13 +219,7 @@ class FakeBotApi:
         self._closing.clear()
         app = web.Application()
         app.router.add_route("*", "/bot{token}/{method}", self._dispatch)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, 0)
-        await site.start()
-        server = site._server
-        assert server is not None
-        self.port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
+        self._runner, self.port = await serve(app, self.host)
         return self
 
     async def stop(self) -> None:

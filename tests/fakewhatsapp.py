@@ -93,7 +93,7 @@ from typing import Any, NamedTuple
 import httpx
 from aiohttp import web
 
-from tests.mailbox import wait_for_count
+from tests.fakes import serve, wait_for_count
 
 PHONE_ID = "106540352242922"  # the business number's Phone Number ID
 WABA_ID = "102290129340398"  # the WhatsApp Business Account that owns it
@@ -497,13 +497,7 @@ class FakeWhatsApp:
         app.router.add_post("/{version:v[0-9]+\\.[0-9]+}/{node}/media", self._upload)
         app.router.add_post("/{version:v[0-9]+\\.[0-9]+}/{node}/message_templates", self._create_template)
         app.router.add_route("*", "/{path:.*}", self._unsupported)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, 0)
-        await site.start()
-        server = site._server
-        assert server is not None
-        self.port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
+        self._runner, self.port = await serve(app, self.host)
         return self
 
     async def stop(self) -> None:

@@ -1,4 +1,4 @@
-"""What both fake chat apps share: waiting for a person's messages to arrive."""
+"""What both fake chat apps share: a loopback HTTP server, and waiting for a person's messages."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ import contextlib
 import time
 from collections.abc import Callable, Sequence
 from typing import Protocol, TypeVar
+
+from aiohttp import web
 
 
 class Shown(Protocol):
@@ -32,3 +34,14 @@ async def wait_for_count(
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(arrived.wait(), remaining)
     return list(read())
+
+
+async def serve(app: web.Application, host: str) -> tuple[web.AppRunner, int]:
+    """Serve ``app`` on ``host`` at a free port; the runner (to clean up) and the port."""
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, host, 0)
+    await site.start()
+    server = site._server
+    assert server is not None
+    return runner, server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
