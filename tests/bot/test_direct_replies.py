@@ -285,3 +285,30 @@ async def test_a_reply_handed_over_after_its_first_part_goes_on_from_the_next(se
     assert not [t for t in texts_to(fake_api, RINA) if nik in t]  # both messages showing it masked
     [*_, row] = await replies(services, RINA)
     assert (row.status, row.payload, row.progress) == (Delivery.SENT, None, 4)
+
+
+async def test_a_persons_second_update_waits_for_the_first_ones_replies(app, chat, fake_api, monkeypatch):
+    """Updates reaching the application at once (a webhook does that; Telegram's polling is ordered by
+    its processor before the channel) are answered in their order: the second turn waits until the
+    first one's reply is out, here held back on a slow connection."""
+    rina = chat(RINA)
+    await rina.onboard(OPERATOR_PHONE)
+    direct = lifecycle(app).direct
+    deliver, slow = direct.deliver, asyncio.Event()
+
+    async def first_one_slow(chat_id: str, answer: Any, pressed: str | None) -> Any:
+        if not slow.is_set():
+            slow.set()
+            await asyncio.sleep(0.3)
+        return await deliver(chat_id, answer, pressed)
+
+    monkeypatch.setattr(direct, "deliver", first_one_slow)
+    seen = rina.seen
+    first = Update.de_json(fake_api.text_update(RINA, "/bantuan"), app.bot)
+    second = Update.de_json(fake_api.text_update(RINA, "/daftar"), app.bot)
+
+    await asyncio.gather(app.process_update(first), app.process_update(second))
+
+    help_text, question = fake_api.messages_to(RINA)[seen:]
+    assert "/daftar" in help_text.text
+    assert "1/6" in question.text
