@@ -625,7 +625,7 @@ def count(
     # after a crash counts once.
     officers = operators + camats
     chats = {str(o.user_id): o for o in officers}
-    pushed = {uid for o in officers for uid in o.update_ids}
+    pushed = {str(uid) for o in officers for uid in o.update_ids}
     handled = {
         uid
         for (uid,) in query(db, "SELECT update_id FROM inboundupdate WHERE handled_at IS NOT NULL")

@@ -115,7 +115,7 @@ class Engine:
         except Exception:
             return []
 
-    async def mark_handled(self, channel: str, update_id: int | None) -> None:
+    async def mark_handled(self, channel: str, update_id: str | None) -> None:
         """Claim an update without acting on it (ignored or unreadable): a replay after a restart must
         never act on it later."""
         await self._give_up(Inbound(channel, "", "", Kind.OTHER, update_id=update_id), [], None)

@@ -35,7 +35,9 @@ class Inbound:
     data: str | None = None  # a pressed button's payload
     contact_phone: str | None = None
     contact_user_id: str | None = None  # whose contact it is, when the channel knows
-    update_id: int | None = None  # the channel's id of the update, to claim it from the inbox
+    update_id: str | None = (
+        None  # the channel's id of the update (a string on every channel), to claim it from the inbox
+    )
     # For a button: the message it belongs to; for a text: the message itself (the channel's id), so the
     # engine can have it removed later (a typed NIK)
     message_ref: str | None = None
@@ -51,7 +53,7 @@ class Inbound:
         user_id: str,
         chat_id: str,
         text: str,
-        update_id: int | None = None,
+        update_id: str | None = None,
         message_ref: str | None = None,
     ) -> Inbound:
         """Text or a command: "/status U-00042" becomes command "status" with text "U-00042"."""

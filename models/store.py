@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 import weakref
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 from zoneinfo import ZoneInfo
@@ -317,23 +317,32 @@ async def conversation_of(session: AsyncSession, *, officer_id: int) -> Conversa
 # -------------------------------------------------------------------------------------------------- inbox
 
 
-async def record_inbound(session: AsyncSession, *, channel: str, updates: list[tuple[int, str]]) -> int:
-    """Record received updates (id, encrypted payload) not seen before; returns how many were new."""
+async def record_inbound(session: AsyncSession, *, channel: str, updates: Sequence[tuple[str, str]]) -> int:
+    """Record received updates (the channel's id, encrypted payload) not seen before, in the order given;
+    returns how many were new. A repeated delivery (Meta retries a webhook) is recorded once."""
     ids = [update_id for update_id, _ in updates]
     known = set(await session.exec(_KNOWN_INBOUND, params={"channel": channel, "ids": ids}))
     now = utcnow()
-    new = [
-        {"channel": channel, "update_id": i, "payload": p, "received_at": now, "handled_at": None}
-        for i, p in updates
-        if i not in known
-    ]
+    new = []
+    for update_id, payload in updates:
+        if update_id not in known:
+            known.add(update_id)  # twice in one delivery: once
+            new.append(
+                {
+                    "channel": channel,
+                    "update_id": update_id,
+                    "payload": payload,
+                    "received_at": now,
+                    "handled_at": None,
+                }
+            )
     if new:  # plain rows, not ORM objects: nothing reads them back in this session
         connection = await session.connection()
         await connection.execute(sa_insert(InboundUpdate), new)
     return len(new)
 
 
-async def claim_inbound(session: AsyncSession, *, channel: str, update_id: int) -> bool:
+async def claim_inbound(session: AsyncSession, *, channel: str, update_id: str) -> bool:
     """Mark an update handled, in the caller's transaction; False when it was handled already.
 
     An update that was never recorded (the channel has no inbox, or a test) may always be handled.
@@ -343,7 +352,8 @@ async def claim_inbound(session: AsyncSession, *, channel: str, update_id: int) 
     )
     if claimed.rowcount == 1:
         return True
-    return await session.get(InboundUpdate, (channel, update_id)) is None
+    known = await session.exec(_KNOWN_INBOUND, params={"channel": channel, "ids": [update_id]})
+    return known.first() is None
 
 
 async def pending_inbound(session: AsyncSession, *, channel: str) -> list[InboundUpdate]:
@@ -351,7 +361,7 @@ async def pending_inbound(session: AsyncSession, *, channel: str) -> list[Inboun
     rows = await session.exec(
         select(InboundUpdate)
         .where(InboundUpdate.channel == channel, col(InboundUpdate.handled_at).is_(None))
-        .order_by(col(InboundUpdate.update_id))
+        .order_by(col(InboundUpdate.seq))
     )
     return list(rows)
 
@@ -809,7 +819,7 @@ async def record_reply(
     channel: str,
     chat_id: str,
     officer_id: int | None,
-    update_id: int | None,
+    update_id: str | None,
     payload: str,
     holder: str,
     now: dt.datetime,

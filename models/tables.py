@@ -174,16 +174,31 @@ class AuditEvent(SQLModel, table=True):
 class InboundUpdate(SQLModel, table=True):
     """The inbox: updates as received, recorded before the channel is told they were delivered.
 
-    Telegram counts an update as delivered once the next getUpdates asks past it, which python-telegram-bot
-    does before handling it; a crash in between would lose the officer's answer. Rows are claimed (marked
-    handled) in the same transaction as the change they cause, so a replay never applies one twice.
+    Telegram counts an update as delivered once the next getUpdates asks past it (or a webhook is answered
+    200); WhatsApp once its webhook is answered 200. Recording first means a crash can only leave updates
+    that are in the database. Rows are claimed (marked handled) in the same transaction as the change they
+    cause, so a replay never applies one twice, and a repeated delivery of the same id is recorded once.
     """
 
-    channel: str = Field(primary_key=True, max_length=16)
-    update_id: int = Field(primary_key=True, sa_type=sa.BigInteger, sa_column_kwargs={"autoincrement": False})
+    __table_args__ = (UniqueConstraint("channel", "update_id", name="uq_inbound_channel_update"),)
+
+    seq: int | None = Field(default=None, primary_key=True)  # the order received in, for a replay
+    channel: str = Field(max_length=16)
+    # The channel's id of the update: Telegram's update_id, WhatsApp's message id (a wamid, ~60 characters)
+    update_id: str = Field(max_length=128)
     payload: str  # encrypted with the NIK vault: a typed NIK is in there
     received_at: dt.datetime = Field(default_factory=utcnow)
     handled_at: dt.datetime | None = Field(default=None, index=True)
+
+
+class ChatWindow(SQLModel, table=True):
+    """When a person last wrote to the bot on a channel with a reply window (WhatsApp: 24 hours), and when
+    the bot last asked them with a template to open it again."""
+
+    channel: str = Field(primary_key=True, max_length=16)
+    chat_id: str = Field(primary_key=True, max_length=64)
+    last_inbound_at: dt.datetime | None = None
+    template_at: dt.datetime | None = None  # the last template sent for what waits for them
 
 
 # ------------------------------------------------------------------------------------------------ outbox
@@ -197,6 +212,19 @@ class Delivery(StrEnum):
     # if that process dies first, the outbox takes it over as pending.
     DIRECT = "direct"
     SUPERSEDED = "superseded"  # a reply not yet sent when a later one for its chat was recorded: stale
+    # Waiting for the person to write (outside WhatsApp's 24-hour window, a template asked them to): it
+    # heads its chat like a pending one and becomes pending when they write.
+    WAITING = "waiting"
+
+
+class Purpose(StrEnum):
+    """Why a queued message is sent: the template that asks a person outside their window to open it."""
+
+    CARD = "card"  # a proposal waiting for the recipient's decision (and its outcome)
+    NOTICE = "notice"  # a proposal's news for the officer who proposed it
+    SUMMARY = "summary"  # the weekly summary
+    REMINDER = "reminder"
+    REPLY = "reply"  # a turn's reply
 
 
 class CardCopy(SQLModel, table=True):
@@ -210,7 +238,7 @@ class CardCopy(SQLModel, table=True):
     officer_id: int = Field(foreign_key="officer.id")
     channel: str = Field(max_length=16)
     chat_id: str = Field(max_length=64)
-    message_ref: str | None = Field(default=None, max_length=64)  # the channel's message id, once sent
+    message_ref: str | None = Field(default=None, max_length=128)  # the channel's message id, once sent
     closed: bool = False  # its outcome was written on it (or queued to be)
 
 
@@ -244,7 +272,10 @@ class OutboundMessage(SQLModel, table=True):
     # transaction, encrypted with the NIK vault (a read-back shows the NIK typed); cleared once sent.
     reply: bool = False
     payload: str | None = Field(default=None, sa_type=sa.Text)
-    update_id: int | None = Field(default=None, sa_type=sa.BigInteger)  # the update it answers
+    update_id: str | None = Field(default=None, max_length=128)  # the update it answers
+    purpose: str | None = Field(default=None, max_length=16)  # a Purpose
+    # The channel's id of the message sent, where a delivery failure reported later names it (WhatsApp)
+    message_ref: str | None = Field(default=None, max_length=128, index=True)
     holder: str | None = Field(default=None, max_length=64)  # the process sending it while ``direct``
     progress: int = 0  # of the channel's messages for this reply, how many went out before a hand-over
 

@@ -374,7 +374,7 @@ class Harness:
         # As the channel's inbox does before handing an update over: a repeated update id is then one
         # Telegram sent again, which the engine must not act on twice.
         async with self.services.sessions() as session:
-            await store.record_inbound(session, channel=CHANNEL, updates=[(update_id, self._payload)])
+            await store.record_inbound(session, channel=CHANNEL, updates=[(str(update_id), self._payload)])
             await session.commit()
         try:
             replies = await self.engine.handle(inbound)
@@ -423,7 +423,7 @@ def _with_id(inbound: Inbound, update_id: int) -> Inbound:
     return Inbound(
         inbound.channel, inbound.user_id, inbound.chat_id, inbound.kind, text=inbound.text,
         command=inbound.command, data=inbound.data, contact_phone=inbound.contact_phone,
-        contact_user_id=inbound.contact_user_id, update_id=update_id, message_ref=inbound.message_ref,
+        contact_user_id=inbound.contact_user_id, update_id=str(update_id), message_ref=inbound.message_ref,
     )  # fmt: skip
 
 

@@ -109,7 +109,7 @@ async def test_a_reply_is_recorded_with_its_turn_and_confirmed_once_sent(service
     assert texts_to(fake_api, 7001) == [texts.WELCOME_UNKNOWN]
     [row] = await replies(services, 7001)
     assert (row.update_id, row.status, row.payload, row.holder) == (
-        update["update_id"],
+        str(update["update_id"]),
         Delivery.SENT,
         None,
         None,

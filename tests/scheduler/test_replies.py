@@ -63,7 +63,7 @@ def dead_holder() -> str:
 
 def inbound(chat_id: int, text: str, update_id: int) -> Inbound:
     return Inbound.from_text(
-        channel=CHANNEL, user_id=str(chat_id), chat_id=str(chat_id), text=text, update_id=update_id
+        channel=CHANNEL, user_id=str(chat_id), chat_id=str(chat_id), text=text, update_id=str(update_id)
     )
 
 

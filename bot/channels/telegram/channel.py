@@ -49,7 +49,7 @@ class TelegramChannel:
         """Answer a message (text, command, contact or anything else) from a private chat."""
         inbound = to_inbound(update)
         if inbound is None:
-            await self.engine.mark_handled(CHANNEL, update.update_id)
+            await self.engine.mark_handled(CHANNEL, str(update.update_id))
             return
         await self._answer(inbound, None)
 
@@ -58,7 +58,7 @@ class TelegramChannel:
         query = update.callback_query
         inbound = to_inbound(update)
         if query is None or inbound is None:
-            await self.engine.mark_handled(CHANNEL, update.update_id)
+            await self.engine.mark_handled(CHANNEL, str(update.update_id))
             return
         pressed = query.message if isinstance(query.message, Message) else None
         if inbound.data and retires_keyboard(inbound.data):
@@ -88,7 +88,7 @@ class TelegramChannel:
 
     async def on_other(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Updates no one handles (edits, group chats): mark them handled so they are never replayed."""
-        await self.engine.mark_handled(CHANNEL, update.update_id)
+        await self.engine.mark_handled(CHANNEL, str(update.update_id))
 
     async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Log an error by type only: messages and tracebacks may carry a NIK."""

@@ -33,7 +33,7 @@ def to_inbound(update: Update) -> Inbound | None:
     if user is None or chat is None:
         return None
     user_id, chat_id = str(user.id), str(chat.id)
-    receipt = update.update_id
+    receipt = str(update.update_id)
     if update.callback_query is not None:
         data = update.callback_query.data or ""
         pressed = update.callback_query.message
@@ -82,7 +82,9 @@ class Inbox:
 
     async def record(self, updates: Sequence[Update]) -> None:
         vault = self.services.vault
-        rows = [(u.update_id, vault.encrypt(json.dumps(u.to_dict(), ensure_ascii=False))) for u in updates]
+        rows = [
+            (str(u.update_id), vault.encrypt(json.dumps(u.to_dict(), ensure_ascii=False))) for u in updates
+        ]
         now = self.services.clock()
         async with self.services.sessions() as session:
             await store.record_inbound(session, channel=CHANNEL, updates=rows)
