@@ -77,6 +77,11 @@ class Undeliverable(Exception):
         self.reason = reason
 
 
+class OutsideWindow(Undeliverable):
+    """The chat app refuses a free-form message outside the person's reply window (WhatsApp's 24 hours,
+    error 131047): the message waits for them, behind a template that asks them to write."""
+
+
 class Part(Protocol):
     """One call to the chat app of a turn's replies, as the channel plans them."""
 
