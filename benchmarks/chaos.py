@@ -402,7 +402,7 @@ def bot_env(api: ChaosApi, db: Path) -> dict[str, str]:
     env = {
         k: v
         for k, v in os.environ.items()
-        if not k.startswith(("TELEGRAM_", "LANJUTKAN_"))
+        if not k.startswith(("TELEGRAM_", "WHATSAPP_", "LANJUTKAN_"))
         and k not in {"DATABASE_URL", "TZ", "COLUMNS", "LINES"}
     }
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
@@ -413,6 +413,7 @@ def bot_env(api: ChaosApi, db: Path) -> dict[str, str]:
         "TELEGRAM_API_URL": api.base_url,
         "DATABASE_URL": f"sqlite+aiosqlite:///{db}",
         "LANJUTKAN_SECRET": SECRET,
+        "LANJUTKAN_PORT": "0",  # each process its own free port
         "LANJUTKAN_SCHEDULED_MESSAGES": "false",
         # Every update gets its reply: a stranger is otherwise answered once per 5 minutes on purpose, and a
         # /start resent before binding would rightly go unanswered.

@@ -72,8 +72,9 @@ from sqlmodel import select  # noqa: E402
 from telegram import Bot  # noqa: E402
 
 import models.tables  # noqa: E402,F401  (tables on the metadata)
-from bot.channels.telegram import CHANNEL, GC_THRESHOLDS, TelegramCourier  # noqa: E402
+from bot.channels.telegram import CHANNEL, TelegramCourier  # noqa: E402
 from bot.channels.telegram.http import AiohttpRequest  # noqa: E402
+from bot.runtime import GC_THRESHOLDS  # noqa: E402
 from handlers.context import Services  # noqa: E402
 from models import store  # noqa: E402
 from models.tables import ChatAccount, Delivery, OutboundMessage  # noqa: E402
@@ -249,7 +250,7 @@ async def measure(args: argparse.Namespace, limits: Limits) -> str:
 
             outbox.pacer.take = counted  # type: ignore[method-assign]
             gc.collect()
-            gc.freeze()  # as the bot's start-up does (bot.channels.telegram.Lifecycle.start)
+            gc.freeze()  # as the bot's start-up does (bot.runtime.tune_memory)
             gc.set_threshold(*GC_THRESHOLDS)
             cpu, started = time.process_time(), time.monotonic()
             worker = asyncio.create_task(outbox.run())

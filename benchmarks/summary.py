@@ -81,7 +81,7 @@ from sqlalchemy.engine import Dialect, make_url  # noqa: E402
 from sqlalchemy.ext.asyncio import AsyncConnection  # noqa: E402
 from sqlalchemy.sql.expression import TableClause  # noqa: E402
 
-from bot.channels.telegram import GC_THRESHOLDS  # noqa: E402
+from bot.runtime import GC_THRESHOLDS  # noqa: E402
 from handlers import rekap, ringkasan  # noqa: E402
 from handlers.context import Services  # noqa: E402
 from models import reports, store  # noqa: E402
@@ -510,7 +510,7 @@ async def bench(
 
         gc.collect()
         before = rss_mb()
-        gc.freeze()  # as the bot's start-up does (bot.channels.telegram.Lifecycle.start)
+        gc.freeze()  # as the bot's start-up does (bot.runtime.tune_memory)
         gc.set_threshold(*GC_THRESHOLDS)
         t0 = time.perf_counter()
         built = await build(services, occurrence)  # warm-up: caches, the chart's fonts

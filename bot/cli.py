@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import secrets
 import sys
@@ -22,7 +23,9 @@ from bot.settings import Settings
 if TYPE_CHECKING:
     from sqlmodel.ext.asyncio.session import AsyncSession
 
+    from bot.runtime import Channel
     from handlers.context import Services
+    from handlers.engine import Engine
     from models.imports import ImportReport, Progress
     from models.regions import Kabupaten
     from models.roster import RosterRow
@@ -112,11 +115,17 @@ def upgrade_database(url: str) -> None:
 
 @app.command()
 def run() -> None:
-    """Run the Telegram bot (long polling)."""
+    """Run the bot: every chat app configured (Telegram, WhatsApp) and the HTTP server, until SIGTERM."""
     settings = load_settings()
     setup_logging(settings.log_level)
-    if settings.telegram_bot_token is None or not settings.telegram_bot_token.get_secret_value().strip():
-        fail("TELEGRAM_BOT_TOKEN is not set: get one from @BotFather and put it in .env (see .env.example)")
+    channels = settings.channels()
+    if not channels:
+        fail(
+            "no chat app is configured: set TELEGRAM_BOT_TOKEN (from @BotFather) or WHATSAPP_TOKEN "
+            "with the other WHATSAPP_ settings in .env (see .env.example)"
+        )
+    if missing := settings.whatsapp_missing():
+        fail(f"WhatsApp is half configured: {', '.join(missing)} not set (see .env.example)")
     try:
         services = build_services(settings)
     except ConfigError as exc:
@@ -128,35 +137,66 @@ def run() -> None:
     else:
         check_schema(settings.database_url)
 
-    from telegram.error import InvalidToken, NetworkError
+    from bot.runtime import Runtime
+    from scheduler.liveness import process_name
 
-    from bot.channels.telegram import build_application
+    holder = process_name()
+    if "whatsapp" in channels:  # officers who never wrote are reached there, with a template
+        services = dataclasses.replace(services, reach_unbound="whatsapp")
+    built = asyncio.run(_channels(settings, services, channels, holder))
+    runtime = Runtime(
+        services,
+        built,
+        holder=holder,
+        host=settings.host,
+        port=settings.port,
+        timetable=settings.timetable() if settings.scheduled_messages else None,
+    )
+    try:
+        sock = runtime.listen()
+    except OSError as exc:
+        fail(f"cannot listen on {settings.host}:{settings.port} (LANJUTKAN_HOST/PORT): {exc.strerror}")
+    logging.getLogger(__name__).info("bot starting for %s", services.kabupaten.name)
+    asyncio.run(runtime.run(sock))
+
+
+async def _channels(settings: Settings, services: Services, names: list[str], holder: str) -> list[Channel]:
+    """The configured channels, each checked once (a wrong token is one line, not a traceback)."""
     from handlers.engine import Engine
 
+    engine = Engine(services)
+    built: list[Channel] = []
+    if "telegram" in names:
+        built.append(await _telegram(settings, engine))
+    if "whatsapp" in names:
+        from bot.channels.whatsapp import build_channel
+
+        built.append(build_channel(engine, settings, holder=holder))
+    return built
+
+
+async def _telegram(settings: Settings, engine: Engine) -> Channel:
+    from telegram.error import InvalidToken, NetworkError
+
+    from bot.channels.telegram import TelegramService, build_application
+
+    assert settings.telegram_bot_token is not None
     application = build_application(
-        Engine(services),
+        engine,
         token=settings.telegram_bot_token.get_secret_value().strip(),
         base_url=settings.telegram_api_url,
         max_concurrent_updates=settings.max_concurrent_updates,
         outbox_limits=settings.outbox_limits(),
-        timetable=settings.timetable() if settings.scheduled_messages else None,
     )
-
-    async def preflight() -> None:
-        """Ask for the bot itself once, so a wrong token or URL is one line, not PTB's traceback."""
-        try:
-            await application.bot.initialize()
-        finally:
-            await application.bot.shutdown()  # the requests were opened even when get_me failed
-
     try:
-        asyncio.run(preflight())
+        await application.bot.initialize()  # asks for the bot itself once
     except InvalidToken:  # never echo the token: it would land in the service's log
         fail("Telegram refused TELEGRAM_BOT_TOKEN: check it with @BotFather")
     except NetworkError as exc:
         fail(f"cannot reach the Bot API at {settings.telegram_api_url}: {type(exc).__name__}")
-    logging.getLogger(__name__).info("bot starting for %s", services.kabupaten.name)
-    application.run_polling(allowed_updates=["message", "callback_query"])
+    finally:
+        await application.bot.shutdown()  # the requests were opened even when get_me failed
+    return TelegramService(application)
 
 
 def check_schema(url: str) -> None:

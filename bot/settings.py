@@ -37,7 +37,7 @@ class Settings(BaseSettings):
     whatsapp_waba_id: str | None = Field(default=None, validation_alias="WHATSAPP_WABA_ID")
     # The HTTP server (webhooks, health): behind a reverse proxy with HTTPS in production
     host: str = Field(default="127.0.0.1", validation_alias="LANJUTKAN_HOST")
-    port: int = Field(default=8080, ge=1, le=65_535, validation_alias="LANJUTKAN_PORT")
+    port: int = Field(default=8080, ge=0, le=65_535, validation_alias="LANJUTKAN_PORT")  # 0: any free port
     database_url: str = Field(
         default="sqlite+aiosqlite:///data/lanjutkan.db", validation_alias="DATABASE_URL"
     )
@@ -65,6 +65,10 @@ class Settings(BaseSettings):
         default=30.0, gt=0, le=30, validation_alias="LANJUTKAN_OUTBOX_PER_SECOND"
     )
     outbox_chat_interval: float = Field(default=1.1, ge=0, validation_alias="LANJUTKAN_OUTBOX_CHAT_INTERVAL")
+    # WhatsApp's limits are the business number's: 80 messages a second (130429), about one message per 6 s
+    # to one person with short bursts (131056); a direct answer to someone who just wrote is not held to it.
+    whatsapp_per_second: float = Field(default=80.0, gt=0, le=1000, validation_alias="WHATSAPP_PER_SECOND")
+    whatsapp_pair_interval: float = Field(default=6.0, ge=0, validation_alias="WHATSAPP_PAIR_INTERVAL")
     # Seconds between two answers of one kind to an account no officer is bound to (0: answer everything).
     unbound_reply_interval: float = Field(
         default=300, ge=0, le=86_400, validation_alias="LANJUTKAN_UNBOUND_REPLY_INTERVAL"
@@ -178,7 +182,12 @@ class Settings(BaseSettings):
         )
 
     def outbox_limits(self) -> Limits:
+        """Telegram's: the bot token's."""
         return Limits(per_second=self.outbox_per_second, chat_interval=self.outbox_chat_interval)
+
+    def whatsapp_limits(self) -> Limits:
+        """WhatsApp's: the business number's."""
+        return Limits(per_second=self.whatsapp_per_second, chat_interval=self.whatsapp_pair_interval)
 
     @property
     def zone(self) -> ZoneInfo:

@@ -290,6 +290,9 @@ async def run_command(turn: Turn, command: str, conversation: intake.Looked = in
             await intake.remind(turn, conversation)
         case "ekspor":
             await ekspor.show(turn)
+        case "buka":  # the answer to a template sent outside WhatsApp's window: what waited follows
+            turn.say(texts.OPENED)
+            await intake.remind(turn, conversation)
         case "start" | "bantuan" | "help":
             label = onboarding.region_label(turn.services.kabupaten, officer)
             text = (

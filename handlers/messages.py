@@ -44,6 +44,10 @@ class Inbound:
     # (note, message id) of the replies the channel sent with ``keep`` since this person's last message:
     # an id exists only once sent, and it reaches the engine with the next message, in that turn.
     sent: tuple[tuple[str, str], ...] = ()
+    # The sender's number as the chat app vouches for it (WhatsApp's wa_id, E.164): no contact to share.
+    verified_phone: str | None = None
+    # The chat app vouches for numbers but hides this sender's (a WhatsApp username): never let in.
+    phone_hidden: bool = False
 
     @classmethod
     def from_text(

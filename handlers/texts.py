@@ -96,6 +96,29 @@ def contact_not_on_roster(phone: str, admin_contact: str) -> str:
     )
 
 
+def number_not_on_roster(phone: str, admin_contact: str) -> str:
+    """To someone whose chat app vouches for their number (WhatsApp): nothing to share, only whom to ask."""
+    return (
+        f"Maaf, nomor {phone} belum terdaftar sebagai petugas LANJUTKAN.\n\n"
+        f"Jika Anda operator desa/kelurahan, camat, atau petugas Diskopnaker, minta didaftarkan ke "
+        f"{admin_contact}, lalu kirim pesan apa saja ke sini lagi."
+    )
+
+
+def phone_hidden(admin_contact: str) -> str:
+    """To a WhatsApp user whose number WhatsApp does not show us (a username)."""
+    return (
+        "Maaf, nomor WhatsApp Anda tidak terlihat oleh bot ini karena Anda memakai nama pengguna "
+        "WhatsApp. LANJUTKAN mengenali petugas hanya dari nomor HP yang terdaftar, jadi Anda belum dapat "
+        "memakainya dari akun ini.\n\n"
+        f"Kirim pesan dari akun WhatsApp yang menampilkan nomor Anda, atau hubungi {admin_contact}."
+    )
+
+
+# A person outside WhatsApp's 24-hour window got a template; their answer opens it again.
+OPENED = "Terima kasih. Pesan yang menunggu Anda menyusul di bawah ini."
+
+
 def bound_welcome(name: str, role: Role, region_label: str) -> str:
     return (
         f"Terima kasih, {name}. Anda terdaftar sebagai {ROLE_LABEL[role]} — {region_label}.\n\n"

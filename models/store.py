@@ -317,9 +317,11 @@ async def conversation_of(session: AsyncSession, *, officer_id: int) -> Conversa
 # -------------------------------------------------------------------------------------------------- inbox
 
 
-async def record_inbound(session: AsyncSession, *, channel: str, updates: Sequence[tuple[str, str]]) -> int:
+async def record_inbound(
+    session: AsyncSession, *, channel: str, updates: Sequence[tuple[str, str]]
+) -> list[str]:
     """Record received updates (the channel's id, encrypted payload) not seen before, in the order given;
-    returns how many were new. A repeated delivery (Meta retries a webhook) is recorded once."""
+    returns the ids that were new. A repeated delivery (Meta retries a webhook) is recorded once."""
     ids = [update_id for update_id, _ in updates]
     known = set(await session.exec(_KNOWN_INBOUND, params={"channel": channel, "ids": ids}))
     now = utcnow()
@@ -339,7 +341,7 @@ async def record_inbound(session: AsyncSession, *, channel: str, updates: Sequen
     if new:  # plain rows, not ORM objects: nothing reads them back in this session
         connection = await session.connection()
         await connection.execute(sa_insert(InboundUpdate), new)
-    return len(new)
+    return [row["update_id"] for row in new]
 
 
 async def claim_inbound(session: AsyncSession, *, channel: str, update_id: str) -> bool:

@@ -58,7 +58,7 @@ def base_env() -> dict[str, str]:
     env = {
         k: v
         for k, v in os.environ.items()
-        if not k.startswith(("TELEGRAM_", "LANJUTKAN_"))
+        if not k.startswith(("TELEGRAM_", "WHATSAPP_", "LANJUTKAN_"))
         and k not in {"DATABASE_URL", "TZ", "COLUMNS", "LINES", "FORCE_COLOR"}
     }
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH", "")) if p)
@@ -119,6 +119,7 @@ class Deployment:
             "TELEGRAM_API_URL": api.base_url,
             "DATABASE_URL": f"sqlite+aiosqlite:///{self.db}",
             "LANJUTKAN_SECRET": SECRET,
+            "LANJUTKAN_PORT": "0",  # each process its own free port: two may run at once
             # The weekly summary would otherwise arrive in these flows on the days after a Monday (the
             # catch-up at start-up); tests/e2e/test_scheduled.py switches it on.
             "LANJUTKAN_SCHEDULED_MESSAGES": "false",
@@ -649,3 +650,44 @@ async def test_run_with_a_bad_database_url_or_log_level_is_one_line(tmp_path):
         assert result.stderr.startswith(f"error: {name}"), result.stderr
         assert len(result.stderr.strip().splitlines()) == 1
         assert "Traceback" not in result.stderr
+
+
+async def test_run_without_any_chat_app_or_with_half_a_whatsapp_is_one_line(tmp_path):
+    env = base_env() | {
+        "LANJUTKAN_SECRET": SECRET,
+        "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'b.db'}",
+    }
+    neither = await cli("run", env=env, cwd=tmp_path)
+    assert neither.returncode != 0
+    assert neither.stderr.startswith("error: no chat app is configured"), neither.stderr
+    assert len(neither.stderr.strip().splitlines()) == 1
+
+    half = env | {"WHATSAPP_TOKEN": "synthetic-token", "WHATSAPP_PHONE_ID": "100200300"}
+    result = await cli("run", env=half, cwd=tmp_path)
+    assert result.returncode != 0
+    assert result.stderr.strip() == (
+        "error: WhatsApp is half configured: WHATSAPP_APP_SECRET, WHATSAPP_VERIFY_TOKEN not set "
+        "(see .env.example)"
+    )
+    assert "synthetic-token" not in result.stderr
+
+
+async def test_a_port_in_use_is_one_line(tmp_path):
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        async with FakeBotApi() as api:
+            env = base_env() | {
+                "TELEGRAM_BOT_TOKEN": TOKEN,
+                "TELEGRAM_API_URL": api.base_url,
+                "LANJUTKAN_SECRET": SECRET,
+                "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}",
+                "LANJUTKAN_PORT": str(port),
+            }
+            result = await cli("run", env=env, cwd=tmp_path)
+    assert result.returncode != 0
+    assert result.stderr.strip().splitlines()[-1].startswith(f"error: cannot listen on 127.0.0.1:{port}")
+    assert "Traceback" not in result.stderr

@@ -1,11 +1,11 @@
-"""The PTB application: the channel's callbacks, the inbox, the outbox, the scheduled messages."""
+"""The PTB application: the channel's callbacks and its inbox; and the channel as the runtime runs it."""
 
 from __future__ import annotations
 
-import asyncio
-import gc
+import datetime as dt
 import logging
 
+from fastapi import FastAPI
 from telegram import Update
 from telegram.error import TelegramError
 from telegram.ext import (
@@ -23,75 +23,69 @@ from bot.channels.telegram.courier import TelegramCourier
 from bot.channels.telegram.http import AiohttpRequest
 from bot.channels.telegram.inbound import CHANNEL, Inbox, InboxBot
 from bot.channels.telegram.processor import PerUserUpdateProcessor
-from handlers import chart, texts
+from handlers import texts
 from handlers.engine import Engine
-from models.db import checkpoint_periodically
-from scheduler.jobs import Schedule, Timetable
 from scheduler.liveness import process_name
-from scheduler.outbox import Limits, Outbox, Pacer
+from scheduler.outbox import Limits, Pacer
 from scheduler.replies import DirectReplies
 
 log = logging.getLogger(__name__)
 
-# Young collections every 5.000 allocations (not 700) and a full one only after 1.000 middle ones (not 10):
-# measured in benchmarks/intake.py, p99 148 ms with Python's defaults, 36 ms with these.
-GC_THRESHOLDS = (5000, 20, 1000)
+ALLOWED_UPDATES = ["message", "callback_query"]
 
 
 class Lifecycle:
-    """What `run` does once the bot is up, and when it stops."""
+    """What the Telegram channel does once PTB is up: the command menu, and the updates a stop left."""
 
-    def __init__(
-        self,
-        inbox: Inbox,
-        courier: TelegramCourier,
-        direct: DirectReplies,
-        holder: str,
-        timetable: Timetable | None = None,
-    ) -> None:
+    def __init__(self, inbox: Inbox, courier: TelegramCourier, direct: DirectReplies, holder: str) -> None:
         self.inbox = inbox
         self.courier = courier
         self.direct = direct
         self.pacer = direct.pacer
         self.holder = holder
-        self.timetable = timetable  # None: no scheduled messages from this process
-        self.outbox: Outbox | None = None
-        self.schedule: Schedule | None = None
-        self.background: list[asyncio.Task[None]] = []
 
     async def start(self, application: Application) -> None:
-        """List the commands in Telegram's menu, take over what a stopped process left (its replies, a
-        429's pause), replay the inbox, start the outbox and SQLite checkpoints."""
+        """List the commands in Telegram's menu and replay the inbox (the runtime prepared the outbox
+        first: a dead process's replies go before anything new)."""
         try:
             await application.bot.set_my_commands(list(texts.COMMANDS))
         except TelegramError as error:  # a courtesy: the bot works without the menu
             log.warning("could not set the command menu: %s", type(error).__name__)
-        services = self.inbox.services
-        self.outbox = Outbox(
-            services, CHANNEL, self.courier, limits=self.pacer.limits, holder=self.holder, pacer=self.pacer
-        )
-        await self.outbox.prepare()  # before any update is answered
         await self.inbox.replay(application)
-        self.background.append(asyncio.create_task(checkpoint_periodically(services.database_url)))
-        self.background.append(asyncio.create_task(self.outbox.run()))
-        self.background.append(asyncio.create_task(asyncio.to_thread(chart.warm_up)))
-        if self.timetable is not None:
-            self.schedule = Schedule(services, self.timetable)
-            self.schedule.start()
-        # What start-up loaded (regions, modules, caches) lives as long as the process: keep it out of
-        # every later full garbage collection, whose pauses otherwise show as latency spikes.
-        gc.collect()
-        gc.freeze()
-        # With Python's defaults the full collections come often enough to show as 100+ ms pauses.
-        gc.set_threshold(*GC_THRESHOLDS)
 
-    async def stop(self, application: Application) -> None:
-        await self.direct.receipts.drain()  # the replies sent are recorded, not sent again next start
-        if self.schedule is not None:
-            await self.schedule.stop()
-        for task in self.background:
-            task.cancel()
-        await asyncio.gather(*self.background, return_exceptions=True)
+
+class TelegramService:
+    """The Telegram channel as the runtime runs it: long polling through PTB."""
+
+    name = CHANNEL
+    window: dt.timedelta | None = None  # Telegram takes a message at any time
+
+    def __init__(self, application: Application) -> None:
+        lifecycle = application.post_init.__self__ if application.post_init else None  # type: ignore[attr-defined]
+        assert isinstance(lifecycle, Lifecycle)
+        self.application = application
+        self.lifecycle = lifecycle
+        self.courier = lifecycle.courier
+        self.direct = lifecycle.direct
+
+    def mount(self, server: FastAPI) -> None:
+        """Nothing yet: long polling needs no route."""
+
+    async def start(self) -> None:
+        application = self.application
+        await application.initialize()
+        await self.lifecycle.start(application)
+        await application.start()
+        assert application.updater is not None
+        await application.updater.start_polling(allowed_updates=ALLOWED_UPDATES)
+
+    async def stop(self) -> None:
+        application = self.application
+        if application.updater is not None and application.updater.running:
+            await application.updater.stop()
+        if application.running:
+            await application.stop()  # waits for the updates being handled
+        await application.shutdown()
 
 
 def build_application(
@@ -103,10 +97,9 @@ def build_application(
     request: BaseRequest | None = None,
     get_updates_request: BaseRequest | None = None,
     outbox_limits: Limits | None = None,
-    timetable: Timetable | None = None,
 ) -> Application:
-    """The PTB application with our channel's callbacks, the inbox, the outbox, the scheduled messages
-    (when given a timetable) and the per-user ordered processor."""
+    """The PTB application with our channel's callbacks, its inbox and the per-user ordered processor; the
+    runtime (:class:`TelegramService`) starts it beside the outbox and the scheduled messages."""
     holder = process_name()
     pacer = Pacer(outbox_limits or Limits(), channel=CHANNEL)  # one flood state for the bot's token
     inbox = Inbox(engine)
@@ -120,13 +113,12 @@ def build_application(
     )
     courier = TelegramCourier(bot)
     direct = DirectReplies(engine.services, CHANNEL, courier, pacer)
-    lifecycle = Lifecycle(inbox, courier, direct, holder, timetable)
+    lifecycle = Lifecycle(inbox, courier, direct, holder)
     application = (
         ApplicationBuilder()
         .bot(bot)
         .concurrent_updates(PerUserUpdateProcessor(max_concurrent_updates))
-        .post_init(lifecycle.start)
-        .post_stop(lifecycle.stop)
+        .post_init(lifecycle.start)  # where the runtime and the tests find it; run_polling is not used
         .build()
     )
     channel = TelegramChannel(engine, holder=holder, direct=direct)

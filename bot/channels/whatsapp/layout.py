@@ -31,6 +31,7 @@ LIST_BUTTON = 20
 BODY_WITH_BUTTONS = 1024
 BODY = 4096  # a text alone, or a list's body
 MORE = "Pilihan lainnya ({page}/{pages}):"
+MENU_PREFIX = "menu:"  # + a menu label: the id of a row of a role's menu (a list instead of a keyboard)
 
 
 @dataclass(frozen=True, slots=True)

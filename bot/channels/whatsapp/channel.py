@@ -1,0 +1,210 @@
+"""The WhatsApp channel as the runtime runs it: Meta's webhook on the HTTP server, each message committed to
+the inbox before Meta is answered, then handled in the person's turn and answered directly."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import PlainTextResponse
+from pywa import utils as pywa_utils
+from pywa_async import WhatsApp
+
+from bot.channels.whatsapp.inbound import CHANNEL, WINDOW_ERROR, Status, split, to_inbound
+from handlers.engine import Engine
+from handlers.messages import Inbound, Kind
+from models import store
+from models.db import when_free
+from scheduler.outbox import Courier
+from scheduler.replies import DirectReplies
+
+log = logging.getLogger(__name__)
+
+WINDOW = dt.timedelta(hours=24)  # Meta's customer service window
+INBOX_KEEP = dt.timedelta(days=2)  # Meta retries a delivery for up to a day or so
+MAX_BODY = 1_000_000  # bytes: a webhook delivery is a few kilobytes; more is not Meta
+
+
+class WhatsAppService:
+    """Receives Meta's webhooks (``GET``/``POST /whatsapp``) and answers each message in its person's turn."""
+
+    name = CHANNEL
+    window: dt.timedelta | None = WINDOW
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        client: WhatsApp,
+        courier: Courier,
+        direct: DirectReplies,
+        app_secret: str,
+        verify_token: str,
+        holder: str,
+    ) -> None:
+        self.engine = engine
+        self.services = engine.services
+        self.client = client
+        self.courier = courier
+        self.direct = direct
+        self._app_secret = app_secret
+        self._verify_token = verify_token
+        self.holder = holder
+        self._handling: set[asyncio.Task[None]] = set()
+        self._accepting = False
+
+    # ------------------------------------------------------------------------------------- HTTP routes
+
+    def mount(self, server: FastAPI) -> None:
+        server.add_api_route("/whatsapp", self.verify, methods=["GET"], include_in_schema=False)
+        server.add_api_route("/whatsapp", self.receive, methods=["POST"], include_in_schema=False)
+
+    async def verify(self, request: Request) -> Response:
+        """Meta's check of the webhook URL: echo the challenge when the verify token matches."""
+        params = request.query_params
+        challenge = params.get("hub.challenge")
+        if (
+            params.get("hub.mode") == "subscribe"
+            and challenge is not None
+            and _same(params.get("hub.verify_token") or "", self._verify_token)
+        ):
+            return PlainTextResponse(challenge)
+        log.warning("whatsapp webhook verification refused")
+        return PlainTextResponse("Forbidden", status_code=403)
+
+    async def receive(self, request: Request) -> Response:
+        """A signed delivery: record its messages (and what its statuses report) in one commit, answer
+        200, then handle them. Nothing is recorded without a valid signature."""
+        body = await request.body()
+        signature = request.headers.get("x-hub-signature-256")
+        if not signature:
+            log.warning("whatsapp webhook without a signature refused")
+            return PlainTextResponse("Unauthorized", status_code=401)
+        if len(body) > MAX_BODY or not pywa_utils.webhook_updates_validator(
+            app_secret=self._app_secret, request_body=body, x_hub_signature=signature
+        ):
+            log.warning("whatsapp webhook with a wrong signature refused")
+            return PlainTextResponse("Forbidden", status_code=403)
+        if not self._accepting:  # stopping (or not started): Meta delivers it again later
+            return PlainTextResponse("Unavailable", status_code=503)
+        try:
+            payload = json.loads(body)
+            messages, statuses = split(payload if isinstance(payload, dict) else {})
+        except ValueError:
+            log.warning("whatsapp webhook: not JSON")
+            return PlainTextResponse("Bad Request", status_code=400)
+        try:
+            new, released = await when_free(lambda: self._record(messages, statuses))
+        except Exception as error:  # not recorded: Meta retries a delivery not answered 200
+            log.error("whatsapp webhook not recorded: %s", type(error).__name__)
+            return PlainTextResponse("Unavailable", status_code=503)
+        if released:
+            self.services.doorbell.ring()  # what waited for them may go now
+        for update_id, delivery in messages:
+            if update_id in new:
+                self._handle_soon(update_id, delivery)
+        return PlainTextResponse("OK")
+
+    async def _record(
+        self, messages: list[tuple[str, dict[str, Any]]], statuses: list[Status]
+    ) -> tuple[set[str], int]:
+        """One transaction: the new messages in the inbox (encrypted: a typed NIK is in there), their
+        senders' windows opened (what waited for them released), failures reported by status matched to
+        the outbox. Returns the ids new to the inbox and how many waiting messages were released."""
+        vault, now = self.services.vault, self.services.clock()
+        released = 0
+        async with self.services.sessions() as session:
+            rows = [
+                (update_id, vault.encrypt(json.dumps(d, ensure_ascii=False))) for update_id, d in messages
+            ]
+            new = set(await store.record_inbound(session, channel=CHANNEL, updates=rows)) if rows else set()
+            for update_id, delivery in messages:
+                if update_id in new and (chat := _sender(delivery)) is not None:
+                    released += await store.open_window(session, channel=CHANNEL, chat_id=chat, at=now)
+            for status in statuses:
+                if status.failed:
+                    await store.delivery_failed(
+                        session,
+                        channel=CHANNEL,
+                        message_ref=status.message_id,
+                        reason=f"whatsapp_{status.code}" if status.code else "whatsapp_failed",
+                        outside_window=status.code == WINDOW_ERROR,
+                        at=now,
+                    )
+            await session.commit()
+        return new, released
+
+    # -------------------------------------------------------------------------------------- handling
+
+    def _handle_soon(self, update_id: str, delivery: dict[str, Any]) -> None:
+        """Handle in the background, in arrival order per person (the turn is taken before any wait)."""
+        try:
+            inbound = to_inbound(self.client, update_id, delivery)
+        except Exception as error:  # a shape pywa cannot read: never handled, never replayed
+            log.warning("whatsapp message unreadable: %s", type(error).__name__)
+            inbound = None
+        task = asyncio.create_task(self._handle(update_id, inbound))
+        self._handling.add(task)
+        task.add_done_callback(self._handling.discard)
+
+    async def _handle(self, update_id: str, inbound: Inbound | None) -> None:
+        if inbound is None:
+            await self.engine.mark_handled(CHANNEL, update_id)
+            return
+        try:
+            async with self.engine.turn_of(inbound):
+                pressed = inbound.message_ref if inbound.kind is Kind.BUTTON else None
+                answer = await self.engine.answer(inbound, holder=self.holder, pressed=pressed)
+                await self.direct.deliver(inbound.chat_id, answer, pressed)
+        except Exception as error:  # logged by type: a message may quote what was typed
+            log.error("whatsapp update failed: %s", type(error).__name__)
+
+    # ---------------------------------------------------------------------------------- start and stop
+
+    async def start(self) -> None:
+        """Replay what a stop left in the inbox, oldest first, then take webhooks."""
+        pending = await when_free(self._pending)
+        for row in pending:
+            try:
+                delivery = json.loads(self.services.vault.decrypt(row.payload))
+            except Exception as error:  # another secret, a damaged row: skip it, never block the start
+                log.error("cannot replay a whatsapp update: %s", type(error).__name__)
+                await self.engine.mark_handled(CHANNEL, row.update_id)
+                continue
+            self._handle_soon(row.update_id, delivery)
+        if pending:
+            log.info("replaying %d whatsapp update(s) received before the last stop", len(pending))
+        self._accepting = True
+
+    async def _pending(self) -> list[Any]:
+        async with self.services.sessions() as session:
+            pending = await store.pending_inbound(session, channel=CHANNEL)
+            await store.purge_inbound(session, handled_before=self.services.clock() - INBOX_KEEP)
+            await session.commit()
+        return pending
+
+    async def stop(self) -> None:
+        """Refuse new deliveries (Meta retries them) and finish the messages being handled."""
+        self._accepting = False
+        if self._handling:
+            await asyncio.gather(*self._handling, return_exceptions=True)
+        await self.client._api._session.aclose()  # type: ignore[attr-defined]
+
+
+def _sender(delivery: dict[str, Any]) -> str | None:
+    """The chat a message came from (the number, or the business-scoped id of a hidden number)."""
+    value = delivery["entry"][0]["changes"][0]["value"]
+    message = value["messages"][0]
+    contacts = value.get("contacts") or [{}]
+    sender = message.get("from") or contacts[0].get("wa_id") or contacts[0].get("user_id")
+    return sender if isinstance(sender, str) and sender else None
+
+
+def _same(given: str, expected: str) -> bool:
+    import hmac
+
+    return hmac.compare_digest(given.encode(), expected.encode())
