@@ -52,6 +52,14 @@ PICTURE_NAME = "grafik.png"
 # Errors for a payload we built and Meta refused: a bug of ours, never better on a retry
 REFUSED = frozenset({100, 131008, 131009, 131053})
 TRANSIENT = frozenset({1, 2, 131000, 131016})
+# The files the bot sends (exports), by suffix: Python's guess depends on the host's mime.types, which a
+# slim container lacks, and Meta refuses a document it cannot type
+DOCUMENT_TYPES = {
+    ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    ".csv": "text/csv",
+    ".pdf": "application/pdf",
+    ".txt": "text/plain",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,7 +223,8 @@ def _media(reply: Reply) -> list[Message | Media]:
         before, text = [Text(p) for p in split_text(text, BODY)], ""
     if reply.document is not None:
         name, content = reply.document
-        mime = mimetypes.guess_type(name)[0] or "application/octet-stream"
+        suffix = name[name.rfind(".") :].lower() if "." in name else ""
+        mime = DOCUMENT_TYPES.get(suffix) or mimetypes.guess_type(name)[0] or "application/octet-stream"
         return [*before, Media("document", name, mime, content, text)]
     assert reply.photo is not None
     return [*before, Media("image", PICTURE_NAME, "image/png", reply.photo, text)]

@@ -154,6 +154,8 @@ async def test_a_long_caption_goes_first_as_text(fake: FakeWhatsApp, courier: Wh
     first, document = fake.messages_to(WARGA)
     assert (first.type, first.text) == ("text", text)
     assert (document.type, document.text, document.content) == ("document", "", PDF)
+    assert document.media is not None
+    assert document.media.mime_type == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 async def test_a_photo_is_uploaded_then_sent_with_its_caption(
