@@ -399,3 +399,18 @@ async def test_a_closed_port_is_a_network_retry() -> None:
         await client.api._session.aclose()
     assert isinstance(error, RetryLater)
     assert error.reason == "network"
+
+
+async def test_outside_the_window_meta_mostly_accepts_then_reports(courier: WhatsAppCourier) -> None:
+    """Meta mostly accepts a free-form message outside the window and fails it by a status webhook: the
+    courier sees a wamid; the failed status (131047) is the inbound side's to read."""
+    async with FakeWhatsApp() as windowed:
+        client = client_for(windowed)
+        try:
+            ref = await WhatsAppCourier(client).send(STRANGER, Reply("Masih ada yang kurang?"))
+        finally:
+            await client.api._session.aclose()
+        [failed] = windowed.messages_to(STRANGER, failed=True)
+        [status] = windowed.pending_statuses()
+    assert (failed.wamid, failed.failed) == (ref, 131047)
+    assert status.value["statuses"][0]["errors"][0]["code"] == 131047
