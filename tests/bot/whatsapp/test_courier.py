@@ -226,7 +226,7 @@ async def test_send_returns_the_last_wamid(fake: FakeWhatsApp, courier: WhatsApp
     assert len(fake.messages_to(WARGA)) == 2
 
 
-async def test_send_template_outside_the_window(courier: WhatsAppCourier) -> None:
+async def test_send_template_outside_the_window() -> None:
     async with FakeWhatsApp() as windowed:  # the 24-hour window enforced: STRANGER never wrote
         client = client_for(windowed)
         try:
@@ -401,7 +401,7 @@ async def test_a_closed_port_is_a_network_retry() -> None:
     assert error.reason == "network"
 
 
-async def test_outside_the_window_meta_mostly_accepts_then_reports(courier: WhatsAppCourier) -> None:
+async def test_outside_the_window_meta_mostly_accepts_then_reports() -> None:
     """Meta mostly accepts a free-form message outside the window and fails it by a status webhook: the
     courier sees a wamid; the failed status (131047) is the inbound side's to read."""
     async with FakeWhatsApp() as windowed:
