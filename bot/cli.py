@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
 
+from bot.cli_whatsapp import whatsapp_app
 from bot.services import ConfigError, build_services
 from bot.settings import Settings
 
@@ -49,6 +50,7 @@ registry_app = typer.Typer(
 app.add_typer(registry_app, name="registry")
 participants_app = typer.Typer(help="The program's active participants.", no_args_is_help=True)
 app.add_typer(participants_app, name="participants")
+app.add_typer(whatsapp_app, name="whatsapp")
 
 # soft_wrap: a message stays one line when stderr is a pipe or a log file, not cut at 80 columns.
 err = Console(stderr=True, highlight=False, soft_wrap=True)

@@ -366,6 +366,7 @@ class Fault:
     remaining: int
     wa_id: str | None = None
     delivered: bool = False  # TIMEOUT only: carried out, the answer lost on the way back
+    code: int | None = None  # Meta's error code to answer with (else the 5xx's)
 
 
 @dataclass
@@ -715,9 +716,12 @@ class FakeWhatsApp:
 
     # -------------------------------------------------------------------------------- Meta in trouble
 
-    def fail_next(self, count: int, *, status: int = 500, wa_id: str | None = None) -> None:
-        """The next ``count`` calls (sends to ``wa_id``, or any send/upload/read) answer ``status``."""
-        self.faults.append(Fault(status, count, self.person(wa_id) if wa_id else None))
+    def fail_next(
+        self, count: int, *, status: int = 500, wa_id: str | None = None, code: int | None = None
+    ) -> None:
+        """The next ``count`` calls (sends to ``wa_id``, or any send/upload/read) answer ``status``, with
+        Meta's error ``code`` if given (``status=400, code=131047``: a refusal answered at once)."""
+        self.faults.append(Fault(status, count, self.person(wa_id) if wa_id else None, code=code))
 
     def time_out_next(self, count: int, *, wa_id: str | None = None, delivered: bool = False) -> None:
         """The next ``count`` calls get no answer for ``hang_for`` seconds; ``delivered=True`` carries the
@@ -802,7 +806,12 @@ class FakeWhatsApp:
                 self.arrivals.append(Arrival(now, method, person, TIMEOUT))
                 await self._hang()
                 return web.json_response(server_error(504).body(), status=504)
-            error = ApiError(400, 130429) if fault.status == 429 else server_error(fault.status)
+            if fault.code is not None:
+                error = ApiError(fault.status, fault.code)
+            elif fault.status == 429:
+                error = ApiError(400, 130429)
+            else:
+                error = server_error(fault.status)
             self.arrivals.append(Arrival(now, method, person, error.status, error.code))
             return web.json_response(error.body(), status=error.status)
         if self.latency:

@@ -31,7 +31,9 @@ LIST_BUTTON = 20
 BODY_WITH_BUTTONS = 1024
 BODY = 4096  # a text alone, or a list's body
 MORE = "Pilihan lainnya ({page}/{pages}):"
-MENU_PREFIX = "menu:"  # + a menu label: the id of a row of a role's menu (a list instead of a keyboard)
+# A role's menu (Telegram's persistent keyboard) is a list on WhatsApp: a row's id is this prefix and the
+# label, which the inbound side turns back into the label typed (as a menu press arrives on Telegram).
+MENU_PREFIX = "menu:"
 
 
 @dataclass(frozen=True, slots=True)
