@@ -192,7 +192,6 @@ class WhatsAppService:
         self._accepting = False
         if self._handling:
             await asyncio.gather(*self._handling, return_exceptions=True)
-        await self.client._api._session.aclose()  # type: ignore[attr-defined]
 
 
 def _sender(delivery: dict[str, Any]) -> str | None:

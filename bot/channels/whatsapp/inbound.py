@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pywa_async import WhatsApp
-from pywa_async.types import CallbackButton, CallbackSelection, Message, MessageStatus
+from pywa_async.types import CallbackButton, CallbackSelection, Message
 from pywa_async.types.base_update import RawUpdate
 
 from bot.channels.whatsapp.layout import MENU_PREFIX
@@ -78,22 +78,16 @@ def _list(value: object) -> list[dict[str, Any]]:
 def to_inbound(client: WhatsApp, update_id: str, delivery: dict[str, Any]) -> Inbound | None:
     """The neutral form of one message's delivery, or None for what the bot ignores (an edit, a
     reaction, a system notice)."""
-    raw = RawUpdate(json.dumps(delivery).encode(), hmac_header=None, update_hash=update_id)
-    message = delivery["entry"][0]["changes"][0]["value"]["messages"][0]
+    value = delivery["entry"][0]["changes"][0]["value"]
+    message = value["messages"][0]
     kind = message.get("type")
     if kind in {"reaction", "system", "edit", "revoke", "unsupported", "errors", "request_welcome"}:
         return None
-    if kind == "interactive" and (message.get("interactive") or {}).get("type") == "list_reply":
-        update: Message | CallbackButton | CallbackSelection = CallbackSelection.from_update(client, raw)
-    elif kind in {"interactive", "button"}:
-        update = CallbackButton.from_update(client, raw)
-    else:
-        update = Message.from_update(client, raw)
-    user = update.from_user
-    wa_id = user.wa_id or None
+    contact = (value.get("contacts") or [{}])[0]
+    wa_id = contact.get("wa_id") or message.get("from") or None
     # The account's stable id is the business-scoped one; replies go to the number while we know it.
-    user_id = user.bsuid or wa_id
-    if user_id is None:
+    user_id = contact.get("user_id") or message.get("from_user_id") or wa_id
+    if not isinstance(user_id, str) or not user_id:
         return None
     chat_id = wa_id or user_id
     common: dict[str, Any] = {
@@ -101,6 +95,17 @@ def to_inbound(client: WhatsApp, update_id: str, delivery: dict[str, Any]) -> In
         "verified_phone": f"+{wa_id}" if wa_id else None,
         "phone_hidden": wa_id is None,
     }
+    raw = RawUpdate(json.dumps(delivery).encode(), hmac_header=None, update_hash=update_id)
+    try:
+        if kind == "interactive" and (message.get("interactive") or {}).get("type") == "list_reply":
+            update: Message | CallbackButton | CallbackSelection = CallbackSelection.from_update(client, raw)
+        elif kind in {"interactive", "button"}:
+            update = CallbackButton.from_update(client, raw)
+        else:
+            update = Message.from_update(client, raw)
+    except (KeyError, TypeError, ValueError) as error:  # a shape pywa cannot read: something we cannot read
+        log.warning("whatsapp %s message unreadable: %s", kind, type(error).__name__)
+        return Inbound(CHANNEL, user_id, chat_id, Kind.OTHER, **common)
     if isinstance(update, CallbackSelection):
         data = update.data or ""
         if data.startswith(MENU_PREFIX):  # a row of a role's menu: as if its label were typed
