@@ -757,9 +757,7 @@ async def due_in_window(
 
     A pending message queued behind waiting ones is returned too, to be held with them: never sent first.
     """
-    rows = await session.exec(
-        _WINDOW_HEADS, params={"now": now, "channels": channels, "limit": limit}
-    )
+    rows = await session.exec(_WINDOW_HEADS, params={"now": now, "channels": channels, "limit": limit})
     return [(message, Window(last, template, bool(behind))) for message, last, template, behind in rows]
 
 

@@ -582,7 +582,7 @@ class Outbox:
         return now - (self.window - self.window_margin)
 
     def _action(self, message: OutboundMessage, window: store.Window, now: dt.datetime) -> str:
-        """"send" it; "template": ask the person to write first, then hold it; "hold" it without one.
+        """ "send" it; "template": ask the person to write first, then hold it; "hold" it without one.
 
         A turn's reply is sent: the person just wrote. Anything else needs the window open, and nothing
         of the chat waiting before it. Outside the window one template asks the person to write, unless
