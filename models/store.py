@@ -916,6 +916,9 @@ async def delivery_failed(
     if message.status != Delivery.SENT:
         return True  # reported before (a repeated status), or sent again since
     if outside_window and not message.reply:  # a reply's text is gone once sent: it cannot go again
+        # The window row first, as hold_for_window and open_window lock it: never a deadlock with them.
+        sent_at = message.sent_at or at
+        await window_refused(session, channel=channel, chat_id=message.chat_id, before=sent_at)
         # Pending, not waiting: the outbox's next look finds the window closed, asks with a template and
         # holds it (and what follows) until the person writes.
         await session.exec(
@@ -924,8 +927,6 @@ async def delivery_failed(
             .where(col(OutboundMessage.id) == message.id)
             .values(status=Delivery.PENDING.value, sent_at=None, next_attempt_at=at, error=reason[:120])
         )
-        sent_at = message.sent_at or at
-        await window_refused(session, channel=channel, chat_id=message.chat_id, before=sent_at)
     else:
         await session.exec(
             update(OutboundMessage)

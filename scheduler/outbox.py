@@ -9,6 +9,10 @@ Handlers write messages into the outbox table in the same transaction as the cha
   message holds back the ones behind it, never overtaken;
 - 429 (honouring ``retry_after``, for the whole bot, as Telegram means it), 5xx and timeouts are retried
   with backoff; permanent failures (the bot blocked, the chat gone) are recorded for the dinas;
+- on a channel with a reply window (WhatsApp: free-form messages only within 24 hours of the person's
+  last message; ``window``), a message outside it is not sent: the chat's messages wait (``waiting``,
+  still heading the chat) behind one template asking the person to write, and go out in order when they
+  do (``store.open_window``, called with the inbound message). Replies to a turn are never held;
 - one process at a time delivers for a channel, under that channel's lease in the database, because the
   limits are the bot's (Telegram's token, WhatsApp's number), not the process's: several processes may
   run the bot, the one holding the lease sends; each channel has its own worker, limits and pacer, so a
@@ -119,8 +123,10 @@ class WindowCourier(Courier, Protocol):
     """The courier of a channel with a reply window (WhatsApp): outside it, only templates may be sent."""
 
     async def send_template(self, chat_id: str, *, purpose: str, count: int) -> str | None:
-        """Ask the person to write (a pre-approved template): ``count`` messages of which the first is a
-        ``purpose`` (a :class:`Purpose` value) wait for them; the id of the message sent."""
+        """Ask the person to write (a pre-approved template); the id of the message sent.
+
+        ``purpose``: the first waiting message's (a :class:`Purpose` value); ``count``: how many messages
+        of any purpose wait for that chat (replies aside), that one included."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -448,3 +448,35 @@ async def test_summaries_and_reminders_reach_the_unbound_and_carry_their_purpose
     async with services.sessions() as session:
         listed = await reports.unreachable(session, reach_unbound=CHANNEL)
     assert [(u.officer.phone, u.reason) for u in listed] == [(OPERATOR_PHONE, "not_on_whatsapp")]
+
+
+async def test_an_older_inbound_never_moves_the_window_back_and_only_its_chat_is_released(services):
+    courier, clock = RecordingCourier(), Clock()
+    outbox = whatsapp_outbox(services, courier, clock)
+    other = "6281299990002"
+    await queue(services, ANI, "Kartu")
+    await queue(services, other, "Kartu lain")
+    await outbox.deliver_pending()
+    assert len(courier.templates) == 2
+
+    assert await open_window(services, ANI, clock.now) == 1
+    assert await open_window(services, ANI, clock.now - dt.timedelta(days=2)) == 0  # a late webhook
+    window = await window_of(services)
+    assert window is not None
+    assert window.last_inbound_at == clock.now
+    assert await statuses(services, other) == [Delivery.WAITING]
+
+
+async def test_unbinding_an_officer_drops_what_waited_for_them(services):
+    rina = await officer(services, OPERATOR_PHONE)
+    assert rina.id is not None
+    account = ChatAccount(channel=CHANNEL, external_id="", chat_id=RINA_WA, officer_id=rina.id)
+    async with services.sessions() as session:
+        await store.queue_message(session, account=account, text="Kartu", buttons=[], purpose=Purpose.CARD)
+        await session.commit()
+    await whatsapp_outbox(services, RecordingCourier(), Clock()).deliver_pending()
+    assert await statuses(services, RINA_WA) == [Delivery.WAITING]
+    async with services.sessions() as session:
+        await store.unbind_officer(session, officer_id=rina.id)
+        await session.commit()
+    assert await rows(services, RINA_WA) == []
