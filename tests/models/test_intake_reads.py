@@ -135,13 +135,16 @@ async def test_record_inbound_adds_what_is_new_and_keeps_what_was_there(sessions
         assert await store.record_inbound(session, channel="telegram", updates=[("1", "a"), ("2", "b")]) == 2
         await session.commit()
     async with sessions() as session:
-        assert await store.record_inbound(session, channel="telegram", updates=[("2", "B"), ("3", "c"), ("3", "again in one delivery")]) == 1
+        assert (
+            await store.record_inbound(
+                session, channel="telegram", updates=[("2", "B"), ("3", "c"), ("3", "again in one delivery")]
+            )
+            == 1
+        )
         assert await store.record_inbound(session, channel="whatsapp", updates=[("wamid.2", "w")]) == 1
         await session.commit()
     async with sessions() as session:
-        rows = (
-            await session.exec(select(InboundUpdate).order_by(InboundUpdate.seq))
-        ).all()
+        rows = (await session.exec(select(InboundUpdate).order_by(InboundUpdate.seq))).all()
         assert [(r.channel, r.update_id, r.payload, r.handled_at) for r in rows] == [
             ("telegram", "1", "a", None),
             ("telegram", "2", "b", None),
@@ -149,6 +152,10 @@ async def test_record_inbound_adds_what_is_new_and_keeps_what_was_there(sessions
             ("whatsapp", "wamid.2", "w", None),
         ]
         assert all(r.received_at is not None for r in rows)
-        assert [r.update_id for r in await store.pending_inbound(session, channel="telegram")] == ["1", "2", "3"]
+        assert [r.update_id for r in await store.pending_inbound(session, channel="telegram")] == [
+            "1",
+            "2",
+            "3",
+        ]
         assert await store.claim_inbound(session, channel="telegram", update_id="2")
         assert not await store.claim_inbound(session, channel="telegram", update_id="2")
