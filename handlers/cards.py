@@ -13,7 +13,7 @@ from models import store
 from models.rules.candidate import Finding
 from models.rules.nik import mask_nik
 from models.rules.status import Role, Status
-from models.tables import CardCopy, ChatAccount, Officer, Proposal
+from models.tables import CardCopy, ChatAccount, Officer, Proposal, Purpose
 
 
 def card_text(turn: Turn, proposal: Proposal, *, proposer: str, camat_decision: str | None) -> str:
@@ -123,7 +123,9 @@ async def send_for_decision(turn: Turn, proposal: Proposal) -> int:
     reached = 0
     for approver in approvers:
         assert approver.id is not None
-        accounts = await store.accounts_of(turn.session, officer_id=approver.id)
+        accounts = await store.accounts_of(
+            turn.session, officer_id=approver.id, reach_unbound=turn.services.reach_unbound
+        )
         for account in accounts:
             copy = CardCopy(
                 proposal_id=proposal.id,
@@ -134,7 +136,7 @@ async def send_for_decision(turn: Turn, proposal: Proposal) -> int:
             )
             turn.session.add(copy)
             await turn.session.flush()
-            await _queue(turn, account, reply, card=copy)
+            await _queue(turn, account, reply, Purpose.CARD, card=copy)
         reached += bool(accounts)
     return reached
 
@@ -153,14 +155,17 @@ async def close_cards(turn: Turn, proposal: Proposal, stage: Status, outcome: st
         # A channel that cannot name the pressed message (the terminal) edits it in its own chat.
         if pressed_here and inbound.message_ref in {None, copy.message_ref}:
             continue
-        await _queue(turn, copy, Reply(outcome), card=copy, edit=True)
+        await _queue(turn, copy, Reply(outcome), Purpose.CARD, card=copy, edit=True)
 
 
 async def tell_officer(turn: Turn, officer_id: int, reply: Reply) -> int:
-    """A message to an officer on every channel they are bound on; returns how many were queued."""
-    accounts = await store.accounts_of(turn.session, officer_id=officer_id)
+    """A message to an officer on every channel they are bound on (by their roster phone on the services'
+    ``reach_unbound`` channel when bound on none); returns how many were queued."""
+    accounts = await store.accounts_of(
+        turn.session, officer_id=officer_id, reach_unbound=turn.services.reach_unbound
+    )
     for account in accounts:
-        await _queue(turn, account, reply)
+        await _queue(turn, account, reply, Purpose.NOTICE)
     return len(accounts)
 
 
@@ -168,6 +173,7 @@ async def _queue(
     turn: Turn,
     account: ChatAccount | CardCopy,
     reply: Reply,
+    purpose: Purpose,
     *,
     card: CardCopy | None = None,
     edit: bool = False,
@@ -179,5 +185,6 @@ async def _queue(
         buttons=[[[b.label, b.data] for b in row] for row in reply.buttons],
         card=card,
         edit=edit,
+        purpose=purpose,
     )
     turn.queued += 1

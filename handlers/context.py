@@ -118,6 +118,9 @@ class Services:
     # An account no officer is bound to gets each kind of answer at most once per interval (onboarding).
     unbound_reply_interval: dt.timedelta = dt.timedelta(minutes=5)
     unbound_replies: CourtesyLimit = field(default_factory=CourtesyLimit)
+    # The channel an active officer bound on none is reached on, by their roster phone ("whatsapp" when
+    # WhatsApp is configured: a template asks them to write); None: they are not written to until bound.
+    reach_unbound: str | None = None
 
     @property
     def database_url(self) -> str:

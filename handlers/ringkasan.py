@@ -85,7 +85,7 @@ async def snapshot(
             by="desa",
             keep=RETURNED_LISTED,
         ),
-        unreachable=await reports.unreachable(session),
+        unreachable=await reports.unreachable(session, reach_unbound=services.reach_unbound),
         quota_lines=quota_lines,
     )
     return snap

@@ -16,6 +16,7 @@ from sqlalchemy import func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from models import store
 from models.rules.status import Status
 from models.tables import AuditEvent, ChatAccount, Delivery, Officer, OutboundMessage, Proposal
 
@@ -26,7 +27,7 @@ WAITING_SINCE = {
     Status.MENUNGGU_DINAS: Proposal.decided_at,
     Status.DIKEMBALIKAN: Proposal.decided_at,
 }
-UNREACHABLE_REASONS = ("blocked", "chat_not_found", "chat_migrated")
+UNREACHABLE_REASONS = ("blocked", "chat_not_found", "chat_migrated", "not_on_whatsapp")
 
 
 @dataclass(slots=True)
@@ -172,18 +173,25 @@ class Recipient:
     accounts: tuple[ChatAccount, ...]
 
 
-async def recipients(session: AsyncSession) -> list[Recipient]:
-    """Active officers bound on at least one channel, with their accounts, in roster order."""
+async def recipients(session: AsyncSession, *, reach_unbound: str | None = None) -> list[Recipient]:
+    """Active officers bound on at least one channel, with their accounts, in roster order; with
+    ``reach_unbound``, those bound nowhere too, by their roster phone on that channel (one query)."""
+    statement = select(Officer, ChatAccount)
+    if reach_unbound is None:
+        statement = statement.join(ChatAccount, col(ChatAccount.officer_id) == col(Officer.id))
+    else:
+        statement = statement.outerjoin(ChatAccount, col(ChatAccount.officer_id) == col(Officer.id))
     rows = await session.exec(
-        select(Officer, ChatAccount)
-        .join(ChatAccount, col(ChatAccount.officer_id) == col(Officer.id))
-        .where(col(Officer.active).is_(True))
-        .order_by(col(Officer.id), col(ChatAccount.id))
+        statement.where(col(Officer.active).is_(True)).order_by(col(Officer.id), col(ChatAccount.id))
     )
     grouped: dict[int, tuple[Officer, list[ChatAccount]]] = {}
     for officer, account in rows:
         assert officer.id is not None
-        grouped.setdefault(officer.id, (officer, []))[1].append(account)
+        accounts = grouped.setdefault(officer.id, (officer, []))[1]
+        if account is not None:
+            accounts.append(account)
+        elif reach_unbound is not None:
+            accounts.append(store.unbound_account(officer, reach_unbound))
     return [Recipient(officer, tuple(accounts)) for officer, accounts in grouped.values()]
 
 
@@ -193,20 +201,28 @@ class Unreachable:
     reason: str  # "never_onboarded", or the last failed delivery's reason ("blocked", ...)
 
 
-async def unreachable(session: AsyncSession) -> list[Unreachable]:
+async def unreachable(session: AsyncSession, *, reach_unbound: str | None = None) -> list[Unreachable]:
     """Active officers nothing can reach: never bound to a chat (or unbound by a roster change since), or
-    whose last message failed for good (blocked). Those taken off the roster are nobody to chase."""
-    bound = select(ChatAccount.officer_id).where(col(ChatAccount.officer_id).is_not(None))
-    never = await session.exec(
-        select(Officer)
-        .where(col(Officer.id).not_in(bound), col(Officer.active).is_(True))
-        .order_by(col(Officer.id))
-    )
-    found = [Unreachable(officer, "never_onboarded") for officer in never]
-    # The last delivery to each officer decides: a later success means they unblocked the bot.
+    whose last message failed for good (blocked). Those taken off the roster are nobody to chase.
+
+    With ``reach_unbound`` (WhatsApp), an officer bound nowhere is still reached there by a template to
+    their roster phone: listed only if a delivery to them failed (not a WhatsApp user).
+    """
+    found: list[Unreachable] = []
+    if reach_unbound is None:
+        bound = select(ChatAccount.officer_id).where(col(ChatAccount.officer_id).is_not(None))
+        never = await session.exec(
+            select(Officer)
+            .where(col(Officer.id).not_in(bound), col(Officer.active).is_(True))
+            .order_by(col(Officer.id))
+        )
+        found = [Unreachable(officer, "never_onboarded") for officer in never]
+    # The last delivery to each officer decides: a later success means they unblocked the bot. Messages
+    # not sent yet (pending, or waiting for the person to write) decide nothing.
+    unsent = [Delivery.PENDING.value, Delivery.WAITING.value]
     last = (
         select(OutboundMessage.officer_id, func.max(OutboundMessage.id).label("last_id"))
-        .where(col(OutboundMessage.officer_id).is_not(None), OutboundMessage.status != Delivery.PENDING)
+        .where(col(OutboundMessage.officer_id).is_not(None), col(OutboundMessage.status).not_in(unsent))
         .group_by(col(OutboundMessage.officer_id))
         .subquery()
     )

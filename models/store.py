@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, bindparam, delete, func, or_, text, update
+from sqlalchemy import and_, bindparam, case, delete, func, or_, text, update
 from sqlalchemy import event as sa_event
 from sqlalchemy import insert as sa_insert
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
@@ -27,6 +27,7 @@ from models.tables import (
     AuditEvent,
     CardCopy,
     ChatAccount,
+    ChatWindow,
     Conversation,
     Delivery,
     Dispatch,
@@ -38,6 +39,7 @@ from models.tables import (
     OutboundMessage,
     ProgramYear,
     Proposal,
+    Purpose,
     RegistryActive,
     RegistryBatch,
     RegistryEntry,
@@ -174,7 +176,10 @@ async def unbind_officer(session: AsyncSession, *, officer_id: int) -> int:
     await session.exec(
         delete(OutboundMessage)
         .execution_options(synchronize_session=False)
-        .where(col(OutboundMessage.officer_id) == officer_id, col(OutboundMessage.status) == Delivery.PENDING)
+        .where(
+            col(OutboundMessage.officer_id) == officer_id,
+            col(OutboundMessage.status).in_([Delivery.PENDING.value, Delivery.WAITING.value]),
+        )
     )
     await session.exec(
         update(CardCopy)
@@ -498,16 +503,35 @@ async def officers_of(session: AsyncSession, *, role: Role, region_code: str | N
     return list(await session.exec(statement.order_by(col(Officer.id))))
 
 
-async def accounts_of(session: AsyncSession, *, officer_id: int) -> list[ChatAccount]:
+def wa_id(phone: str) -> str:
+    """A roster phone (E.164, "+6281234567890") as a WhatsApp id ("6281234567890")."""
+    return phone.removeprefix("+")
+
+
+def unbound_account(officer: Officer, channel: str) -> ChatAccount:
+    """Where to reach an officer who never wrote to the bot: their roster phone on ``channel`` (WhatsApp).
+    Transient, never added to the session: the account is bound when they write."""
+    return ChatAccount(channel=channel, external_id="", chat_id=wa_id(officer.phone), officer_id=officer.id)
+
+
+async def accounts_of(
+    session: AsyncSession, *, officer_id: int, reach_unbound: str | None = None
+) -> list[ChatAccount]:
     """Where an officer can be written to: their bound chat accounts (one per channel); none when the
-    officer is inactive."""
-    rows = await session.exec(
-        select(ChatAccount)
-        .join(Officer, col(Officer.id) == col(ChatAccount.officer_id))
-        .where(ChatAccount.officer_id == officer_id, col(Officer.active).is_(True))
-        .order_by(col(ChatAccount.id))
+    officer is inactive. An officer bound nowhere is reached by their roster phone on ``reach_unbound``
+    when given (see :func:`unbound_account`)."""
+    rows = list(
+        await session.exec(
+            select(ChatAccount)
+            .join(Officer, col(Officer.id) == col(ChatAccount.officer_id))
+            .where(ChatAccount.officer_id == officer_id, col(Officer.active).is_(True))
+            .order_by(col(ChatAccount.id))
+        )
     )
-    return list(rows)
+    if rows or reach_unbound is None:
+        return rows
+    officer = await session.get(Officer, officer_id)  # most often in the session already (no query)
+    return [unbound_account(officer, reach_unbound)] if officer is not None and officer.active else []
 
 
 def _queue_filter(status: Status, kecamatan_code: str | None) -> list[Any]:
@@ -600,8 +624,11 @@ async def queue_message(
     card: CardCopy | None = None,
     edit: bool = False,
     photo: bytes | None = None,
+    purpose: Purpose | None = None,  # None: a card's (or its outcome's) when ``card`` is given, else a notice
 ) -> OutboundMessage:
     """Add a message to the outbox in the caller's transaction; it is sent once that commits."""
+    if purpose is None:
+        purpose = Purpose.CARD if card is not None else Purpose.NOTICE
     message = OutboundMessage(
         channel=account.channel,
         chat_id=account.chat_id,
@@ -611,6 +638,7 @@ async def queue_message(
         text=text,
         buttons=buttons,  # [[[label, data], ...], ...]: rows of buttons
         photo=photo,
+        purpose=purpose.value,
     )
     session.add(message)
     return message
@@ -631,8 +659,9 @@ async def open_cards(session: AsyncSession, *, proposal_id: int, stage: Status) 
 
 # The oldest unsent message of each chat: the only one of a chat that may be sent (or be waited for). A
 # reply still being sent directly by the process that handled its turn heads its chat too: nothing queued
-# after it may overtake it, nor, after a crash, before it is taken over.
-_UNSENT = (Delivery.PENDING.value, Delivery.DIRECT.value)
+# after it may overtake it, nor, after a crash, before it is taken over. So does a message waiting for the
+# person to open their reply window (WhatsApp): it is never due, and what was queued after it waits too.
+_UNSENT = (Delivery.PENDING.value, Delivery.DIRECT.value, Delivery.WAITING.value)
 _HEAD_IDS = (
     select(func.min(OutboundMessage.id))
     .where(col(OutboundMessage.status).in_(_UNSENT))
@@ -673,6 +702,243 @@ async def next_due_at(session: AsyncSession, *, channels: list[str]) -> dt.datet
     return found.one()
 
 
+# ------------------------------------------------------------------------------------- reply windows
+
+# The oldest message of each chat still to be sent, a waiting one aside: on a channel with a reply window
+# the outbox looks at it even behind waiting ones (never sending it before them), to hold it with them.
+_LIVE_IDS = (
+    select(func.min(OutboundMessage.id))
+    .where(col(OutboundMessage.status).in_([Delivery.PENDING.value, Delivery.DIRECT.value]))
+    .group_by(col(OutboundMessage.channel), col(OutboundMessage.chat_id))
+)
+_EARLIER = aliased(OutboundMessage)
+_BEHIND_WAITING = (
+    select(_EARLIER.id)
+    .where(
+        _EARLIER.channel == OutboundMessage.channel,
+        _EARLIER.chat_id == OutboundMessage.chat_id,
+        _EARLIER.status == Delivery.WAITING,
+        col(_EARLIER.id) < col(OutboundMessage.id),
+    )
+    .exists()
+)
+_WINDOW_HEADS = (
+    select(OutboundMessage, ChatWindow.last_inbound_at, ChatWindow.template_at, _BEHIND_WAITING)
+    .outerjoin(
+        ChatWindow,
+        and_(
+            col(ChatWindow.channel) == col(OutboundMessage.channel),
+            col(ChatWindow.chat_id) == col(OutboundMessage.chat_id),
+        ),
+    )
+    .where(
+        col(OutboundMessage.id).in_(_LIVE_IDS),
+        OutboundMessage.status == Delivery.PENDING,
+        col(OutboundMessage.next_attempt_at) <= bindparam("now"),
+        col(OutboundMessage.channel).in_(bindparam("channels", expanding=True)),
+    )
+    .order_by(col(OutboundMessage.id))
+    .limit(bindparam("limit"))
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """A chat's reply window as read with its head: when the person last wrote, the last template, and
+    whether an earlier message of the chat waits for them (then this one may not go before it)."""
+
+    last_inbound_at: dt.datetime | None
+    template_at: dt.datetime | None
+    behind_waiting: bool
+
+
+async def due_in_window(
+    session: AsyncSession, *, now: dt.datetime, channels: list[str], limit: int
+) -> list[tuple[OutboundMessage, Window]]:
+    """:func:`due_messages` for a channel with a reply window, each with its chat's window (one query).
+
+    A pending message queued behind waiting ones is returned too, to be held with them: never sent first.
+    """
+    rows = await session.exec(_WINDOW_HEADS, params={"now": now, "channels": channels, "limit": limit})
+    return [(message, Window(last, template, bool(behind))) for message, last, template, behind in rows]
+
+
+def _insert_for(session: AsyncSession) -> Any:
+    """The dialect's INSERT, for ON CONFLICT (SQLite and PostgreSQL)."""
+    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    return postgresql_insert if dialect == "postgresql" else sqlite_insert
+
+
+async def _release_waiting(session: AsyncSession, *, channel: str, chat_id: str, at: dt.datetime) -> int:
+    released = await session.exec(
+        update(OutboundMessage)
+        .execution_options(synchronize_session=False)
+        .where(
+            col(OutboundMessage.status) == Delivery.WAITING,
+            col(OutboundMessage.channel) == channel,
+            col(OutboundMessage.chat_id) == chat_id,
+        )
+        .values(status=Delivery.PENDING.value, next_attempt_at=at, attempts=0, error=None)
+    )
+    return int(released.rowcount)
+
+
+async def open_window(session: AsyncSession, *, channel: str, chat_id: str, at: dt.datetime) -> int:
+    """The person wrote at ``at`` (in the transaction recording their message): their window is open, and
+    what waited for it is due now, in its order; returns how many messages were released (ring the
+    doorbell after the commit if any)."""
+    insert = _insert_for(session)
+    statement = insert(ChatWindow).values(channel=channel, chat_id=chat_id, last_inbound_at=at)
+    newer = statement.excluded.last_inbound_at
+    current = col(ChatWindow.last_inbound_at)
+    # Webhooks may arrive out of order: an older message never moves the window back.
+    statement = statement.on_conflict_do_update(
+        index_elements=["channel", "chat_id"],
+        set_={"last_inbound_at": case((or_(current.is_(None), current < newer), newer), else_=current)},
+    )
+    await session.exec(statement)
+    return await _release_waiting(session, channel=channel, chat_id=chat_id, at=at)
+
+
+async def hold_for_window(
+    session: AsyncSession,
+    *,
+    channel: str,
+    chat_id: str,
+    open_since: dt.datetime,
+    template_at: dt.datetime | None,
+    now: dt.datetime,
+) -> int:
+    """Make the chat's pending messages (not replies) wait for the person to write, recording a template
+    sent at ``template_at``; returns how many wait now.
+
+    The chat's window row is written first, so it is locked for the transaction: :func:`open_window` of
+    the same chat waits for it and then releases what this one held. If the person wrote since the
+    outbox looked (``last_inbound_at`` at or after ``open_since``), nothing is held and what waited is
+    released instead.
+    """
+    insert = _insert_for(session)
+    statement = insert(ChatWindow).values(channel=channel, chat_id=chat_id, template_at=template_at)
+    statement = statement.on_conflict_do_update(
+        index_elements=["channel", "chat_id"],
+        set_={"template_at": func.coalesce(statement.excluded.template_at, col(ChatWindow.template_at))},
+    ).returning(col(ChatWindow.last_inbound_at))
+    last_inbound = (await session.exec(statement)).scalar_one()
+    if last_inbound is not None and last_inbound >= open_since:
+        await _release_waiting(session, channel=channel, chat_id=chat_id, at=now)
+        return 0
+    await session.exec(
+        update(OutboundMessage)
+        .execution_options(synchronize_session=False)
+        .where(
+            col(OutboundMessage.status) == Delivery.PENDING,
+            col(OutboundMessage.channel) == channel,
+            col(OutboundMessage.chat_id) == chat_id,
+            col(OutboundMessage.reply).is_(False),
+        )
+        .values(status=Delivery.WAITING.value)
+    )
+    return await waiting_count(session, channel=channel, chat_id=chat_id)
+
+
+async def waiting_count(session: AsyncSession, *, channel: str, chat_id: str) -> int:
+    """How many messages (not replies) wait for the person or are still to be sent to them."""
+    found = await session.exec(
+        select(func.count())
+        .select_from(OutboundMessage)
+        .where(
+            col(OutboundMessage.status).in_([Delivery.PENDING.value, Delivery.WAITING.value]),
+            col(OutboundMessage.channel) == channel,
+            col(OutboundMessage.chat_id) == chat_id,
+            col(OutboundMessage.reply).is_(False),
+        )
+    )
+    return found.one()
+
+
+async def fail_waiting(
+    session: AsyncSession, *, channel: str, chat_id: str, at: dt.datetime, error: str
+) -> int:
+    """The person cannot be reached at all (the template was refused: not a WhatsApp user): everything
+    pending or waiting for them fails with the reason, for the dinas to follow up."""
+    failed = await session.exec(
+        update(OutboundMessage)
+        .execution_options(synchronize_session=False)
+        .where(
+            col(OutboundMessage.status).in_([Delivery.PENDING.value, Delivery.WAITING.value]),
+            col(OutboundMessage.channel) == channel,
+            col(OutboundMessage.chat_id) == chat_id,
+            col(OutboundMessage.reply).is_(False),
+        )
+        .values(status=Delivery.FAILED.value, sent_at=at, error=error[:120], payload=None)
+    )
+    return int(failed.rowcount)
+
+
+async def window_refused(session: AsyncSession, *, channel: str, chat_id: str, before: dt.datetime) -> None:
+    """The chat app refused a message outside the window we thought open: forget the person's writing
+    recorded before ``before`` and the template since, so the next look sends a template and holds."""
+    last = col(ChatWindow.last_inbound_at)
+    await session.exec(
+        update(ChatWindow)
+        .execution_options(synchronize_session=False)
+        .where(
+            col(ChatWindow.channel) == channel,
+            col(ChatWindow.chat_id) == chat_id,
+            or_(last.is_(None), last <= before),
+        )
+        .values(last_inbound_at=None, template_at=None)
+    )
+
+
+async def delivery_failed(
+    session: AsyncSession,
+    *,
+    channel: str,
+    message_ref: str,
+    reason: str,
+    outside_window: bool,
+    at: dt.datetime,
+) -> bool:
+    """A message the chat app accepted was reported failed later (a WhatsApp status); whether one matched.
+
+    Outside the window (131047): it goes back to be sent again once the person writes (a template asks
+    them on the outbox's next look). Otherwise it failed for good, with ``reason``.
+    """
+    message = (
+        await session.exec(
+            select(OutboundMessage)
+            .where(col(OutboundMessage.message_ref) == message_ref, col(OutboundMessage.channel) == channel)
+            .order_by(col(OutboundMessage.id).desc())
+            .limit(1)
+        )
+    ).first()
+    if message is None:
+        return False
+    if message.status != Delivery.SENT:
+        return True  # reported before (a repeated status), or sent again since
+    if outside_window and not message.reply:  # a reply's text is gone once sent: it cannot go again
+        # The window row first, as hold_for_window and open_window lock it: never a deadlock with them.
+        sent_at = message.sent_at or at
+        await window_refused(session, channel=channel, chat_id=message.chat_id, before=sent_at)
+        # Pending, not waiting: the outbox's next look finds the window closed, asks with a template and
+        # holds it (and what follows) until the person writes.
+        await session.exec(
+            update(OutboundMessage)
+            .execution_options(synchronize_session=False)
+            .where(col(OutboundMessage.id) == message.id)
+            .values(status=Delivery.PENDING.value, sent_at=None, next_attempt_at=at, error=reason[:120])
+        )
+    else:
+        await session.exec(
+            update(OutboundMessage)
+            .execution_options(synchronize_session=False)
+            .where(col(OutboundMessage.id) == message.id)
+            .values(status=Delivery.FAILED.value, error=reason[:120], payload=None)
+        )
+    return True
+
+
 async def mark_sent(
     session: AsyncSession, *, message: OutboundMessage, message_ref: str | None, at: dt.datetime
 ) -> None:
@@ -687,6 +953,8 @@ async def mark_sent(
             error=None,
             payload=None,
             progress=message.progress + 1 if message.reply else message.progress,
+            # Where a failure reported later (a WhatsApp status) finds it; a reply keeps its last part's
+            **({"message_ref": message_ref} if message_ref is not None else {}),
         )
     )
     if message.card_id is not None and not message.edit and message_ref is not None:
@@ -809,9 +1077,9 @@ async def extend_lease(session: AsyncSession, *, name: str, holder: str, until: 
 # 2,5 times as much per turn (measured: 540 µs against 300 µs for the whole transaction on SQLite).
 _INSERT_REPLY = text(
     "INSERT INTO outboundmessage (channel, chat_id, officer_id, edit, text, buttons, status, attempts,"
-    " next_attempt_at, created_at, reply, payload, update_id, holder, progress)"
+    " next_attempt_at, created_at, reply, payload, update_id, holder, progress, purpose)"
     " VALUES (:channel, :chat_id, :officer_id, false, '', '[]', 'direct', 0, :now, :now, true, :payload,"
-    " :update_id, :holder, 0) RETURNING id"
+    f" :update_id, :holder, 0, '{Purpose.REPLY.value}') RETURNING id"
 ).bindparams(bindparam("now", type_=OutboundMessage.__table__.c.created_at.type))  # type: ignore[attr-defined]
 
 
@@ -948,13 +1216,15 @@ async def take_over_replies(
     return int(taken.rowcount)
 
 
-async def mark_progress(session: AsyncSession, *, message: OutboundMessage, progress: int) -> None:
+async def mark_progress(
+    session: AsyncSession, *, message: OutboundMessage, progress: int, message_ref: str | None = None
+) -> None:
     """Part of a reply went out (the outbox sends a reply's messages one by one): the rest is due now."""
     await session.exec(
         update(OutboundMessage)
         .execution_options(synchronize_session=False)
         .where(col(OutboundMessage.id) == message.id, col(OutboundMessage.status) == Delivery.PENDING)
-        .values(progress=progress, error=None)
+        .values(progress=progress, error=None, **({"message_ref": message_ref} if message_ref else {}))
     )
 
 

@@ -36,6 +36,7 @@ from handlers.messages import Reply
 from models import reports, store
 from models.db import is_busy
 from models.rules.status import Role
+from models.tables import Purpose
 
 log = logging.getLogger(__name__)
 
@@ -168,7 +169,7 @@ class Schedule:
     async def _reminders(self, now: dt.datetime, period: str) -> int:
         t = self.timetable
         async with self.services.sessions() as session:
-            people = await reports.recipients(session)
+            people = await reports.recipients(session, reach_unbound=self.services.reach_unbound)
             found = await ringkasan.overdues(
                 session,
                 self.services,
@@ -221,7 +222,12 @@ class Schedule:
                         for reply in replies:
                             buttons = [[[b.label, b.data] for b in row] for row in reply.buttons]
                             await store.queue_message(
-                                session, account=account, text=reply.text, buttons=buttons, photo=reply.photo
+                                session,
+                                account=account,
+                                text=reply.text,
+                                buttons=buttons,
+                                photo=reply.photo,
+                                purpose=Purpose.SUMMARY if kind == SUMMARY else Purpose.REMINDER,
                             )
                     await session.commit()
                 break
@@ -247,7 +253,7 @@ async def summaries_for(
     """Every bound officer's summary of the week before ``occurrence``: the kabupaten read once, the chart
     drawn once the connection is given back, a summary cut for each (benchmarks/summary.py times this)."""
     async with services.sessions() as session:
-        people = await reports.recipients(session)
+        people = await reports.recipients(session, reach_unbound=services.reach_unbound)
         if not people:
             return []
         start, end = ringkasan.week_before(services, occurrence)

@@ -9,6 +9,10 @@ Handlers write messages into the outbox table in the same transaction as the cha
   message holds back the ones behind it, never overtaken;
 - 429 (honouring ``retry_after``, for the whole bot, as Telegram means it), 5xx and timeouts are retried
   with backoff; permanent failures (the bot blocked, the chat gone) are recorded for the dinas;
+- on a channel with a reply window (WhatsApp: free-form messages only within 24 hours of the person's
+  last message; ``window``), a message outside it is not sent: the chat's messages wait (``waiting``,
+  still heading the chat) behind one template asking the person to write, and go out in order when they
+  do (``store.open_window``, called with the inbound message). Replies to a turn are never held;
 - one process at a time delivers for a channel, under that channel's lease in the database, because the
   limits are the bot's (Telegram's token, WhatsApp's number), not the process's: several processes may
   run the bot, the one holding the lease sends; each channel has its own worker, limits and pacer, so a
@@ -36,7 +40,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, cast
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -44,7 +48,7 @@ from handlers.context import Services
 from handlers.messages import Button, Reply, load_replies
 from models import store
 from models.db import when_free
-from models.tables import Lease, OutboundMessage
+from models.tables import ChatWindow, Lease, OutboundMessage, Purpose
 from scheduler.liveness import known_dead, process_name, verdict
 
 log = logging.getLogger(__name__)
@@ -56,6 +60,9 @@ FLOOD = "flood:"  # + a channel: until when its chat app asked the whole bot to 
 STALE_DIRECT = dt.timedelta(minutes=10)
 LEASE_PAUSES = (0.05, 0.1, 0.2, 0.4, 0.8)  # well within a renewal's 2 s
 SENT_KEEP = dt.timedelta(days=7)
+# A window is taken as closed this long before it closes: the message must still find it open when the
+# chat app gets it (after pacing, a retry, the network).
+WINDOW_MARGIN = dt.timedelta(minutes=5)
 PURGE_EVERY = 3600.0  # seconds
 
 
@@ -110,6 +117,16 @@ class Courier(Protocol):
 
     async def perform(self, chat_id: str, part: Part) -> str | None:
         """Make one call of :meth:`plan`; the id of the message it made, if any."""
+
+
+class WindowCourier(Courier, Protocol):
+    """The courier of a channel with a reply window (WhatsApp): outside it, only templates may be sent."""
+
+    async def send_template(self, chat_id: str, *, purpose: str, count: int) -> str | None:
+        """Ask the person to write (a pre-approved template); the id of the message sent.
+
+        ``purpose``: the first waiting message's (a :class:`Purpose` value); ``count``: how many messages
+        of any purpose wait for that chat (replies aside), that one included."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -277,8 +294,19 @@ class Outbox:
         holder: str | None = None,
         pacer: Pacer | None = None,
         clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+        window: dt.timedelta | None = None,
+        window_margin: dt.timedelta = WINDOW_MARGIN,
     ) -> None:
         self.services = services
+        # The channel's reply window (WhatsApp: 24 hours), None when it has none (Telegram): outside it a
+        # message waits for the person, behind one template asking them to write (see _action).
+        self.window = window
+        self.window_margin = window_margin
+        self.templates: WindowCourier | None = None
+        if window is not None:
+            if not hasattr(courier, "send_template"):
+                raise TypeError("a channel with a reply window needs a courier that sends templates")
+            self.templates = cast(WindowCourier, courier)
         # Real time, not the services' clock: tests freeze that one for ages and dates, while retries
         # and the lease must see time pass.
         self.clock = clock
@@ -299,6 +327,8 @@ class Outbox:
         self.sent = 0
         self.failed = 0
         self.retried = 0
+        self.templates_sent = 0
+        self.held = 0  # messages set waiting for their person's window
 
     def wake(self) -> None:
         """New messages were committed: look now rather than at the next poll."""
@@ -480,12 +510,7 @@ class Outbox:
         self._doorbell.clear()
         try:
             async with self.services.sessions() as session:
-                heads = await store.due_messages(
-                    session,
-                    now=self.clock(),
-                    channels=[self.channel],
-                    limit=self.limits.batch,
-                )
+                heads = await self._heads(session)
                 later = None if heads else await store.next_due_at(session, channels=[self.channel])
         except Exception as error:
             log.error("outbox read failed: %s", type(error).__name__)
@@ -494,10 +519,14 @@ class Outbox:
         started = 0
         skipped_busy = False  # a chat in flight: its next message may be due once that one is recorded
         waiting_chat: float | None = None
-        for message in heads:
+        for message, action in heads:
             chat = (message.channel, message.chat_id)
             if chat in busy or chat in self._in_flight:
                 skipped_busy = True
+                continue
+            if action == "hold":  # nothing sent: neither paced nor spaced
+                self._in_flight[chat] = asyncio.create_task(self._deliver(message, chat, None, action))
+                started += 1
                 continue
             ready = self.pacer.chat_ready_at(chat)
             if ready > self.pacer.clock():
@@ -508,7 +537,7 @@ class Outbox:
             if not await self._paced():
                 break  # the lease went to another process meanwhile: it sends from now on
             start = self.pacer.take(chat)
-            self._in_flight[chat] = asyncio.create_task(self._deliver(message, chat, start))
+            self._in_flight[chat] = asyncio.create_task(self._deliver(message, chat, start, action))
             started += 1
         if started:
             return started
@@ -543,14 +572,58 @@ class Outbox:
             if self.pacer.start_at() <= self.pacer.clock():  # no pause learnt while renewing
                 return True
 
-    async def _deliver(self, message: OutboundMessage, chat: tuple[str, str], start: Start) -> None:
-        """Send one message and record the outcome; the chat stays reserved until the record commits."""
+    async def _heads(self, session: AsyncSession) -> list[tuple[OutboundMessage, str]]:
+        """The due heads of the channel's chats, each with what to do with it (see :meth:`_action`)."""
+        now = self.clock()
+        limit = self.limits.batch
+        if self.window is None:  # no window: every head is sent, and no more is asked of the database
+            heads = await store.due_messages(session, now=now, channels=[self.channel], limit=limit)
+            return [(message, "send") for message in heads]
+        found = await store.due_in_window(session, now=now, channels=[self.channel], limit=limit)
+        return [(message, self._action(message, window, now)) for message, window in found]
+
+    def _open_since(self, now: dt.datetime) -> dt.datetime:
+        """The earliest a person may have written for their window to be taken as open now."""
+        assert self.window is not None
+        return now - (self.window - self.window_margin)
+
+    def _action(self, message: OutboundMessage, window: store.Window, now: dt.datetime) -> str:
+        """ "send" it; "template": ask the person to write first, then hold it; "hold" it without one.
+
+        A turn's reply is sent: the person just wrote. Anything else needs the window open, and nothing
+        of the chat waiting before it. Outside the window one template asks the person to write, unless
+        one was sent since they last wrote (and within a window's time: a later message asks again).
+        """
+        assert self.window is not None
+        if message.reply:
+            return "send"
+        last = window.last_inbound_at
+        if last is not None and last >= self._open_since(now):
+            # Open, yet earlier messages wait (the person wrote as they were held): holding finds the
+            # window open and releases them all, to be sent in order.
+            return "hold" if window.behind_waiting else "send"
+        asked = window.template_at
+        if asked is None or (last is not None and asked < last) or asked < now - self.window:
+            return "template"
+        return "hold"
+
+    async def _deliver(
+        self, message: OutboundMessage, chat: tuple[str, str], start: Start | None, action: str = "send"
+    ) -> None:
+        """Send one message (or a template, or nothing: ``action``) and record the outcome; the chat stays
+        reserved until the record commits."""
         try:
             try:
-                outcome = await self._attempt(message)
+                if action == "hold":
+                    outcome: tuple[str, object] = ("hold", None)
+                elif action == "template":
+                    outcome = await self._attempt_template(message)
+                else:
+                    outcome = await self._attempt(message)
             finally:
-                self.pacer.end(start)
-            await self._record(message, outcome)
+                if start is not None:
+                    self.pacer.end(start)
+            await self._record(message, outcome, template=action == "template")
         finally:
             del self._in_flight[chat]
             self._doorbell.set()
@@ -569,6 +642,10 @@ class Outbox:
                 await courier.edit(message.chat_id, ref, reply_of(message))
                 return "sent", None
             return "sent", await courier.send(message.chat_id, reply_of(message))
+        except OutsideWindow as error:
+            if self.window is None or message.reply:
+                return "failed", error.reason
+            return "outside", error.reason  # our window was wrong: a template first, the message waits
         except Undeliverable as error:
             return "failed", error.reason
         except RetryLater as error:
@@ -598,6 +675,33 @@ class Outbox:
         ref = await courier.perform(message.chat_id, parts[message.progress])
         return ("sent" if message.progress + 1 >= len(parts) else "part"), ref
 
+    async def _attempt_template(self, message: OutboundMessage) -> tuple[str, object]:
+        """Ask the person, outside their window, to write (the messages wait for it): one template."""
+        assert self.templates is not None
+        if self.pacer.paused_for() > 0:
+            return "wait", None
+        try:
+            async with self.services.sessions() as session:
+                window = await session.get(
+                    ChatWindow, (message.channel, message.chat_id), populate_existing=True
+                )
+                last = window.last_inbound_at if window is not None else None
+                if last is not None and last >= self._open_since(self.clock()):
+                    return "hold", None  # they wrote since the round looked: holding releases instead
+                count = await store.waiting_count(session, channel=message.channel, chat_id=message.chat_id)
+            purpose = message.purpose or Purpose.NOTICE.value
+            await self.templates.send_template(message.chat_id, purpose=purpose, count=count)
+            return "template", None
+        except Undeliverable as error:  # not a user of the chat app, or the number is gone
+            return "unreachable", error.reason
+        except RetryLater as error:
+            if error.flood and error.retry_after:
+                self.pacer.pause(error.retry_after)
+            return "retry", error
+        except Exception as error:
+            log.error("outbox template failed: %s", type(error).__name__)
+            return "retry", RetryLater(type(error).__name__)
+
     async def _card_ref(self, message: OutboundMessage) -> str | None:
         assert message.card_id is not None
         async with self.services.sessions() as session:
@@ -608,17 +712,43 @@ class Outbox:
             return error.retry_after
         return float(min(self.limits.backoff_cap, self.limits.backoff_first * 2**attempts))
 
-    async def _record(self, message: OutboundMessage, outcome: tuple[str, object]) -> None:
+    async def _record(
+        self, message: OutboundMessage, outcome: tuple[str, object], *, template: bool = False
+    ) -> None:
         kind, detail = outcome
+        if kind == "retry" and template and message.attempts + 1 >= self.limits.max_attempts:
+            kind, detail = "unreachable", "gave_up"  # the template never went: nothing can reach them
         pause = 0.05
+        held = 0
+        chat = {"channel": message.channel, "chat_id": message.chat_id}
         while True:  # until it commits: releasing the chat unrecorded would send the message again
             now = self.clock()
             try:
                 async with self.services.sessions() as session:
                     if kind in ("skip", "wait"):
                         break
-                    if kind == "part":
-                        await store.mark_progress(session, message=message, progress=message.progress + 1)
+                    if kind in ("hold", "template"):
+                        # A template sent and not recorded would be sent again: at most once per crash,
+                        # as a message (see the module's docstring).
+                        held = await store.hold_for_window(
+                            session,
+                            **chat,
+                            open_since=self._open_since(now),
+                            template_at=now if kind == "template" else None,
+                            now=now,
+                        )
+                    elif kind == "unreachable":
+                        reason = detail if isinstance(detail, str) else "undeliverable"
+                        await store.fail_waiting(session, **chat, at=now, error=reason)
+                    elif kind == "outside":
+                        # Pending again, due now: the next look finds the window closed and asks first.
+                        await store.window_refused(session, **chat, before=now)
+                        await store.mark_retry(session, message=message, at=now, error="outside_window")
+                    elif kind == "part":
+                        ref = detail if isinstance(detail, str) else None
+                        await store.mark_progress(
+                            session, message=message, progress=message.progress + 1, message_ref=ref
+                        )
                     elif kind == "sent":
                         ref = detail if isinstance(detail, str) else None
                         await store.mark_sent(session, message=message, message_ref=ref, at=now)
@@ -638,6 +768,14 @@ class Outbox:
                 pause = min(pause * 2, 5.0)
         if kind == "sent":
             self.sent += 1
+        elif kind in ("hold", "template"):
+            self.held += held
+            self.templates_sent += kind == "template"
+        elif kind == "unreachable":
+            self.failed += 1
+            log.warning("outbox chat unreachable outside its window: %s", detail)
+        elif kind == "outside":
+            log.warning("outbox message %s refused outside the reply window", message.id)
         elif kind == "failed":
             self.failed += 1
             log.warning("outbox message %s undeliverable: %s", message.id, detail)
