@@ -113,7 +113,7 @@ def _outbox(services: Services, channel: Channel, holder: str) -> Outbox:
         limits=pacer.limits,
         holder=holder,
         pacer=pacer,
-        **({"window": channel.window} if channel.window is not None else {}),  # type: ignore[arg-type]
+        window=channel.window,
     )
 
 

@@ -330,7 +330,7 @@ async def record_inbound(
     ids = [update_id for update_id, _ in updates]
     known = set(await session.exec(_KNOWN_INBOUND, params={"channel": channel, "ids": ids}))
     now = utcnow()
-    new = []
+    new: list[dict[str, Any]] = []
     for update_id, payload in updates:
         if update_id not in known:
             known.add(update_id)  # twice in one delivery: once
@@ -346,7 +346,7 @@ async def record_inbound(
     if new:  # plain rows, not ORM objects: nothing reads them back in this session
         connection = await session.connection()
         await connection.execute(sa_insert(InboundUpdate), new)
-    return [row["update_id"] for row in new]
+    return [str(row["update_id"]) for row in new]
 
 
 async def claim_inbound(session: AsyncSession, *, channel: str, update_id: str) -> bool:
@@ -769,7 +769,8 @@ def _insert_for(session: AsyncSession) -> Any:
     return postgresql_insert if dialect == "postgresql" else sqlite_insert
 
 
-async def _release_waiting(session: AsyncSession, *, channel: str, chat_id: str, at: dt.datetime) -> int:
+async def release_waiting(session: AsyncSession, *, channel: str, chat_id: str, at: dt.datetime) -> int:
+    """The chat's messages waiting for the person to write are due at ``at``, in their order; how many."""
     released = await session.exec(
         update(OutboundMessage)
         .execution_options(synchronize_session=False)
@@ -783,10 +784,13 @@ async def _release_waiting(session: AsyncSession, *, channel: str, chat_id: str,
     return int(released.rowcount)
 
 
-async def open_window(session: AsyncSession, *, channel: str, chat_id: str, at: dt.datetime) -> int:
+async def open_window(
+    session: AsyncSession, *, channel: str, chat_id: str, at: dt.datetime, release: bool = True
+) -> int:
     """The person wrote at ``at`` (in the transaction recording their message): their window is open, and
     what waited for it is due now, in its order; returns how many messages were released (ring the
-    doorbell after the commit if any)."""
+    doorbell after the commit if any). ``release=False``: the caller releases them later
+    (:func:`release_waiting`), after its answer to the message, which then comes first."""
     insert = _insert_for(session)
     statement = insert(ChatWindow).values(channel=channel, chat_id=chat_id, last_inbound_at=at)
     newer = statement.excluded.last_inbound_at
@@ -797,7 +801,26 @@ async def open_window(session: AsyncSession, *, channel: str, chat_id: str, at: 
         set_={"last_inbound_at": case((or_(current.is_(None), current < newer), newer), else_=current)},
     )
     await session.exec(statement)
-    return await _release_waiting(session, channel=channel, chat_id=chat_id, at=at)
+    return await release_waiting(session, channel=channel, chat_id=chat_id, at=at) if release else 0
+
+
+async def release_open(session: AsyncSession, *, channel: str, since: dt.datetime, at: dt.datetime) -> int:
+    """Release what waits for people who wrote since ``since`` (their window is open): after a restart,
+    for a message answered before the stop whose release the stop cut off."""
+    opened = select(ChatWindow.chat_id).where(
+        col(ChatWindow.channel) == channel, col(ChatWindow.last_inbound_at) >= since
+    )
+    released = await session.exec(
+        update(OutboundMessage)
+        .execution_options(synchronize_session=False)
+        .where(
+            col(OutboundMessage.status) == Delivery.WAITING,
+            col(OutboundMessage.channel) == channel,
+            col(OutboundMessage.chat_id).in_(opened),
+        )
+        .values(status=Delivery.PENDING.value, next_attempt_at=at, attempts=0, error=None)
+    )
+    return int(released.rowcount)
 
 
 async def hold_for_window(
@@ -825,7 +848,7 @@ async def hold_for_window(
     ).returning(col(ChatWindow.last_inbound_at))
     last_inbound = (await session.exec(statement)).scalar_one()
     if last_inbound is not None and last_inbound >= open_since:
-        await _release_waiting(session, channel=channel, chat_id=chat_id, at=now)
+        await release_waiting(session, channel=channel, chat_id=chat_id, at=now)
         return 0
     await session.exec(
         update(OutboundMessage)

@@ -7,12 +7,14 @@ import asyncio
 import datetime as dt
 import json
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import PlainTextResponse
 from pywa import utils as pywa_utils
 from pywa_async import WhatsApp
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.channels.whatsapp.inbound import CHANNEL, WINDOW_ERROR, Status, split, to_inbound
 from handlers.engine import Engine
@@ -98,25 +100,22 @@ class WhatsAppService:
             log.warning("whatsapp webhook: not JSON")
             return PlainTextResponse("Bad Request", status_code=400)
         try:
-            new, released = await when_free(lambda: self._record(messages, statuses))
+            new = await when_free(lambda: self._record(messages, statuses))
         except Exception as error:  # not recorded: Meta retries a delivery not answered 200
             log.error("whatsapp webhook not recorded: %s", type(error).__name__)
             return PlainTextResponse("Unavailable", status_code=503)
-        if released:
-            self.services.doorbell.ring()  # what waited for them may go now
+        if statuses:
+            self.services.doorbell.ring()  # a message refused outside the window asks again
         for update_id, delivery in messages:
             if update_id in new:
                 self._handle_soon(update_id, delivery)
         return PlainTextResponse("OK")
 
-    async def _record(
-        self, messages: list[tuple[str, dict[str, Any]]], statuses: list[Status]
-    ) -> tuple[set[str], int]:
+    async def _record(self, messages: list[tuple[str, dict[str, Any]]], statuses: list[Status]) -> set[str]:
         """One transaction: the new messages in the inbox (encrypted: a typed NIK is in there), their
-        senders' windows opened (what waited for them released), failures reported by status matched to
-        the outbox. Returns the ids new to the inbox and how many waiting messages were released."""
+        senders' windows opened, failures reported by status matched to the outbox. Returns the ids new to
+        the inbox. What waited for a sender is released once their message is answered (it comes first)."""
         vault, now = self.services.vault, self.services.clock()
-        released = 0
         async with self.services.sessions() as session:
             rows = [
                 (update_id, vault.encrypt(json.dumps(d, ensure_ascii=False))) for update_id, d in messages
@@ -124,7 +123,7 @@ class WhatsAppService:
             new = set(await store.record_inbound(session, channel=CHANNEL, updates=rows)) if rows else set()
             for update_id, delivery in messages:
                 if update_id in new and (chat := _sender(delivery)) is not None:
-                    released += await store.open_window(session, channel=CHANNEL, chat_id=chat, at=now)
+                    await store.open_window(session, channel=CHANNEL, chat_id=chat, at=now, release=False)
             for status in statuses:
                 if status.failed:
                     await store.delivery_failed(
@@ -136,7 +135,7 @@ class WhatsAppService:
                         at=now,
                     )
             await session.commit()
-        return new, released
+        return new
 
     # -------------------------------------------------------------------------------------- handling
 
@@ -147,21 +146,43 @@ class WhatsAppService:
         except Exception as error:  # a shape pywa cannot read: never handled, never replayed
             log.warning("whatsapp message unreadable: %s", type(error).__name__)
             inbound = None
-        task = asyncio.create_task(self._handle(update_id, inbound))
+        task = asyncio.create_task(self._handle(update_id, inbound, _sender(delivery)))
         self._handling.add(task)
         task.add_done_callback(self._handling.discard)
 
-    async def _handle(self, update_id: str, inbound: Inbound | None) -> None:
-        if inbound is None:
-            await self.engine.mark_handled(CHANNEL, update_id)
-            return
+    async def _handle(self, update_id: str, inbound: Inbound | None, sender: str | None) -> None:
+        """Answer the message in its person's turn, then release what waited for them (after the answer:
+        "Terima kasih…" before the cards it announces)."""
         try:
-            async with self.engine.turn_of(inbound):
-                pressed = inbound.message_ref if inbound.kind is Kind.BUTTON else None
-                answer = await self.engine.answer(inbound, holder=self.holder, pressed=pressed)
-                await self.direct.deliver(inbound.chat_id, answer, pressed)
+            if inbound is None:
+                await self.engine.mark_handled(CHANNEL, update_id)
+            else:
+                async with self.engine.turn_of(inbound):
+                    pressed = inbound.message_ref if inbound.kind is Kind.BUTTON else None
+                    answer = await self.engine.answer(inbound, holder=self.holder, pressed=pressed)
+                    await self.direct.deliver(inbound.chat_id, answer, pressed)
         except Exception as error:  # logged by type: a message may quote what was typed
             log.error("whatsapp update failed: %s", type(error).__name__)
+        if sender is not None:
+            await self._release(lambda session: store.release_waiting(
+                session, channel=CHANNEL, chat_id=sender, at=self.services.clock()
+            ))  # fmt: skip
+
+    async def _release(self, release: Callable[[AsyncSession], Awaitable[int]]) -> None:
+        """Make waiting messages due (their own transaction) and wake the outbox; a failure leaves them
+        for the person's next message or the next start."""
+
+        async def attempt() -> int:
+            async with self.services.sessions() as session:
+                released = await release(session)
+                await session.commit()
+                return released
+
+        try:
+            if await when_free(attempt):
+                self.services.doorbell.ring()
+        except Exception as error:
+            log.error("whatsapp: waiting messages not released: %s", type(error).__name__)
 
     # ---------------------------------------------------------------------------------- start and stop
 
@@ -178,6 +199,11 @@ class WhatsAppService:
             self._handle_soon(row.update_id, delivery)
         if pending:
             log.info("replaying %d whatsapp update(s) received before the last stop", len(pending))
+        # Answered before the stop, released never: what waits for people whose window is open goes.
+        now = self.services.clock()
+        await self._release(
+            lambda session: store.release_open(session, channel=CHANNEL, since=now - WINDOW, at=now)
+        )
         self._accepting = True
 
     async def _pending(self) -> list[Any]:
