@@ -673,7 +673,7 @@ async def show_failures(turn: Turn) -> None:
     for message, who in rows:
         person = f"{texts.ROLE_TITLE[who.role]} {who.name} ({texts.nomor_hp(who.phone)})" if who else "-"
         what = message.text.split("\n", 1)[0][:60]
-        why = texts.FAILURE_REASON.get(message.error or "", message.error or "-")
+        why = texts.failure_reason(message.error)
         when = turn.services.local_time(message.sent_at or message.created_at)
         listed.append((when, person, what, why))
     turn.say(texts.failures(listed, total))

@@ -665,7 +665,26 @@ FAILURE_REASON = {
     "bad_request": "ditolak Telegram",
     "chat_migrated": "chat pindah",
     "gave_up": "gagal berulang kali",
+    "not_on_whatsapp": "nomor itu tidak memakai WhatsApp",
+    "outside_window": "di luar 24 jam WhatsApp dan template belum disetujui",
 }
+
+
+def failure_reason(reason: str | None) -> str:
+    """A delivery failure in words for the dinas; WhatsApp's codes ("refused_132001", "whatsapp_131026")
+    with their number, so the IT office can look them up."""
+    if not reason:
+        return "-"
+    if reason in FAILURE_REASON:
+        return FAILURE_REASON[reason]
+    kind, _, code = reason.rpartition("_")
+    if kind == "refused" and code.isdigit():
+        return f"ditolak WhatsApp (kode {code})"
+    if kind == "whatsapp" and code.isdigit():
+        return f"gagal di WhatsApp (kode {code})"
+    return reason
+
+
 NO_FAILURES = "Semua pesan terkirim. Tidak ada yang gagal. 👍"
 
 
@@ -977,6 +996,7 @@ def unreachable_lines(rows: list[tuple[str, str, str, str]], *, limit: int) -> l
         "blocked": "memblokir bot",
         "chat_not_found": "akun tidak ditemukan",
         "chat_migrated": "akun berpindah",
+        "not_on_whatsapp": "nomornya tidak memakai WhatsApp",
     }
     lines = [f"Petugas yang tidak dapat dihubungi bot ({angka(len(rows))}):"]
     for name, role, area, reason in rows[:limit]:

@@ -210,8 +210,11 @@ async def test_a_rostered_number_is_recognised_from_its_first_message_and_propos
         assert "Usulan U-00001 terkirim" in done
         assert f"NIK {masked(nik)}" in done
         assert d.query("SELECT status FROM proposal") == [("menunggu_camat",)]
-        # No NIK in the log, nor in any button or row id sent
-        assert nik not in d.log_text()
+        # No NIK in the log, nor in any button or row id sent; no secret in the log
+        logged = d.log_text()
+        assert nik not in logged
+        assert all(secret not in logged for secret in (TOKEN, APP_SECRET, VERIFY_TOKEN))
+        assert "whatsapp" in logged  # the bot did log (its start names the channels)
         for message in d.fake.messages_to(RINA):
             assert all(nik not in b.id for b in message.buttons)
             assert all(nik not in r.id for r in message.rows)

@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 
 WINDOW = dt.timedelta(hours=24)  # Meta's customer service window
 INBOX_KEEP = dt.timedelta(days=2)  # Meta retries a delivery for up to a day or so
+REASONS = {131026: "not_on_whatsapp"}  # a failure reported later, as the courier names the same refusal
 MAX_BODY = 1_000_000  # bytes: a webhook delivery is a few kilobytes; more is not Meta
 
 
@@ -130,7 +131,7 @@ class WhatsAppService:
                         session,
                         channel=CHANNEL,
                         message_ref=status.message_id,
-                        reason=f"whatsapp_{status.code}" if status.code else "whatsapp_failed",
+                        reason=REASONS.get(status.code or 0, f"whatsapp_{status.code or 'failed'}"),
                         outside_window=status.code == WINDOW_ERROR,
                         at=now,
                     )
