@@ -309,3 +309,33 @@ async def test_a_camat_outside_the_window_gets_a_template_answers_it_and_decides
         await d.post(d.fake.press(JONSON, card, "Setujui"))
         [stale] = (await d.fake.wait_for(JONSON, have + 1, STEP_TIMEOUT))[have:]
         assert "sudah" in stale.text.lower()
+
+
+async def test_both_chat_apps_in_one_process_and_an_officer_bound_on_both(tmp_path):
+    """Rina uses Telegram and WhatsApp; Jonson only Telegram: his card goes there, not to his number."""
+    from tests.e2e.test_run import JONSON as JONSON_TG
+    from tests.e2e.test_run import PHONES
+    from tests.e2e.test_run import RINA as RINA_TG
+    from tests.fakebotapi import TOKEN as TELEGRAM_TOKEN
+    from tests.fakebotapi import FakeBotApi
+
+    nik = synthetic_nik(serial=4)
+    async with FakeBotApi() as telegram, deployment(tmp_path) as d:
+        d.env |= {"TELEGRAM_BOT_TOKEN": TELEGRAM_TOKEN, "TELEGRAM_API_URL": telegram.base_url}
+        await d.import_roster()
+        await d.start()
+        for user in (RINA_TG, JONSON_TG):
+            telegram.send_text(user, "/start")
+            await telegram.wait_for(user, 1, START_TIMEOUT)
+            telegram.send_contact(user, PHONES[user])
+            await telegram.wait_for(user, 2, STEP_TIMEOUT)
+        await d.say(RINA, "halo")
+        accounts = d.query("SELECT channel FROM chataccount WHERE officer_id IS NOT NULL ORDER BY channel")
+        assert accounts == [("telegram",), ("telegram",), ("whatsapp",)]
+
+        await submit_proposal(d, RINA, nik)
+        await until(
+            lambda: any("U-00001" in m.text for m in telegram.messages_to(JONSON_TG)), "the card on Telegram"
+        )
+        await asyncio.sleep(1.0)
+        assert d.fake.messages_to(JONSON) == []  # bound on Telegram: no template to his number
