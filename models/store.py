@@ -790,7 +790,8 @@ async def open_window(
     """The person wrote at ``at`` (in the transaction recording their message): their window is open, and
     what waited for it is due now, in its order; returns how many messages were released (ring the
     doorbell after the commit if any). ``release=False``: the caller releases them later
-    (:func:`release_waiting`), after its answer to the message, which then comes first."""
+    (:func:`release_waiting`), after its answer to the message, which then comes first; returns how many
+    wait (a read, no write when none do)."""
     insert = _insert_for(session)
     statement = insert(ChatWindow).values(channel=channel, chat_id=chat_id, last_inbound_at=at)
     newer = statement.excluded.last_inbound_at
@@ -801,7 +802,18 @@ async def open_window(
         set_={"last_inbound_at": case((or_(current.is_(None), current < newer), newer), else_=current)},
     )
     await session.exec(statement)
-    return await release_waiting(session, channel=channel, chat_id=chat_id, at=at) if release else 0
+    if release:
+        return await release_waiting(session, channel=channel, chat_id=chat_id, at=at)
+    waiting = await session.exec(
+        select(func.count())
+        .select_from(OutboundMessage)
+        .where(
+            col(OutboundMessage.status) == Delivery.WAITING,
+            col(OutboundMessage.channel) == channel,
+            col(OutboundMessage.chat_id) == chat_id,
+        )
+    )
+    return int(waiting.one())
 
 
 async def release_open(session: AsyncSession, *, channel: str, since: dt.datetime, at: dt.datetime) -> int:

@@ -284,7 +284,9 @@ async def test_a_camat_outside_the_window_gets_a_template_answers_it_and_decides
         assert template.type == "template"
         assert template.template_params == ["1"]
         waiting = f"SELECT status FROM outboundmessage WHERE chat_id = '{JONSON}' AND NOT reply"
-        assert d.query(waiting) == [("waiting",)]
+        await until(
+            lambda: d.query(waiting) == [("waiting",)], "the card waiting (recorded after the template)"
+        )
         assert not d.fake.messages_to(JONSON, failed=True)  # never free-form outside the window
 
         answer = d.fake.quick_reply_from_template(JONSON, "buka", "Buka", template.wamid)

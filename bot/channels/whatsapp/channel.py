@@ -101,7 +101,7 @@ class WhatsAppService:
             log.warning("whatsapp webhook: not JSON")
             return PlainTextResponse("Bad Request", status_code=400)
         try:
-            new = await when_free(lambda: self._record(messages, statuses))
+            new, waited = await when_free(lambda: self._record(messages, statuses))
         except Exception as error:  # not recorded: Meta retries a delivery not answered 200
             log.error("whatsapp webhook not recorded: %s", type(error).__name__)
             return PlainTextResponse("Unavailable", status_code=503)
@@ -109,22 +109,29 @@ class WhatsAppService:
             self.services.doorbell.ring()  # a message refused outside the window asks again
         for update_id, delivery in messages:
             if update_id in new:
-                self._handle_soon(update_id, delivery)
+                self._handle_soon(update_id, delivery, release=_sender(delivery) in waited)
         return PlainTextResponse("OK")
 
-    async def _record(self, messages: list[tuple[str, dict[str, Any]]], statuses: list[Status]) -> set[str]:
+    async def _record(
+        self, messages: list[tuple[str, dict[str, Any]]], statuses: list[Status]
+    ) -> tuple[set[str], set[str]]:
         """One transaction: the new messages in the inbox (encrypted: a typed NIK is in there), their
         senders' windows opened, failures reported by status matched to the outbox. Returns the ids new to
-        the inbox. What waited for a sender is released once their message is answered (it comes first)."""
+        the inbox, and the senders something waits for: released once their message is answered (the
+        answer comes first)."""
         vault, now = self.services.vault, self.services.clock()
         async with self.services.sessions() as session:
             rows = [
                 (update_id, vault.encrypt(json.dumps(d, ensure_ascii=False))) for update_id, d in messages
             ]
             new = set(await store.record_inbound(session, channel=CHANNEL, updates=rows)) if rows else set()
+            waited: set[str] = set()
             for update_id, delivery in messages:
-                if update_id in new and (chat := _sender(delivery)) is not None:
-                    await store.open_window(session, channel=CHANNEL, chat_id=chat, at=now, release=False)
+                chat = _sender(delivery) if update_id in new else None
+                if chat is not None and await store.open_window(
+                    session, channel=CHANNEL, chat_id=chat, at=now, release=False
+                ):
+                    waited.add(chat)
             for status in statuses:
                 if status.failed:
                     await store.delivery_failed(
@@ -136,18 +143,18 @@ class WhatsAppService:
                         at=now,
                     )
             await session.commit()
-        return new
+        return new, waited
 
     # -------------------------------------------------------------------------------------- handling
 
-    def _handle_soon(self, update_id: str, delivery: dict[str, Any]) -> None:
+    def _handle_soon(self, update_id: str, delivery: dict[str, Any], *, release: bool = False) -> None:
         """Handle in the background, in arrival order per person (the turn is taken before any wait)."""
         try:
             inbound = to_inbound(self.client, update_id, delivery)
         except Exception as error:  # a shape pywa cannot read: never handled, never replayed
             log.warning("whatsapp message unreadable: %s", type(error).__name__)
             inbound = None
-        task = asyncio.create_task(self._handle(update_id, inbound, _sender(delivery)))
+        task = asyncio.create_task(self._handle(update_id, inbound, _sender(delivery) if release else None))
         self._handling.add(task)
         task.add_done_callback(self._handling.discard)
 
