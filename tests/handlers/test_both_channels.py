@@ -1,0 +1,269 @@
+"""What is the same on Telegram and WhatsApp, written once and run on both: each conversation through the
+real channel (the PTB Application over the fake Bot API; the WhatsApp service on the real HTTP server over
+the fake Cloud API), read back as texts, choices and files whatever the widget (``tests.channels``).
+
+On WhatsApp every step also checks that the fake Cloud API refused nothing (Meta's limits on bodies,
+buttons, lists, ids, media) and no message failed; and after each test, that no reply button's or list
+row's id is longer than Meta takes or carries a NIK.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+
+import openpyxl
+import pytest
+from sqlmodel import select
+
+from bot.channels.telegram import TelegramCourier
+from handlers.context import Services
+from models.rules.status import Status
+from models.tables import ExportRecord, Proposal
+from scheduler.outbox import Outbox
+from tests.channels import People, Person, TelegramPeople, choices_of, text_of
+from tests.conftest import CAMAT_PHONE, DINAS_PHONE, FAST, OPERATOR_PHONE, synthetic_nik
+from tests.fakebotapi import FakeBotApi
+from tests.handlers.test_ekspor import NIK_PANGURURAN, NIK_TOMOK, NIK_WAITING
+from tests.handlers.test_ekspor import seed as seed_exports
+from tests.handlers.test_rekap import seed as seed_rekap
+from tests.whatsapp_driver import NIK_RE, WhatsAppDriver, WhatsAppPeople
+
+# The conversations do not differ between databases: SQLite only, to stay fast.
+pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+
+NIK = synthetic_nik()  # 1217011508900001: Kec. Simanindo, 15 August 1990, male
+ADDRESS = "Dusun II, RT 002/RW 001"
+
+
+@pytest.fixture(params=["telegram", "whatsapp"])
+def person(request: pytest.FixtureRequest, services: Services, fake_api: FakeBotApi) -> Iterator[People]:
+    """The people of one channel: ``person(phone)`` is the roster's officer with that number."""
+    if request.param == "telegram":
+        app = request.getfixturevalue("app")
+        yield TelegramPeople(
+            app, fake_api, Outbox(services, "telegram", TelegramCourier(app.bot), limits=FAST)
+        )
+        return
+    driver: WhatsAppDriver = request.getfixturevalue("whatsapp")
+    yield WhatsAppPeople(driver)
+    ids_within_limits(driver)
+
+
+def ids_within_limits(driver: WhatsAppDriver) -> None:
+    """No reply button's or list row's id longer than Meta takes, none carrying a NIK."""
+    ids = driver.ids_sent()
+    assert not [i for i in ids if len(i) > 256], ids
+    assert not [i for i in ids if NIK_RE.search(i)], ids
+
+
+async def operator(person: People) -> Person:
+    rina = person(OPERATOR_PHONE)
+    await rina.onboard()
+    return rina
+
+
+async def submit(rina: Person, nik: str = NIK, name: str = "Budi Santoso") -> str:
+    """A whole intake through buttons (lists on WhatsApp); the confirmation."""
+    await rina.say("/daftar")
+    await rina.say(nik)
+    await rina.say(name)
+    await rina.press("Benar")
+    await rina.press("Petani")
+    await rina.say(ADDRESS)
+    await rina.press("Lewati")
+    return text_of(await rina.press("Kirim"))
+
+
+# ------------------------------------------------------------------------------------------ onboarding
+
+
+async def test_onboarding_ends_with_the_welcome_naming_the_officer(person: People, services: Services):
+    """Telegram asks for the contact, WhatsApp knows the number: both welcome Rina by name and role."""
+    welcome = text_of(await person(OPERATOR_PHONE).onboard())
+
+    assert "Rina Sitohang" in welcome
+    assert "Desa Tomok, Kec. Simanindo" in welcome
+    assert "daftar" in welcome
+
+
+# ---------------------------------------------------------------------------------------------- intake
+
+
+async def test_a_whole_intake_sends_the_proposal(person: People, services: Services):
+    rina = await operator(person)
+
+    start = text_of(await rina.say("/daftar"))
+    assert "Desa Tomok, Kec. Simanindo" in start
+    assert "1/6" in start
+    read_back = text_of(await rina.say(NIK))
+    assert f"NIK {NIK} terbaca" in read_back
+    assert "2/6" in read_back
+    birth = await rina.say("budi  santoso")
+    assert "15 Agustus 1990, laki-laki" in text_of(birth)
+    categories = await rina.press("Benar")
+    labels = choices_of(categories)
+    assert len(labels) == 11, labels  # the eleven categories (two lists on WhatsApp)
+    assert any("Petani" in label for label in labels)
+    assert "5/6" in text_of(await rina.press("Petani"))
+    phone = await rina.say(ADDRESS)
+    assert "6/6" in text_of(phone)
+    assert any("Lewati" in label for label in choices_of(phone))
+    summary = text_of(await rina.press("Lewati"))
+    assert f"NIK: {NIK}" in summary  # in full, right before Kirim
+    assert "Nama: BUDI SANTOSO" in summary
+    assert f"{ADDRESS}, Desa Tomok, Kec. Simanindo" in summary
+    sent = text_of(await rina.press("Kirim"))
+
+    assert "Usulan U-00001 terkirim" in sent
+    assert "1217••••••••0001" in sent
+    assert NIK not in sent
+    async with services.sessions() as session:
+        [proposal] = (await session.exec(select(Proposal))).all()
+    assert (proposal.status, proposal.name, proposal.category) == (
+        Status.MENUNGGU_CAMAT,
+        "BUDI SANTOSO",
+        "petani",
+    )
+
+
+async def test_batal_mid_intake_drops_the_draft(person: People, services: Services):
+    rina = await operator(person)
+    await rina.say("/daftar")
+    await rina.say(NIK)
+
+    assert "dibatalkan" in text_of(await rina.say("/batal"))
+    assert "Tidak ada pengisian" in text_of(await rina.say("/batal"))
+    assert "belum punya usulan" in text_of(await rina.say("/daftarku"))
+    async with services.sessions() as session:
+        assert (await session.exec(select(Proposal).where(Proposal.status != Status.DRAFT))).all() == []
+
+
+async def test_a_wrong_nik_is_explained_in_indonesian_and_the_intake_goes_on(person: People):
+    rina = await operator(person)
+    await rina.say("/daftar")
+
+    wrong = text_of(await rina.say("1217 0115 089"))
+    assert "NIK belum bisa diterima" in wrong
+    assert "NIK harus 16 angka" in wrong
+    impossible = text_of(await rina.say("1217019908900001"))  # born on the 99th
+    assert "Tanggal lahir di NIK" in impossible
+    assert f"NIK {NIK} terbaca" in text_of(await rina.say(NIK))
+    assert "15 Agustus 1990, laki-laki" in text_of(await rina.say("Budi Santoso"))
+
+
+async def test_four_thousand_characters_and_emoji_are_answered(person: People):
+    rina = await operator(person)
+    assert "/bantuan" in text_of(await rina.say("x" * 4000))  # no intake open: how to start one
+    await rina.say("/daftar")
+    await rina.say(NIK)
+
+    long = text_of(await rina.say("x" * 4000))
+    assert "terlalu panjang" in long
+    assert "2/6" in long
+    emoji = text_of(await rina.say("Budi 🙂"))
+    assert "hanya boleh berisi huruf" in emoji
+    assert "🙂🙂🙂" not in emoji
+    emojis = text_of(await rina.say("🙂" * 2000))
+    assert "hanya boleh berisi huruf" in emojis or "terlalu panjang" in emojis
+    assert "2/6" in emojis
+    assert "3/6" in text_of(await rina.say("Budi Santoso"))
+
+
+# --------------------------------------------------------------------------------------------- queries
+
+
+async def test_daftarku_and_status_show_the_proposal_with_its_nik_masked(person: People):
+    rina = await operator(person)
+    await submit(rina)
+
+    listing = text_of(await rina.say("/daftarku"))
+    assert "U-00001 — BUDI SANTOSO" in listing
+    assert "menunggu persetujuan camat" in listing
+    status = text_of(await rina.say("/status U-00001"))
+    assert "Usulan U-00001" in status
+    assert "NIK: 1217••••••••0001" in status
+    assert NIK not in listing + status
+    assert "tidak ditemukan" in text_of(await rina.say("/status U-99999"))
+
+
+# -------------------------------------------------------------------------------------------- approval
+
+
+async def test_the_camat_gets_the_card_through_the_outbox_and_decides(person: People, services: Services):
+    """On WhatsApp the camat has written first (their window is open); the template path is the e2e's."""
+    jonson = person(CAMAT_PHONE)
+    assert "Jonson Simbolon" in text_of(await jonson.onboard())
+    rina = await operator(person)
+    assert "Usulan U-00001 terkirim" in await submit(rina)
+
+    await person.deliver_pending()
+    card = await jonson.unread()
+    assert "U-00001" in text_of(card)
+    assert "BUDI SANTOSO" in text_of(card)
+    assert "1217••••••••0001" in text_of(card)
+    assert NIK not in text_of(card)
+    assert {"✅ Setujui", "❌ Tolak", "↩️ Kembalikan"} <= set(choices_of(card))
+
+    decided = text_of(await jonson.press("Setujui"))
+    assert "Disetujui oleh Camat Jonson Simbolon" in decided
+    async with services.sessions() as session:
+        [proposal] = (await session.exec(select(Proposal))).all()
+    assert proposal.status is Status.MENUNGGU_DINAS
+    await person.deliver_pending()
+    told = text_of(await rina.unread())
+    assert "Usulan U-00001 (BUDI SANTOSO) disetujui Camat Jonson Simbolon" in told
+
+
+# -------------------------------------------------------------------------------------- rekap, ekspor
+
+
+async def test_rekap_for_the_dinas(person: People, services: Services):
+    await seed_rekap(services)
+    maria = person(DINAS_PHONE)
+    await maria.onboard()
+
+    text = text_of(await maria.say("/rekap"))
+
+    assert "📊 Rekap LANJUTKAN 2026 — Kabupaten Samosir (per 24 November 2026)" in text
+    assert "Usulan terkirim: 9" in text
+    assert "• Simanindo: 3 / 1 / 2 / 1 / 0" in text
+    assert "Kuota peserta baru 2026: 2 dari 320 terpakai, sisa 318." in text
+
+
+async def test_ekspor_sends_the_file(person: People, services: Services):
+    """BPJS: an XLSX that opens, the established only (the waiting one's NIK is not in it); the list of
+    every proposal: a CSV without a full NIK. Each export is recorded with its channel."""
+    await seed_exports(services)
+    maria = person(DINAS_PHONE)
+    await maria.onboard()
+
+    asked = await maria.say("/ekspor")
+    assert "File mana yang ingin diunduh?" in text_of(asked)
+    [bpjs] = [s for s in await maria.press("BPJS") if s.file is not None]
+    assert bpjs.file is not None
+    name, content = bpjs.file
+    assert name.startswith("bpjs-peserta-baru-2026-")
+    assert name.endswith(".xlsx")
+    assert "2 baris" in bpjs.text
+    sheet = openpyxl.load_workbook(io.BytesIO(content)).active
+    assert sheet is not None
+    niks = {row[0].value for row in sheet.iter_rows(min_row=2)}
+    assert niks == {NIK_TOMOK, NIK_PANGURURAN}  # established only
+    assert NIK_WAITING.encode() not in content
+
+    await maria.say("/ekspor")
+    [usulan] = [s for s in await maria.press("Semua usulan") if s.file is not None]
+    assert usulan.file is not None
+    text = usulan.file[1].decode("utf-8-sig")
+    assert len(list(csv.reader(io.StringIO(text), delimiter=";"))) == 4
+    assert all(nik not in text for nik in (NIK_TOMOK, NIK_PANGURURAN, NIK_WAITING))
+    assert not NIK_RE.search(text)
+
+    async with services.sessions() as session:
+        records = (await session.exec(select(ExportRecord).order_by(ExportRecord.id))).all()
+    assert [(r.kind, r.rows, r.channel) for r in records] == [
+        ("bpjs", 2, person.channel),
+        ("usulan", 3, person.channel),
+    ]
