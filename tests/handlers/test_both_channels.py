@@ -267,3 +267,69 @@ async def test_ekspor_sends_the_file(person: People, services: Services):
         ("bpjs", 2, person.channel),
         ("usulan", 3, person.channel),
     ]
+
+
+async def test_a_typed_reason_is_taken_as_typed(person: People, services: Services):
+    """Tolak → Lainnya → a sentence: the proposal is rejected with that sentence as the reason."""
+    jonson = person(CAMAT_PHONE)
+    await jonson.onboard()
+    rina = await operator(person)
+    await submit(rina)
+    await person.deliver_pending()
+    await jonson.unread()
+
+    await jonson.press("Tolak")
+    assert "Tulis alasan penolakan" in text_of(await jonson.press("Lainnya"))
+    done = text_of(await jonson.say("Yang bersangkutan pegawai kontrak di kantor desa"))
+
+    assert "Ditolak oleh Camat Jonson Simbolon" in done
+    assert "pegawai kontrak" in done
+
+
+@pytest.mark.parametrize(
+    "reason",
+    [
+        "Status pekerjaannya tidak jelas, bukan pekerja rentan",
+        "Daftar ulang dengan data KK yang benar",
+        "Bantuan lain sudah diterima dari desa",
+    ],
+)
+async def test_a_typed_reason_starting_with_a_command_word_is_still_the_reason(
+    person: People, services: Services, reason: str
+):
+    """Asked for a reason, the camat writes a sentence whose first word happens to name a command: it is
+    the reason (on Telegram a command needs its slash; on WhatsApp commands are words)."""
+    jonson = person(CAMAT_PHONE)
+    await jonson.onboard()
+    rina = await operator(person)
+    await submit(rina)
+    await person.deliver_pending()
+    await jonson.unread()
+    await jonson.press("Tolak")
+    await jonson.press("Lainnya")
+
+    done = text_of(await jonson.say(reason))
+
+    assert "Ditolak oleh Camat Jonson Simbolon" in done
+    assert reason.split()[1] in done
+    async with services.sessions() as session:
+        [proposal] = (await session.exec(select(Proposal))).all()
+    assert proposal.status is Status.DITOLAK
+
+
+# ------------------------------------------------------------------------ WhatsApp only: commands as words
+
+
+async def test_on_whatsapp_a_command_is_a_word_without_its_slash(whatsapp: WhatsAppDriver):
+    """WhatsApp has no command menu: "daftarku", "Status U-00001", "ekspor bpjs" and "BANTUAN" are the
+    commands; a sentence beginning with such a word is text (see the typed reasons above)."""
+    rina = whatsapp.person(OPERATOR_PHONE)
+    await rina.onboard()
+    await submit(rina)
+
+    assert "U-00001 — BUDI SANTOSO" in text_of(await rina.say("daftarku"))
+    assert "Usulan U-00001" in text_of(await rina.say("Status U-00001"))
+    assert "/daftar" in text_of(await rina.say("BANTUAN"))
+    assert "1/6" in text_of(await rina.say("Daftar"))
+    assert "dibatalkan" in text_of(await rina.say("batal"))
+    assert "Usulan U-00001" not in text_of(await rina.say("status usulan saya bagaimana"))
