@@ -20,7 +20,7 @@ from tests.fakebotapi import FakeBotApi, SentMessage
 @dataclass(frozen=True)
 class Shown:
     """One message the person got: its text (a file's caption), the labels of the choices it offers
-    (buttons, list rows, a menu), and the file it carries (name, bytes)."""
+    (buttons, list rows, a menu), and the file or picture it carries (name, bytes)."""
 
     text: str
     choices: tuple[str, ...] = ()
@@ -92,12 +92,15 @@ class TelegramPerson:
         self.phone = phone
         self._edits = len(api.edits)
         self._documents = len(api.documents)
+        self._photos = len(api.photos)
 
     def _shown(self, messages: list[SentMessage]) -> list[Shown]:
         user = self.chat.user_id
         edits = [e for e in self.api.edits[self._edits :] if "text" in e and int(e["chat_id"]) == user]
         documents = [d for d in self.api.documents[self._documents :] if d.chat_id == user]
+        documents += [p for p in self.api.photos[self._photos :] if p.chat_id == user]
         self._edits, self._documents = len(self.api.edits), len(self.api.documents)
+        self._photos = len(self.api.photos)
         shown = [Shown(str(e["text"]), _telegram_choices(_markup(e.get("reply_markup")))) for e in edits]
         shown += [Shown(m.text, _telegram_choices(m.reply_markup)) for m in messages]
         shown += [Shown(d.caption or "", (), (d.filename, d.content)) for d in documents]

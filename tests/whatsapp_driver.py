@@ -111,9 +111,10 @@ class WhatsAppDriver:
 
 
 def shown(message: SentMessage) -> Shown:
-    """A message as the person sees it: body or caption, the buttons' or rows' labels, a document."""
+    """A message as the person sees it: body or caption, the buttons' or rows' labels, a file or picture."""
     choices = tuple(b.title for b in message.buttons) + tuple(r.description or r.title for r in message.rows)
-    file = (message.filename or "", message.content or b"") if message.type == "document" else None
+    media = message.type in ("document", "image")
+    file = (message.filename or "", message.content or b"") if media else None
     return Shown(message.text, choices, file)
 
 

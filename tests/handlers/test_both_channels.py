@@ -25,9 +25,11 @@ from scheduler.outbox import Outbox
 from tests.channels import People, Person, TelegramPeople, choices_of, text_of
 from tests.conftest import CAMAT_PHONE, DINAS_PHONE, FAST, OPERATOR_PHONE, synthetic_nik
 from tests.fakebotapi import FakeBotApi
+from tests.handlers.test_approval import waiting
 from tests.handlers.test_ekspor import NIK_PANGURURAN, NIK_TOMOK, NIK_WAITING
 from tests.handlers.test_ekspor import seed as seed_exports
 from tests.handlers.test_rekap import seed as seed_rekap
+from tests.handlers.test_ringkasan import seed_week
 from tests.whatsapp_driver import NIK_RE, WhatsAppDriver, WhatsAppPeople
 
 # The conversations do not differ between databases: SQLite only, to stay fast.
@@ -216,6 +218,30 @@ async def test_the_camat_gets_the_card_through_the_outbox_and_decides(person: Pe
     assert "Usulan U-00001 (BUDI SANTOSO) disetujui Camat Jonson Simbolon" in told
 
 
+async def test_the_queue_pages_opens_a_card_decides_and_goes_on(person: People, services: Services):
+    """/antrian with 20 waiting: pages (lists on WhatsApp), a number opens the card, Setujui decides, and
+    the next waiting one follows."""
+    ids = await waiting(services, 20, warned={3})
+    jonson = person(CAMAT_PHONE)
+    await jonson.onboard()
+
+    page = await jonson.say("/antrian")
+    assert "20 usulan menunggu, 1 dengan peringatan" in text_of(page)
+    assert "Halaman 1/3" in text_of(page)
+    assert any("Setujui semua tanpa peringatan (19)" in label for label in choices_of(page))
+    second = await jonson.press("Berikutnya")
+    assert "Halaman 2/3" in text_of(second)
+    assert "PEKERJA 009" in text_of(second)
+    opened = await jonson.press(f"U-{ids[8]:05d}")
+    assert f"Usulan U-{ids[8]:05d}" in text_of(opened)
+    assert {"✅ Setujui", "❌ Tolak", "↩️ Kembalikan"} <= set(choices_of(opened))
+    decided = await jonson.press("Setujui")
+    assert "Disetujui oleh Camat Jonson Simbolon" in text_of(decided)
+    assert any("Usulan berikutnya (19)" in label for label in choices_of(decided))
+    following = await jonson.press("Usulan berikutnya")
+    assert f"Usulan U-{ids[0]:05d}" in text_of(following)  # the oldest still waiting
+
+
 # -------------------------------------------------------------------------------------- rekap, ekspor
 
 
@@ -230,6 +256,25 @@ async def test_rekap_for_the_dinas(person: People, services: Services):
     assert "Usulan terkirim: 9" in text
     assert "• Simanindo: 3 / 1 / 2 / 1 / 0" in text
     assert "Kuota peserta baru 2026: 2 dari 320 terpakai, sisa 318." in text
+
+
+async def test_ringkasan_with_the_chart_for_the_dinas(person: People, services: Services):
+    """/ringkasan: the last seven days in words; the dinas also gets the chart, a PNG with its caption."""
+    await seed_week(services)
+    jonson = person(CAMAT_PHONE)
+    await jonson.onboard()
+    camat = await jonson.say("/ringkasan")
+    assert "Ringkasan mingguan LANJUTKAN — Kec. Simanindo\n18–24 November 2026" in text_of(camat)
+    week = "Dalam 7 hari itu: 1 usulan baru · 1 disetujui camat · 1 ditetapkan · 1 dikembalikan · 1 ditolak."
+    assert week in text_of(camat)
+    assert [s for s in camat if s.file is not None] == []
+
+    maria = person(DINAS_PHONE)
+    await maria.onboard()
+    [chart] = [s for s in await maria.say("/ringkasan") if s.file is not None]
+    assert chart.file is not None
+    assert chart.file[1].startswith(b"\x89PNG")
+    assert chart.text == "Usulan per kecamatan dan status, 24 November 2026."
 
 
 async def test_ekspor_sends_the_file(person: People, services: Services):
