@@ -242,6 +242,44 @@ async def test_the_queue_pages_opens_a_card_decides_and_goes_on(person: People, 
     assert f"Usulan U-{ids[0]:05d}" in text_of(following)  # the oldest still waiting
 
 
+async def test_return_fix_and_resubmit(person: People, services: Services):
+    """Kembalikan (Nama, Alamat, a note) → the operator is told, presses Perbaiki, answers only those two,
+    Kirim → back at the camat as a resubmission showing what changed."""
+    jonson = person(CAMAT_PHONE)
+    await jonson.onboard()
+    rina = await operator(person)
+    await submit(rina)
+    await person.deliver_pending()
+    await jonson.unread()
+
+    await jonson.press("Kembalikan")
+    assert "Pilih minimal satu" in text_of(await jonson.press("Lanjut"))
+    await jonson.press("Nama")
+    assert "Dipilih: Nama, Alamat" in text_of(await jonson.press("Alamat"))
+    assert "memperbaiki: Nama, Alamat" in text_of(await jonson.press("Lanjut"))
+    returned = text_of(await jonson.say("Nama sesuai KTP, RT salah"))
+    assert "Dikembalikan oleh Camat Jonson Simbolon" in returned
+
+    await person.deliver_pending()
+    told = await rina.unread()
+    assert "dikembalikan oleh Camat Jonson Simbolon" in text_of(told)
+    assert "Yang harus diperbaiki: Nama, Alamat" in text_of(told)
+    first = text_of(await rina.press("Perbaiki"))
+    assert "isi ulang Nama, Alamat" in first
+    assert "Catatan camat: Nama sesuai KTP, RT salah" in first
+    assert "alamat" in text_of(await rina.say("Budi Santoso Sitanggang")).lower()
+    summary = text_of(await rina.say("Dusun III, RT 004/RW 002"))
+    assert "NIK: 1217••••••••0001" in summary  # a correction never shows the full NIK again
+    assert NIK not in summary
+    assert "Perbaikan usulan U-00001 terkirim" in text_of(await rina.press("Kirim"))
+
+    await person.deliver_pending()
+    again = text_of(await jonson.unread())
+    assert "Diajukan ulang setelah dikembalikan (ke-1)" in again
+    assert "Nama: BUDI SANTOSO → BUDI SANTOSO SITANGGANG" in again
+    assert "Alamat: Dusun II, RT 002/RW 001 → Dusun III, RT 004/RW 002" in again
+
+
 # -------------------------------------------------------------------------------------- rekap, ekspor
 
 
@@ -377,4 +415,6 @@ async def test_on_whatsapp_a_command_is_a_word_without_its_slash(whatsapp: Whats
     assert "/daftar" in text_of(await rina.say("BANTUAN"))
     assert "1/6" in text_of(await rina.say("Daftar"))
     assert "dibatalkan" in text_of(await rina.say("batal"))
+    await rina.say("daftar")
+    assert "dibatalkan" in text_of(await rina.say("Batal aja"))  # the way out, however it goes on
     assert "Usulan U-00001" not in text_of(await rina.say("status usulan saya bagaimana"))

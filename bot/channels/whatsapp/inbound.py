@@ -153,5 +153,6 @@ def _text(user_id: str, chat_id: str, text: str, common: dict[str, Any]) -> Inbo
 def _bare_command(command: str, rest: str) -> bool:
     """Whether a command word typed without a slash, followed by ``rest``, is the command: a sentence that
     merely begins with one ("Bantuan sosial lain sudah diterima", "Status pekerjaannya tidak jelas" typed
-    as a reason or a note) is what the person wrote, as on Telegram."""
-    return not rest or (command in WITH_ARGUMENT and len(rest.split()) == 1)
+    as a reason or a note) is what the person wrote, as on Telegram. "batal" stays the way out however it
+    goes on ("batal aja", "batal dulu")."""
+    return not rest or command == "batal" or (command in WITH_ARGUMENT and len(rest.split()) == 1)
