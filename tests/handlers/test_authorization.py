@@ -265,6 +265,9 @@ class Driver:
         message = self.api.messages_to(user_id)[-1]
         return await self._run(user_id, self.api.press_update(user_id, message, data))
 
+    def last_message(self, user_id: int) -> SentMessage:
+        return self.api.messages_to(user_id)[-1]
+
     async def press_on(self, user_id: int, message: SentMessage, data: str) -> list[str]:
         """Press ``data`` on a message as the person saw it then (a stale copy: a second tap)."""
         return await self._run(user_id, self.api.press_update(user_id, message, data))
@@ -307,6 +310,9 @@ class WhatsAppDriver:
         have = len(self.messages_to(user_id))
         await self.driver.deliver(webhook)
         return [m.text for m in self.messages_to(user_id)[have:]]
+
+    def last_message(self, user_id: int) -> WhatsAppMessage:
+        return self.messages_to(user_id)[-1]
 
     async def press(self, user_id: int, data: str) -> list[str]:
         """Press a button with ``data`` on the last message the bot sent this person."""
@@ -600,13 +606,16 @@ async def test_authorization_matrix(
 # ------------------------------------------------------------------------------------- second presses
 
 
-async def test_second_press_of_the_same_button_records_one_decision(services: Services, bot: Driver):
+@BOTH_CHANNELS
+async def test_second_press_of_the_same_button_records_one_decision(
+    services: Services, bot: Driver | WhatsAppDriver
+):
     """The camat taps Setujui twice: one approval, and the second tap is told who decided it and when."""
-    officers = await bind_everyone(services)
+    officers = await bind_everyone(services, bot)
     proposal = await make_proposal(services, officers, Status.MENUNGGU_CAMAT)
     assert proposal.id is not None
     await bot.card(JONSON, proposal.number)
-    card = bot.api.messages_to(JONSON)[-1]
+    card = bot.last_message(JONSON)
 
     first = await bot.press_on(JONSON, card, f"d:{proposal.id}:ok")
     before = await snapshot_db(services)
@@ -790,10 +799,11 @@ async def test_forged_button_data_changes_nothing(
     assert await snapshot_db(services) == before
 
 
-async def test_forged_bulk_go_still_checks_region(services: Services, bot: Driver):
+@BOTH_CHANNELS
+async def test_forged_bulk_go_still_checks_region(services: Services, bot: Driver | WhatsAppDriver):
     """A forged ``b:go`` approves nothing: the list it approves is the one the presser's own confirmation
     counted (their kecamatan's), kept in the database; the other kecamatan's camat has none."""
-    officers = await bind_everyone(services)
+    officers = await bind_everyone(services, bot)
     waiting = await make_proposal(services, officers, Status.MENUNGGU_CAMAT)
     assert waiting.id is not None
     await bot.card(HOTMAN, waiting.number)
@@ -807,9 +817,10 @@ async def test_forged_bulk_go_still_checks_region(services: Services, bot: Drive
     assert await status_of(services, waiting.id) is Status.MENUNGGU_CAMAT
 
 
-async def test_a_dinas_of_another_kabupaten_gets_no_card(services: Services, bot: Driver):
+@BOTH_CHANNELS
+async def test_a_dinas_of_another_kabupaten_gets_no_card(services: Services, bot: Driver | WhatsAppDriver):
     """Approving queues Diskopnaker cards only for the dinas whose region covers the proposal."""
-    officers = await bind_everyone(services)
+    officers = await bind_everyone(services, bot)
     proposal = await make_proposal(services, officers, Status.MENUNGGU_CAMAT)
     await bot.card(JONSON, proposal.number)
 
@@ -825,11 +836,12 @@ async def test_a_dinas_of_another_kabupaten_gets_no_card(services: Services, bot
     ("user_id", "sees"),
     [(RINA, True), (LAMRIA, False), (JONSON, True), (HOTMAN, False), (MARIA, True), (SAHAT, False)],
 )
+@BOTH_CHANNELS
 async def test_commands_recheck_the_region_too(
-    services: Services, bot: Driver, user_id: int, sees: bool, command: str
+    services: Services, bot: Driver | WhatsAppDriver, user_id: int, sees: bool, command: str
 ):
     """/status and /riwayat show a proposal only inside the officer's region, never its full NIK."""
-    officers = await bind_everyone(services)
+    officers = await bind_everyone(services, bot)
     await make_proposal(services, officers, Status.MENUNGGU_DINAS)
     before = await snapshot_db(services)
 
