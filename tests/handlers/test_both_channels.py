@@ -280,6 +280,24 @@ async def test_return_fix_and_resubmit(person: People, services: Services):
     assert "Alamat: Dusun II, RT 002/RW 001 → Dusun III, RT 004/RW 002" in again
 
 
+async def test_bulk_approval_confirms_the_count_and_skips_the_warned(person: People, services: Services):
+    """ "Setujui semua tanpa peringatan": the confirmation states 5, Ya approves those 5, the warned wait."""
+    ids = await waiting(services, 7, warned={1, 4})
+    jonson = person(CAMAT_PHONE)
+    await jonson.onboard()
+    await jonson.say("/antrian")
+
+    confirm = text_of(await jonson.press("Setujui semua"))
+    assert "Setujui 5 usulan tanpa peringatan di Kec. Simanindo" in confirm
+    assert "5 usulan disetujui" in text_of(await jonson.press("Ya, setujui 5 usulan"))
+
+    async with services.sessions() as session:
+        rows = (await session.exec(select(Proposal).order_by(Proposal.id))).all()
+    approved, waiting_ = Status.MENUNGGU_DINAS, Status.MENUNGGU_CAMAT
+    assert [p.id for p in rows] == ids
+    assert [p.status for p in rows] == [approved, waiting_, approved, approved, waiting_, approved, approved]
+
+
 # -------------------------------------------------------------------------------------- rekap, ekspor
 
 
