@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterator
+from typing import Any
 
 import openpyxl
 import pytest
@@ -436,3 +437,35 @@ async def test_on_whatsapp_a_command_is_a_word_without_its_slash(whatsapp: Whats
     await rina.say("daftar")
     assert "dibatalkan" in text_of(await rina.say("Batal aja"))  # the way out, however it goes on
     assert "Usulan U-00001" not in text_of(await rina.say("status usulan saya bagaimana"))
+
+
+# --------------------------------------------------------------------------------------- across channels
+
+
+async def test_a_camat_on_both_channels_decides_on_whatsapp_and_the_telegram_card_shows_it(
+    whatsapp: WhatsAppDriver, app: Any, fake_api: FakeBotApi, services: Services
+):
+    """Jonson uses both apps: the card reaches both, his Setujui on WhatsApp is written on the Telegram
+    card too, and Rina (proposing on Telegram, also on WhatsApp) is told on both."""
+    telegram = TelegramPeople(
+        app, fake_api, Outbox(services, "telegram", TelegramCourier(app.bot), limits=FAST)
+    )
+    wa = WhatsAppPeople(whatsapp)
+    await telegram(CAMAT_PHONE).onboard()
+    await wa(CAMAT_PHONE).onboard()
+    await telegram(OPERATOR_PHONE).onboard()
+    await wa(OPERATOR_PHONE).onboard()
+    await submit(telegram(OPERATOR_PHONE))
+    await telegram.deliver_pending()
+    await wa.deliver_pending()
+    assert "Usulan U-00001" in text_of(await telegram(CAMAT_PHONE).unread())
+    assert "Usulan U-00001" in text_of(await wa(CAMAT_PHONE).unread())
+
+    assert "Disetujui oleh Camat Jonson Simbolon" in text_of(await wa(CAMAT_PHONE).press("Setujui"))
+    await telegram.deliver_pending()
+    await wa.deliver_pending()
+
+    assert "Disetujui oleh Camat Jonson Simbolon" in text_of(await telegram(CAMAT_PHONE).unread())
+    told = "Usulan U-00001 (BUDI SANTOSO) disetujui Camat Jonson Simbolon"
+    assert told in text_of(await telegram(OPERATOR_PHONE).unread())
+    assert told in text_of(await wa(OPERATOR_PHONE).unread())
