@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import openpyxl
@@ -21,7 +22,7 @@ from sqlmodel import select
 from bot.channels.telegram import TelegramCourier
 from handlers.context import Services
 from models.rules.status import Status
-from models.tables import ExportRecord, Proposal
+from models.tables import ExportRecord, OutboundMessage, Proposal
 from scheduler.outbox import Outbox
 from tests.channels import People, Person, TelegramPeople, choices_of, text_of
 from tests.conftest import CAMAT_PHONE, DINAS_PHONE, FAST, OPERATOR_PHONE, synthetic_nik
@@ -129,6 +130,13 @@ async def test_a_whole_intake_sends_the_proposal(person: People, services: Servi
         "BUDI SANTOSO",
         "petani",
     )
+    # Nowhere in the database in clear (WhatsApp's inbox keeps the deliveries encrypted): not in the
+    # file, nor in its write-ahead log.
+    await services.close()
+    database = Path(services.database_url.split("///", 1)[1])
+    for file in (database, database.with_name(database.name + "-wal")):
+        if file.exists():
+            assert NIK.encode() not in file.read_bytes(), file.name
 
 
 async def test_batal_mid_intake_drops_the_draft(person: People, services: Services):
@@ -297,6 +305,34 @@ async def test_bulk_approval_confirms_the_count_and_skips_the_warned(person: Peo
     approved, waiting_ = Status.MENUNGGU_DINAS, Status.MENUNGGU_CAMAT
     assert [p.id for p in rows] == ids
     assert [p.status for p in rows] == [approved, waiting_, approved, approved, waiting_, approved, approved]
+
+
+async def test_the_dinas_reveals_the_nik_and_it_is_in_the_history(person: People, services: Services):
+    """Lihat NIK shows the full NIK to the dinas (nowhere stored in clear), /riwayat records who saw it."""
+    jonson, maria = person(CAMAT_PHONE), person(DINAS_PHONE)
+    await jonson.onboard()
+    await maria.onboard()
+    rina = await operator(person)
+    await submit(rina)
+    await person.deliver_pending()
+    await jonson.unread()
+    await jonson.press("Setujui")
+    await person.deliver_pending()
+    card = await maria.unread()
+    assert "Disetujui oleh Camat Jonson Simbolon" in text_of(card)
+    assert NIK not in text_of(card)
+
+    shown = text_of(await maria.press("Lihat NIK"))
+    assert NIK in shown
+    assert "tercatat di riwayat" in shown
+    history = text_of(await rina.say("/riwayat U-00001"))
+    assert "Diskopnaker Maria Naibaho: membuka NIK lengkap" in history
+    assert "Camat Jonson Simbolon: menyetujui → menunggu verifikasi Diskopnaker" in history
+    assert NIK not in history
+    async with services.sessions() as session:
+        stored = (await session.exec(select(OutboundMessage))).all()
+    assert stored
+    assert not any(NIK in m.text for m in stored)
 
 
 # -------------------------------------------------------------------------------------- rekap, ekspor
