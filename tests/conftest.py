@@ -287,3 +287,16 @@ def sent_proposal(
         "submitted_at": NOW,
     }
     return Proposal(**(values | fields))
+
+
+# -------------------------------------------------------------------------------------------- WhatsApp
+
+
+@pytest.fixture
+async def whatsapp(services: Services) -> AsyncIterator[Any]:
+    """The real WhatsApp channel in process, over the fake Cloud API: a ``tests.whatsapp_driver.
+    WhatsAppDriver`` (webhooks posted through the ASGI transport, each answered before ``post`` returns)."""
+    from tests.whatsapp_driver import whatsapp_driver
+
+    async for driver in whatsapp_driver(services):
+        yield driver

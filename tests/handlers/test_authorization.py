@@ -50,7 +50,11 @@ from tests.conftest import (
     synthetic_nik,
 )
 from tests.fakebotapi import TOKEN, FakeBotApi, SentMessage
+from tests.fakewhatsapp import FakeWhatsApp, Webhook
+from tests.fakewhatsapp import SentMessage as WhatsAppMessage
 from tests.offline import OfflineRequest
+from tests.whatsapp_driver import WhatsAppDriver as WhatsAppChannelDriver
+from tests.whatsapp_driver import wa_id_of
 
 # ------------------------------------------------------------------------------------------------ people
 
@@ -241,6 +245,11 @@ class Driver:
 
     app: Application  # type: ignore[type-arg]
     api: FakeBotApi
+    channel = "telegram"
+
+    def account(self, user_id: int) -> tuple[str, str]:
+        """The person's (external id, chat id) on the channel."""
+        return str(user_id), str(user_id)
 
     async def _run(self, user_id: int, update: dict[str, Any]) -> list[str]:
         sent, edits = len(self.api.sent), len(self.api.edits)
@@ -255,6 +264,9 @@ class Driver:
         """Press ``data`` on the last message the bot sent this person (a card, an answer)."""
         message = self.api.messages_to(user_id)[-1]
         return await self._run(user_id, self.api.press_update(user_id, message, data))
+
+    def last_message(self, user_id: int) -> SentMessage:
+        return self.api.messages_to(user_id)[-1]
 
     async def press_on(self, user_id: int, message: SentMessage, data: str) -> list[str]:
         """Press ``data`` on a message as the person saw it then (a stale copy: a second tap)."""
@@ -274,13 +286,98 @@ class Driver:
         await self.app.bot.send_message(user_id, f"Usulan {number} (kartu)")
 
 
+@dataclasses.dataclass
+class WhatsAppDriver:
+    """The same presses and messages through the real WhatsApp channel (``tests.whatsapp_driver``): each
+    person is their roster number's wa_id, bound by their business-scoped user id; a press is a signed
+    ``button_reply`` webhook whose context is the message pressed on. Returns the texts they then got."""
+
+    driver: WhatsAppChannelDriver
+    channel = "whatsapp"
+
+    @property
+    def fake(self) -> FakeWhatsApp:
+        return self.driver.fake
+
+    def account(self, user_id: int) -> tuple[str, str]:
+        wa_id = wa_id_of(PHONES[user_id])
+        return self.fake.user_id_for(wa_id), wa_id
+
+    def messages_to(self, user_id: int) -> list[WhatsAppMessage]:
+        return self.fake.messages_to(wa_id_of(PHONES[user_id]))
+
+    async def _run(self, user_id: int, webhook: Webhook) -> list[str]:
+        have = len(self.messages_to(user_id))
+        await self.driver.deliver(webhook)
+        return [m.text for m in self.messages_to(user_id)[have:]]
+
+    def last_message(self, user_id: int) -> WhatsAppMessage:
+        return self.messages_to(user_id)[-1]
+
+    async def press(self, user_id: int, data: str) -> list[str]:
+        """Press a button with ``data`` on the last message the bot sent this person."""
+        return await self.press_on(user_id, self.messages_to(user_id)[-1], data)
+
+    async def press_on(self, user_id: int, message: WhatsAppMessage, data: str) -> list[str]:
+        wa_id = wa_id_of(PHONES[user_id])
+        return await self._run(user_id, self.fake.button_reply(wa_id, data, "Tombol", message.wamid))
+
+    async def press_label(self, user_id: int, label: str) -> list[str]:
+        """Press the reply button (or list row) labelled ``label`` on the last message offering it."""
+        wa_id = wa_id_of(PHONES[user_id])
+        for message in reversed(self.messages_to(user_id)):
+            for button in message.buttons:
+                if label.lower() in button.title.lower():
+                    webhook = self.fake.button_reply(wa_id, button.id, button.title, message.wamid)
+                    return await self._run(user_id, webhook)
+            for row in message.rows:
+                if label.lower() in row.title.lower():
+                    webhook = self.fake.list_reply(wa_id, row.id, row.title, message.wamid)
+                    return await self._run(user_id, webhook)
+        raise AssertionError(f"no {label!r} shown to {wa_id}")
+
+    async def say(self, user_id: int, text: str) -> list[str]:
+        return await self._run(user_id, self.fake.text_update(wa_id_of(PHONES[user_id]), text))
+
+    async def card(self, user_id: int, number: str) -> None:
+        """A message in the person's chat to press on, as the approval card would be (their window is
+        open: a card reaches an officer who wrote, or waits behind a template)."""
+        wa_id = wa_id_of(PHONES[user_id])
+        self.fake.last_inbound[wa_id] = self.fake.clock()
+        await self.driver.service.client.send_message(to=wa_id, text=f"Usulan {number} (kartu)")
+        self.driver.check_refusals()
+
+
 @pytest.fixture
-def bot(app: Application, fake_api: FakeBotApi) -> Driver:  # type: ignore[type-arg]
-    return Driver(app, fake_api)
+def whatsapp_fakes() -> list[FakeWhatsApp]:
+    """The fake Cloud APIs a test's WhatsApp drivers sent to (checked after the test)."""
+    return []
 
 
-async def bind_everyone(services: Services) -> dict[int, int]:
-    """ROSTER (the fixture seeds it) and MORE, all bound straight in the database; user id -> officer id."""
+@pytest.fixture
+def bot(
+    request: pytest.FixtureRequest,
+    app: Application,  # type: ignore[type-arg]
+    fake_api: FakeBotApi,
+    whatsapp_fakes: list[FakeWhatsApp],
+) -> Driver | WhatsAppDriver:
+    """Telegram's driver; ``@pytest.mark.parametrize("bot", ["telegram", "whatsapp"], indirect=True)``
+    runs a test on both channels."""
+    if getattr(request, "param", "telegram") == "telegram":
+        return Driver(app, fake_api)
+    driver: WhatsAppChannelDriver = request.getfixturevalue("whatsapp")
+    whatsapp_fakes.append(driver.fake)
+    return WhatsAppDriver(driver)
+
+
+BOTH_CHANNELS = pytest.mark.parametrize("bot", ["telegram", "whatsapp"], indirect=True)
+
+
+async def bind_everyone(services: Services, bot: Driver | WhatsAppDriver | None = None) -> dict[int, int]:
+    """ROSTER (the fixture seeds it) and MORE, all bound straight in the database, on ``bot``'s channel
+    (Telegram without one); user id -> officer id."""
+    channel = bot.channel if bot is not None else "telegram"
+    account = bot.account if bot is not None else (lambda user_id: (str(user_id), str(user_id)))
     async with services.sessions() as session:
         session.add_all(Officer.model_validate(row) for row in MORE)
         await session.flush()
@@ -288,9 +385,9 @@ async def bind_everyone(services: Services) -> dict[int, int]:
         ids = {user_id: by_phone[phone] or 0 for user_id, phone in PHONES.items()}
         session.add_all(
             ChatAccount(
-                channel="telegram",
-                external_id=str(user_id),
-                chat_id=str(user_id),
+                channel=channel,
+                external_id=account(user_id)[0],
+                chat_id=account(user_id)[1],
                 officer_id=officer_id,
                 bound_at=utcnow(),
             )
@@ -403,8 +500,11 @@ def callback_data_sent(api: FakeBotApi) -> list[str]:
 
 
 @pytest.fixture(autouse=True)
-async def buttons_carry_only_ids(services: Services, fake_api: FakeBotApi) -> AsyncIterator[None]:
-    """After each test: every button the bot sent (or queued) is at most 64 bytes and carries no NIK."""
+async def buttons_carry_only_ids(
+    services: Services, fake_api: FakeBotApi, whatsapp_fakes: list[FakeWhatsApp]
+) -> AsyncIterator[None]:
+    """After each test: every button the bot sent (or queued) is at most 64 bytes and carries no NIK; on
+    WhatsApp every reply button's and list row's id is at most 256 characters and carries no NIK."""
     yield
     data = callback_data_sent(fake_api)
     async with services.sessions() as session:
@@ -414,6 +514,14 @@ async def buttons_carry_only_ids(services: Services, fake_api: FakeBotApi) -> As
     with_nik = [d for d in data if NIK_RE.search(d)]
     assert not too_long, too_long
     assert not with_nik, with_nik
+    ids = [
+        i
+        for fake in whatsapp_fakes
+        for m in fake.sent
+        for i in [b.id for b in m.buttons] + [r.id for r in m.rows]
+    ]
+    assert not [i for i in ids if len(i) > 256], ids
+    assert not [i for i in ids if NIK_RE.search(i)], ids
 
 
 def refusal_text(outcome: str, number: str, status: Status) -> str:
@@ -435,11 +543,19 @@ def refusal_text(outcome: str, number: str, status: Status) -> str:
 # runs on SQLite; the races below, where the database decides, run on both.
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 @pytest.mark.parametrize(("role", "region", "action", "status", "outcome"), matrix())
+@BOTH_CHANNELS
 async def test_authorization_matrix(
-    services: Services, bot: Driver, role: str, region: str, action: str, status: Status, outcome: str
+    services: Services,
+    bot: Driver | WhatsAppDriver,
+    role: str,
+    region: str,
+    action: str,
+    status: Status,
+    outcome: str,
 ):
-    """Each role × own/other region × action × status: the expected change, or a clear refusal and none."""
-    officers = await bind_everyone(services)
+    """Each role × own/other region × action × status: the expected change, or a clear refusal and none,
+    in the same words on Telegram and WhatsApp."""
+    officers = await bind_everyone(services, bot)
     proposal = await make_proposal(services, officers, status)
     assert proposal.id is not None
     number = proposal.number
@@ -490,13 +606,16 @@ async def test_authorization_matrix(
 # ------------------------------------------------------------------------------------- second presses
 
 
-async def test_second_press_of_the_same_button_records_one_decision(services: Services, bot: Driver):
+@BOTH_CHANNELS
+async def test_second_press_of_the_same_button_records_one_decision(
+    services: Services, bot: Driver | WhatsAppDriver
+):
     """The camat taps Setujui twice: one approval, and the second tap is told who decided it and when."""
-    officers = await bind_everyone(services)
+    officers = await bind_everyone(services, bot)
     proposal = await make_proposal(services, officers, Status.MENUNGGU_CAMAT)
     assert proposal.id is not None
     await bot.card(JONSON, proposal.number)
-    card = bot.api.messages_to(JONSON)[-1]
+    card = bot.last_message(JONSON)
 
     first = await bot.press_on(JONSON, card, f"d:{proposal.id}:ok")
     before = await snapshot_db(services)
@@ -660,11 +779,12 @@ FORGED = [
     ("user_id", "data", "told"),
     [pytest.param(u, d, t, id=f"{u}-{d[:20]}") for u, d, t in FORGED],
 )
+@BOTH_CHANNELS
 async def test_forged_button_data_changes_nothing(
-    services: Services, bot: Driver, user_id: int, data: str, told: str
+    services: Services, bot: Driver | WhatsAppDriver, user_id: int, data: str, told: str
 ):
-    """Forged or malformed data gets a clear Indonesian answer and changes nothing."""
-    officers = await bind_everyone(services)
+    """Forged or malformed data gets a clear Indonesian answer and changes nothing, on either channel."""
+    officers = await bind_everyone(services, bot)
     waiting = await make_proposal(services, officers, Status.MENUNGGU_CAMAT)
     async with services.sessions() as session:  # a draft of Rina's, id 2
         session.add(Proposal(desa_code=TOMOK, kecamatan_code=SIMANINDO, officer_id=officers[RINA]))
@@ -679,10 +799,11 @@ async def test_forged_button_data_changes_nothing(
     assert await snapshot_db(services) == before
 
 
-async def test_forged_bulk_go_still_checks_region(services: Services, bot: Driver):
+@BOTH_CHANNELS
+async def test_forged_bulk_go_still_checks_region(services: Services, bot: Driver | WhatsAppDriver):
     """A forged ``b:go`` approves nothing: the list it approves is the one the presser's own confirmation
     counted (their kecamatan's), kept in the database; the other kecamatan's camat has none."""
-    officers = await bind_everyone(services)
+    officers = await bind_everyone(services, bot)
     waiting = await make_proposal(services, officers, Status.MENUNGGU_CAMAT)
     assert waiting.id is not None
     await bot.card(HOTMAN, waiting.number)
@@ -696,9 +817,10 @@ async def test_forged_bulk_go_still_checks_region(services: Services, bot: Drive
     assert await status_of(services, waiting.id) is Status.MENUNGGU_CAMAT
 
 
-async def test_a_dinas_of_another_kabupaten_gets_no_card(services: Services, bot: Driver):
+@BOTH_CHANNELS
+async def test_a_dinas_of_another_kabupaten_gets_no_card(services: Services, bot: Driver | WhatsAppDriver):
     """Approving queues Diskopnaker cards only for the dinas whose region covers the proposal."""
-    officers = await bind_everyone(services)
+    officers = await bind_everyone(services, bot)
     proposal = await make_proposal(services, officers, Status.MENUNGGU_CAMAT)
     await bot.card(JONSON, proposal.number)
 
@@ -714,11 +836,12 @@ async def test_a_dinas_of_another_kabupaten_gets_no_card(services: Services, bot
     ("user_id", "sees"),
     [(RINA, True), (LAMRIA, False), (JONSON, True), (HOTMAN, False), (MARIA, True), (SAHAT, False)],
 )
+@BOTH_CHANNELS
 async def test_commands_recheck_the_region_too(
-    services: Services, bot: Driver, user_id: int, sees: bool, command: str
+    services: Services, bot: Driver | WhatsAppDriver, user_id: int, sees: bool, command: str
 ):
     """/status and /riwayat show a proposal only inside the officer's region, never its full NIK."""
-    officers = await bind_everyone(services)
+    officers = await bind_everyone(services, bot)
     await make_proposal(services, officers, Status.MENUNGGU_DINAS)
     before = await snapshot_db(services)
 

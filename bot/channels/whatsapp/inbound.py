@@ -27,6 +27,8 @@ CHANNEL = "whatsapp"
 WINDOW_ERROR = 131047  # a free-form message outside the 24-hour window
 # WhatsApp has no slash commands: "daftar", "/daftar" and "Daftar" are the same command.
 COMMANDS = frozenset(name for name, _ in texts.COMMANDS) | {"start", "help", "buka"}
+# Commands that take one word after them (a proposal's number, an export's kind): "status U-00042"
+WITH_ARGUMENT = frozenset({"status", "riwayat", "ekspor"})
 TEMPLATE_ANSWER = "buka"  # what a press on a template's quick-reply button means
 
 
@@ -138,9 +140,19 @@ def _context(message: dict[str, Any]) -> str | None:
 
 
 def _text(user_id: str, chat_id: str, text: str, common: dict[str, Any]) -> Inbound:
-    """A text, or a command when its first word names one, with or without a slash, in any case."""
+    """A text, or a command when its first word names one, in any case: with a slash always; without one
+    only as the word alone (or with the one word a command takes), see :func:`_bare_command`."""
     head, _, rest = text.strip().partition(" ")
     command = head.removeprefix("/").lower()
-    if command in COMMANDS:
-        return Inbound(CHANNEL, user_id, chat_id, Kind.COMMAND, text=rest.strip(), command=command, **common)
+    rest = rest.strip()
+    if command in COMMANDS and (head.startswith("/") or _bare_command(command, rest)):
+        return Inbound(CHANNEL, user_id, chat_id, Kind.COMMAND, text=rest, command=command, **common)
     return Inbound(CHANNEL, user_id, chat_id, Kind.TEXT, text=text, **common)
+
+
+def _bare_command(command: str, rest: str) -> bool:
+    """Whether a command word typed without a slash, followed by ``rest``, is the command: a sentence that
+    merely begins with one ("Bantuan sosial lain sudah diterima", "Status pekerjaannya tidak jelas" typed
+    as a reason or a note) is what the person wrote, as on Telegram. "batal" stays the way out however it
+    goes on ("batal aja", "batal dulu")."""
+    return not rest or command == "batal" or (command in WITH_ARGUMENT and len(rest.split()) == 1)
