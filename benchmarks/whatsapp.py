@@ -63,7 +63,9 @@ closer to what the generator and the fake can drive.
 The last line printed is exactly ``whatsapp: <updates/s> updates/s, p99 <ms> ms (echo <ms> ms), ratio <r>``.
 
 Run: ``.venv/bin/python benchmarks/whatsapp.py`` (``--help`` for sizes; ``--quick`` for 40 officers and
-160 paced updates, as the smoke test runs it). ``--keep DIR`` keeps the database and the bots' logs.
+160 paced updates, as the smoke test runs it). ``--keep DIR`` keeps the database and the bots' logs;
+``--profile DIR`` runs each bot under cProfile (``DIR/ours.prof``, ``DIR/echo.prof``, the whole run of
+each: start-up, both phases, stop).
 """
 
 from __future__ import annotations
@@ -280,7 +282,10 @@ def free_port() -> int:
 class Bot:
     """One bot subprocess on its port, and the officers' HTTP client to it."""
 
-    def __init__(self, kind: BotKind, root: Path, fake: BenchWhatsApp, connections: int) -> None:
+    def __init__(
+        self, kind: BotKind, root: Path, fake: BenchWhatsApp, connections: int, profile: Path | None = None
+    ) -> None:
+        self.profile = profile  # run the bot under cProfile, its stats written here when it stops
         self.kind = kind
         self.root = root
         self.fake = fake
@@ -312,9 +317,10 @@ class Bot:
             raise RuntimeError(f"roster import failed: {result.stdout}{result.stderr}")
 
     async def start(self) -> None:
+        profile = ["-m", "cProfile", "-o", str(self.profile)] if self.profile else []
         with self.log.open("wb") as sink:
             self.proc = await asyncio.create_subprocess_exec(
-                sys.executable, *self.kind.module, cwd=self.root, env=self.env,
+                sys.executable, *profile, *self.kind.module, cwd=self.root, env=self.env,
                 stdin=asyncio.subprocess.DEVNULL, stdout=sink, stderr=asyncio.subprocess.STDOUT,
             )  # fmt: skip
         self.http = aiohttp.ClientSession(
@@ -345,6 +351,16 @@ class Bot:
             except TimeoutError:
                 self.proc.kill()
                 await self.proc.wait()
+
+    def cpu(self) -> float | None:
+        """The bot process's CPU seconds so far (user and system), where /proc tells."""
+        if self.proc is None:
+            return None
+        try:
+            fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return None
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     async def post(self, webhook: Webhook) -> None:
         assert self.http is not None
@@ -384,6 +400,7 @@ class Result:
     seconds: float
     latencies: list[float]
     cpu: float = 0.0  # this process's CPU seconds (the load generator and the fake) during the phase
+    bot_cpu: float | None = None  # the bot process's CPU seconds during the phase (Linux: /proc)
 
     @property
     def rate(self) -> float:
@@ -403,9 +420,10 @@ async def saturate(bot: Bot, officers: list[Officer]) -> Result:
         while officer.steps:
             latencies.append(await bot.deliver(officer))
 
-    cpu, start = time.process_time(), time.monotonic()
+    cpu, bot_cpu, start = time.process_time(), bot.cpu(), time.monotonic()
     await asyncio.gather(*(run(o) for o in officers))
-    return Result(len(latencies), time.monotonic() - start, latencies, time.process_time() - cpu)
+    return Result(len(latencies), time.monotonic() - start, latencies, time.process_time() - cpu,
+                  _minus(bot.cpu(), bot_cpu))  # fmt: skip
 
 
 async def paced(bot: Bot, officers: list[Officer], rate: float, total: int) -> tuple[Result, int]:
@@ -422,7 +440,7 @@ async def paced(bot: Bot, officers: list[Officer], rate: float, total: int) -> t
             ready.append(officer)
             freed.set()
 
-    cpu, start = time.process_time(), time.monotonic()
+    cpu, bot_cpu, start = time.process_time(), bot.cpu(), time.monotonic()
     for k in range(total):
         due = start + k / rate
         delay = due - time.monotonic()
@@ -438,7 +456,14 @@ async def paced(bot: Bot, officers: list[Officer], rate: float, total: int) -> t
         task.add_done_callback(tasks.discard)
     offered_for = time.monotonic() - start
     await asyncio.gather(*tasks)
-    return Result(len(latencies), offered_for, latencies, time.process_time() - cpu), late
+    result = Result(
+        len(latencies), offered_for, latencies, time.process_time() - cpu, _minus(bot.cpu(), bot_cpu)
+    )
+    return result, late
+
+
+def _minus(after: float | None, before: float | None) -> float | None:
+    return after - before if after is not None and before is not None else None
 
 
 @dataclass
@@ -449,11 +474,12 @@ class BotFigures:
 
 
 def show(name: str, phase: str, result: Result, extra: str = "") -> None:
+    bot_cpu = "?" if result.bot_cpu is None else f"{result.bot_cpu / result.updates * 1000:.2f}"
     print(
         f"  {name:4} {phase:10} {result.updates:6d} updates in {result.seconds:6.2f} s = "
         f"{result.rate:7.1f}/s   handled p50 {result.pct(50):7.1f} ms  p90 {result.pct(90):7.1f} ms  "
         f"p99 {result.pct(99):7.1f} ms  max {max(result.latencies) * 1000:7.1f} ms  "
-        f"load+fake cpu {result.cpu / result.updates * 1000:.2f} ms/update{extra}",
+        f"cpu: bot {bot_cpu} ms/update, load+fake {result.cpu / result.updates * 1000:.2f}{extra}",
         flush=True,
     )
 
@@ -465,7 +491,8 @@ async def run_bot(kind: BotKind, args: argparse.Namespace, workdir: Path) -> Bot
     fake = BenchWhatsApp(latency=args.latency, per_second=args.fake_per_second)
     await fake.start()
     try:
-        bot = Bot(kind, root, fake, args.connections)
+        profile = args.profile / f"{kind.name}.prof" if args.profile else None
+        bot = Bot(kind, root, fake, args.connections, profile)
         if kind is OURS:
             started = time.monotonic()
             await bot.import_roster(csv_text)
@@ -564,8 +591,12 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--fake-per-second", type=int, default=100_000,
                         help="the fake's throughput limit, messages/s (Meta's: 80)")  # fmt: skip
     parser.add_argument("--quick", action="store_true", help="40 officers, 160 paced updates (smoke test)")
+    parser.add_argument(
+        "--profile", metavar="DIR", help="run both bots under cProfile: DIR/ours.prof, echo.prof"
+    )
     parser.add_argument("--keep", help="copy the databases and the bots' logs to this directory")
     args = parser.parse_args(argv)
+    args.profile = Path(args.profile).resolve() if args.profile else None
     if args.quick or os.environ.get("WABENCH_QUICK"):
         args.officers, args.latency_updates = 40, 160
     # Whole proposals only, by officers of the roster: each officer of the paced pool sends 8 updates.
