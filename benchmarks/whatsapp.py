@@ -62,8 +62,8 @@ closer to what the generator and the fake can drive.
 
 The last line printed is exactly ``whatsapp: <updates/s> updates/s, p99 <ms> ms (echo <ms> ms), ratio <r>``.
 
-Run: ``.venv/bin/python benchmarks/whatsapp.py`` (``--help`` for sizes; ``--quick`` for 40 officers and
-160 paced updates, as the smoke test runs it). ``--keep DIR`` keeps the database and the bots' logs;
+Run: ``.venv/bin/python benchmarks/whatsapp.py`` (``--help`` for sizes; ``--quick`` for 24 officers and
+96 paced updates, as the smoke test runs it). ``--keep DIR`` keeps the database and the bots' logs;
 ``--profile DIR`` runs each bot under cProfile (``DIR/ours.prof``, ``DIR/echo.prof``, the whole run of
 each: start-up, both phases, stop).
 """
@@ -590,7 +590,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--connections", type=int, default=256, help="the officers' HTTP connections")
     parser.add_argument("--fake-per-second", type=int, default=100_000,
                         help="the fake's throughput limit, messages/s (Meta's: 80)")  # fmt: skip
-    parser.add_argument("--quick", action="store_true", help="40 officers, 160 paced updates (smoke test)")
+    parser.add_argument("--quick", action="store_true", help="24 officers, 96 paced updates (the smoke test)")
     parser.add_argument(
         "--profile", metavar="DIR", help="run both bots under cProfile: DIR/ours.prof, echo.prof"
     )
@@ -598,7 +598,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     args.profile = Path(args.profile).resolve() if args.profile else None
     if args.quick or os.environ.get("WABENCH_QUICK"):
-        args.officers, args.latency_updates = 40, 160
+        args.officers, args.latency_updates = 24, 96
     # Whole proposals only, by officers of the roster: each officer of the paced pool sends 8 updates.
     args.latency_updates = max(8, min(8 * args.officers, math.ceil(args.latency_updates / 8) * 8))
     return args
