@@ -113,6 +113,8 @@ KABUPATEN = "12.17"
 START_TIMEOUT = 60.0  # the interpreter, the migrations, on a busy machine
 STEP_TIMEOUT = 60.0  # one update not answered within this: the run is broken, not slow
 CATEGORY = "Petani"
+CONCURRENCY = 16  # officers at work at once in the saturating phase (see the module's docstring)
+KEEPALIVE = 2.0  # seconds the officers' client keeps an idle connection (uvicorn's timeout_keep_alive: 5)
 LATE = 0.005  # seconds behind schedule that count an update of the paced phase as late
 
 TARGET_RATE = 200.0
@@ -324,7 +326,8 @@ class Bot:
                 stdin=asyncio.subprocess.DEVNULL, stdout=sink, stderr=asyncio.subprocess.STDOUT,
             )  # fmt: skip
         self.http = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=self.connections, force_close=False),
+            # uvicorn closes a connection idle for 5 s; aiohttp would keep it 15 s and post on it as it closes
+            connector=aiohttp.TCPConnector(limit=self.connections, keepalive_timeout=KEEPALIVE),
             timeout=aiohttp.ClientTimeout(total=STEP_TIMEOUT),
         )
         # Ready when a signed empty delivery is answered 200 (ours answers 503 until its inbox is replayed)
@@ -412,13 +415,16 @@ class Result:
         return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)] * 1000
 
 
-async def saturate(bot: Bot, officers: list[Officer]) -> Result:
-    """Every officer at once, each sending its next update as soon as the previous one was answered."""
+async def saturate(bot: Bot, officers: list[Officer], concurrency: int) -> Result:
+    """``concurrency`` officers at work at any time (the next starts when one has finished), each sending its
+    next update as soon as the previous one was answered."""
     latencies: list[float] = []
+    at_work = asyncio.Semaphore(concurrency)
 
     async def run(officer: Officer) -> None:
-        while officer.steps:
-            latencies.append(await bot.deliver(officer))
+        async with at_work:
+            while officer.steps:
+                latencies.append(await bot.deliver(officer))
 
     cpu, bot_cpu, start = time.process_time(), bot.cpu(), time.monotonic()
     await asyncio.gather(*(run(o) for o in officers))
@@ -504,8 +510,8 @@ async def run_bot(kind: BotKind, args: argparse.Namespace, workdir: Path) -> Bot
             for o in officers:
                 plan(o, kind, serial=o.index, first=True)
             gc.collect()
-            tp = await saturate(bot, officers)
-            show(kind.name, "saturating", tp, f"   ({len(officers)} officers at once)")
+            tp = await saturate(bot, officers, args.concurrency)
+            show(kind.name, "saturating", tp, f"   ({len(officers)} officers, {args.concurrency} at once)")
             pool = officers[: args.latency_updates // 8]
             for o in pool:
                 plan(o, kind, serial=len(officers) + o.index, first=False)
@@ -529,10 +535,10 @@ async def run_bot(kind: BotKind, args: argparse.Namespace, workdir: Path) -> Bot
                 print(f"  {kind.name:4} Graph API calls refused: {len(refused)} {codes}", flush=True)
         finally:
             await bot.stop()
+            if args.keep:  # a failed run's too
+                shutil.copytree(root, Path(args.keep) / kind.name, dirs_exist_ok=True)
         if kind is OURS:
             verify(bot, args.officers + len(pool))
-        if args.keep:
-            shutil.copytree(root, Path(args.keep) / kind.name, dirs_exist_ok=True)
     finally:
         await fake.stop()
     return BotFigures(tp, lat, late)
@@ -587,6 +593,9 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--latency", type=float, default=0.02, help="Graph API round trip, seconds")
     parser.add_argument("--rate", type=float, default=100.0, help="paced offered load, updates/s")
     parser.add_argument("--latency-updates", type=int, default=2000, help="updates in the paced phase")
+    parser.add_argument(
+        "--concurrency", type=int, default=CONCURRENCY, help="officers at once, saturating phase"
+    )
     parser.add_argument("--connections", type=int, default=256, help="the officers' HTTP connections")
     parser.add_argument("--fake-per-second", type=int, default=100_000,
                         help="the fake's throughput limit, messages/s (Meta's: 80)")  # fmt: skip
