@@ -43,11 +43,11 @@ Measured:
   closed-loop, the next officer starting when one has finished, until all of them have sent their 9
   updates (the first message and a proposal); updates handled / wall time from the first post to the last
   message. More at once is slower, not faster, for both bots (measured with 200 officers on the 2-core
-  machine: the echo bot 393/s at 16, 247/s at 32, 135/s at 64, its CPU per update 1.8, 3.7, 6.0 ms; ours
-  105/s at 16 and at 32, 84/s at 64): the sends a bot cannot start at once queue in httpx's pool (64
-  connections, ``bot.channels.whatsapp.client.POOL``), and httpcore 1.0.9 walks every connection for every
-  queued request whenever a request starts or ends, so each queued send costs more. With all 1.000
-  officers at once, replies waited more than a minute in both bots.
+  machine while another job used it: the echo bot 393/s at 16, 247/s at 32, 135/s at 64, its CPU per
+  update 1.8, 3.7, 6.0 ms; ours 105/s at 16 and at 32, 84/s at 64): the sends a bot cannot start at once
+  queue in httpx's pool (64 connections, ``bot.channels.whatsapp.client.POOL``), and httpcore 1.0.9 walks
+  every connection for every queued request whenever a request starts or ends, so each queued send costs
+  more. With all 1.000 officers at once, replies waited more than a minute in both bots.
 * **Latency** (the paced phase): an open-loop generator offers ``--rate`` (100) updates/s on a fixed
   schedule (update k at t0 + k/rate), round-robin over the officers that are free, each making a second
   proposal (8 updates: "daftar" to "Kirim") with new NIKs; p50/p99 of "handled" over the phase.
@@ -61,11 +61,11 @@ next benchmark); a broken run (a message missing, a proposal not in the database
 What bounds it on a 2-core machine: the load generator (webhooks built, signed and POSTed, with aiohttp),
 the fake (aiohttp, 20 ms answered by a timer) and the bot share the cores, and each phase prints the CPU
 per update of the bot's process (from /proc) and of this one. Our bot is one Python process, one event loop
-(SQLite's calls on aiosqlite's thread), so at most about one core: measured, 8-8.5 ms of CPU per update
+(SQLite's calls on aiosqlite's thread), so at most about one core: measured, 7-8.5 ms of CPU per update
 (parsing and checking the webhook, the inbox commit before the 200, the engine's turn, the reply's send
 and its receipt, the release of what waited for the person: at least three write transactions and about
-fifteen SQL statements per update), so about 115-125 updates/s at most, whatever the load generator does. The
-echo bot needs about 1.8 ms (at 16 at once). The generator and the fake need about 1 ms per update, on
+fifteen SQL statements per update), so about 115-135 updates/s at most, whatever the load generator does. The
+echo bot needs 1.5-1.8 ms (at 16 at once). The generator and the fake need about 1 ms per update, on
 the other core. In a cProfile of ours (``--profile``; the event loop's thread only), SQLAlchemy's
 statement building and execution takes about a third of the time, the HTTP client (httpx, httpcore,
 anyio) about a fifth, h11 and the ASGI stack most of the rest; our own modules a few percent.
