@@ -609,7 +609,11 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--connections", type=int, default=256, help="the officers' HTTP connections")
     parser.add_argument("--fake-per-second", type=int, default=100_000,
                         help="the fake's throughput limit, messages/s (Meta's: 80)")  # fmt: skip
-    parser.add_argument("--quick", action="store_true", help="24 officers, 96 paced updates (the smoke test)")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="24 officers, 96 paced updates (the smoke test; or WABENCH_QUICK=1)",
+    )
     parser.add_argument(
         "--profile", metavar="DIR", help="run both bots under cProfile: DIR/ours.prof, echo.prof"
     )
