@@ -327,26 +327,29 @@ async def record_inbound(
 ) -> list[str]:
     """Record received updates (the channel's id, encrypted payload) not seen before, in the order given;
     returns the ids that were new. A repeated delivery (Meta retries a webhook) is recorded once."""
-    ids = [update_id for update_id, _ in updates]
-    known = set(await session.exec(_KNOWN_INBOUND, params={"channel": channel, "ids": ids}))
     now = utcnow()
-    new: list[dict[str, Any]] = []
-    for update_id, payload in updates:
-        if update_id not in known:
-            known.add(update_id)  # twice in one delivery: once
-            new.append(
-                {
-                    "channel": channel,
-                    "update_id": update_id,
-                    "payload": payload,
-                    "received_at": now,
-                    "handled_at": None,
-                }
-            )
-    if new:  # plain rows, not ORM objects: nothing reads them back in this session
-        connection = await session.connection()
-        await connection.execute(sa_insert(InboundUpdate), new)
-    return [str(row["update_id"]) for row in new]
+    rows: dict[str, dict[str, Any]] = {}
+    for update_id, payload in updates:  # twice in one delivery: once
+        rows.setdefault(
+            update_id,
+            {
+                "channel": channel,
+                "update_id": update_id,
+                "payload": payload,
+                "received_at": now,
+                "handled_at": None,
+            },
+        )
+    if not rows:
+        return []
+    # One statement: the ids already known are skipped by the unique key, the new ones come back.
+    insert = _insert_for(session)(InboundUpdate).on_conflict_do_nothing(
+        index_elements=["channel", "update_id"]
+    )
+    connection = await session.connection()
+    inserted = await connection.execute(insert.returning(col(InboundUpdate.update_id)), list(rows.values()))
+    new = {str(update_id) for (update_id,) in inserted}
+    return [update_id for update_id in rows if update_id in new]
 
 
 async def claim_inbound(session: AsyncSession, *, channel: str, update_id: str) -> bool:

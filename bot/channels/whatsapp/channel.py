@@ -29,6 +29,9 @@ log = logging.getLogger(__name__)
 WINDOW = dt.timedelta(hours=24)  # Meta's customer service window
 INBOX_KEEP = dt.timedelta(days=2)  # Meta retries a delivery for up to a day or so
 REASONS = {131026: "not_on_whatsapp"}  # a failure reported later, as the courier names the same refusal
+# A window this process recorded open (with nothing waiting) this recently is not written again: it stays
+# open for a day, and a conversation's every message would otherwise cost an upsert and a read.
+WINDOW_FRESH = dt.timedelta(seconds=30)
 MAX_BODY = 1_000_000  # bytes: a webhook delivery is a few kilobytes; more is not Meta
 
 
@@ -59,6 +62,7 @@ class WhatsAppService:
         self.holder = holder
         self._handling: set[asyncio.Task[None]] = set()
         self._accepting = False
+        self._opened: dict[str, dt.datetime] = {}  # chat -> when this process last recorded its window
 
     # ------------------------------------------------------------------------------------- HTTP routes
 
@@ -126,12 +130,17 @@ class WhatsAppService:
             ]
             new = set(await store.record_inbound(session, channel=CHANNEL, updates=rows)) if rows else set()
             waited: set[str] = set()
+            opened: list[str] = []
             for update_id, delivery in messages:
                 chat = _sender(delivery) if update_id in new else None
-                if chat is not None and await store.open_window(
-                    session, channel=CHANNEL, chat_id=chat, at=now, release=False
-                ):
+                if chat is None or now - self._opened.get(chat, _NEVER) < WINDOW_FRESH:
+                    continue
+                if await store.open_window(session, channel=CHANNEL, chat_id=chat, at=now, release=False):
                     waited.add(chat)
+                else:
+                    opened.append(chat)
+            if any(status.code == WINDOW_ERROR for status in statuses):
+                self._opened.clear()  # Meta found closed a window we thought open: read the database again
             for status in statuses:
                 if status.failed:
                     await store.delivery_failed(
@@ -143,7 +152,16 @@ class WhatsAppService:
                         at=now,
                     )
             await session.commit()
+        self._remember_opened(opened, now)
         return new, waited
+
+    def _remember_opened(self, chats: list[str], now: dt.datetime) -> None:
+        opened = self._opened
+        for chat in chats:
+            opened[chat] = now
+        if len(opened) > 50_000:  # forget the stale ones: a bounded cache, not a record
+            for chat in [c for c, at in opened.items() if now - at >= WINDOW_FRESH]:
+                del opened[chat]
 
     # -------------------------------------------------------------------------------------- handling
 
@@ -226,6 +244,9 @@ class WhatsAppService:
         self._accepting = False
         if self._handling:
             await asyncio.gather(*self._handling, return_exceptions=True)
+
+
+_NEVER = dt.datetime.min.replace(tzinfo=dt.UTC)
 
 
 def _sender(delivery: dict[str, Any]) -> str | None:

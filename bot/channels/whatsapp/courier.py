@@ -22,6 +22,7 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
+import aiohttp
 import httpx
 from pywa_async import WhatsApp, errors, types
 from pywa_async.types.templates import TemplateLanguage
@@ -278,8 +279,10 @@ async def sorted_errors() -> AsyncIterator[None]:
         if code not in TRANSIENT and not error.is_transient and (error.status_code or 0) < 500:
             log.warning("WhatsApp error, retried: %s code %s", type(error).__name__, code)
         raise RetryLater(str(code)) from None
-    except httpx.TimeoutException:
-        raise RetryLater("timeout") from None
+    except httpx.TimeoutException as error:
+        # aiohttp's refused connection reaches httpx as a connect timeout: name it for what it is
+        refused = isinstance(error.__cause__, aiohttp.ClientConnectorError)
+        raise RetryLater("network" if refused else "timeout") from None
     except httpx.TransportError:
         raise RetryLater("network") from None
 
