@@ -44,10 +44,9 @@ Measured:
   updates (the first message and a proposal); updates handled / wall time from the first post to the last
   message. More at once is slower, not faster, for both bots (measured with 200 officers on the 2-core
   machine while another job used it: the echo bot 393/s at 16, 247/s at 32, 135/s at 64, its CPU per
-  update 1.8, 3.7, 6.0 ms; ours 105/s at 16 and at 32, 84/s at 64): the sends a bot cannot start at once
-  queue in httpx's pool (64 connections, ``bot.channels.whatsapp.client.POOL``), and httpcore 1.0.9 walks
-  every connection for every queued request whenever a request starts or ends, so each queued send costs
-  more. With all 1.000 officers at once, replies waited more than a minute in both bots.
+  update 1.8, 3.7, 6.0 ms; ours 105/s at 16 and at 32, 84/s at 64, both then on httpx's own pool): the
+  sends a bot cannot start at once queue in the client's pool. With all 1.000 officers at once, replies
+  waited more than a minute in both bots.
 * **Latency** (the paced phase): an open-loop generator offers ``--rate`` (100) updates/s on a fixed
   schedule (update k at t0 + k/rate), round-robin over the officers that are free, each making a second
   proposal (8 updates: "daftar" to "Kirim") with new NIKs; p50/p99 of "handled" over the phase.
@@ -61,14 +60,16 @@ next benchmark); a broken run (a message missing, a proposal not in the database
 What bounds it on a 2-core machine: the load generator (webhooks built, signed and POSTed, with aiohttp),
 the fake (aiohttp, 20 ms answered by a timer) and the bot share the cores, and each phase prints the CPU
 per update of the bot's process (from /proc) and of this one. Our bot is one Python process, one event loop
-(SQLite's calls on aiosqlite's thread), so at most about one core: measured, 7-8.5 ms of CPU per update
-(parsing and checking the webhook, the inbox commit before the 200, the engine's turn, the reply's send
-and its receipt, the release of what waited for the person: at least three write transactions and about
-fifteen SQL statements per update), so about 115-135 updates/s at most, whatever the load generator does. The
-echo bot needs 1.5-1.8 ms (at 16 at once). The generator and the fake need about 1 ms per update, on
-the other core. In a cProfile of ours (``--profile``; the event loop's thread only), SQLAlchemy's
-statement building and execution takes about a third of the time, the HTTP client (httpx, httpcore,
-anyio) about a fifth, h11 and the ASGI stack most of the rest; our own modules a few percent.
+(SQLite's calls on aiosqlite's thread), so at most about one core: measured, 5.3 ms of CPU per update
+(parsing and checking the webhook, the inbox commit before the 200, the engine's turn, the reply's send and
+its receipt: two write transactions per update), so about 200-230 updates/s at most, whatever the load
+generator does. The echo bot needs 0.8-1.3 ms. The generator and the fake need about 0.5-1 ms per update,
+on the other core. Three changes measured here brought ours from 143 to 224 updates/s (ratio 0.25 to
+0.39) in one run each: aiohttp's pool under pywa's httpx client (httpx-aiohttp: httpcore 1.0.9 walked
+every connection for every queued request, a fifth of the bot's time), the inbox insert as one statement
+(ON CONFLICT DO NOTHING RETURNING), and a person's window not written again within 30 s. In a cProfile
+of ours (``--profile``; the event loop's thread only) SQLAlchemy's statement building and execution is
+the largest part, then h11 and the ASGI stack; our own modules a few percent.
 
 The last line printed is exactly ``whatsapp: <updates/s> updates/s, p99 <ms> ms (echo <ms> ms), ratio <r>``.
 
