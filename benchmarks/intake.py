@@ -86,8 +86,9 @@ from telegram.ext import (  # noqa: E402
 )
 
 import models.tables  # noqa: E402,F401  (tables on the metadata)
-from bot.channels.telegram import build_application  # noqa: E402
+from bot.channels.telegram import Lifecycle, TelegramService, build_application  # noqa: E402
 from bot.channels.telegram.http import AiohttpRequest  # noqa: E402
+from bot.runtime import Workers, tune_memory  # noqa: E402
 from handlers import texts  # noqa: E402
 from handlers.engine import Engine  # noqa: E402
 from models.regions import Desa, load_kabupaten  # noqa: E402
@@ -415,22 +416,38 @@ def echo_application(base_url: str, http: str) -> Application:  # type: ignore[t
     return app
 
 
+_RUNNING: dict[int, Workers] = {}  # ours: the runtime's workers beside the application
+
+
 async def start(app: Application) -> None:  # type: ignore[type-arg]
-    """As ``run_polling`` does: initialize, the post_init hook (inbox replay, checkpoints), start."""
+    """Ours as `lanjutkan run` starts it (bot.runtime: the outbox prepared, the channel started, the
+    workers and the garbage collector's tuning); the echo bot as ``run_polling`` does."""
+    if isinstance(getattr(app.post_init, "__self__", None), Lifecycle):
+        service = TelegramService(app)
+        workers = Workers(
+            service.lifecycle.inbox.services, [service], holder=service.lifecycle.holder, timetable=None
+        )
+        await workers.prepare()
+        await service.start()
+        workers.start()
+        tune_memory()
+        _RUNNING[id(app)] = workers
+        return
     await app.initialize()
-    if app.post_init is not None:
-        await app.post_init(app)
     await app.start()
     assert app.updater is not None
     await app.updater.start_polling(allowed_updates=ALLOWED_UPDATES)
 
 
 async def stop(app: Application) -> None:  # type: ignore[type-arg]
+    workers = _RUNNING.pop(id(app), None)
+    if workers is not None:
+        await TelegramService(app).stop()
+        await workers.stop()
+        return
     assert app.updater is not None
     await app.updater.stop()
     await app.stop()
-    if app.post_stop is not None:
-        await app.post_stop(app)
     await app.shutdown()
 
 
