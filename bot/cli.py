@@ -10,14 +10,13 @@ import sys
 from collections.abc import Awaitable, Callable
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn, TextIO, TypeVar
+from typing import TYPE_CHECKING, Annotated, TextIO, TypeVar
 
 import typer
-from pydantic import ValidationError
-from rich.console import Console
 from rich.markup import escape
 
 from bot.cli_whatsapp import whatsapp_app
+from bot.console import err, fail, load_settings, out
 from bot.services import ConfigError, build_services
 from bot.settings import Settings
 
@@ -53,26 +52,8 @@ app.add_typer(participants_app, name="participants")
 app.add_typer(whatsapp_app, name="whatsapp")
 
 # soft_wrap: a message stays one line when stderr is a pipe or a log file, not cut at 80 columns.
-err = Console(stderr=True, highlight=False, soft_wrap=True)
-out = Console(highlight=False, soft_wrap=True)
 
 DEMO_DIR = Path("data")
-
-
-def fail(message: str, code: int = 2) -> NoReturn:
-    """One line on stderr and a non-zero exit: no traceback for a configuration mistake."""
-    err.print(f"[bold red]error:[/] {escape(message)}")
-    raise typer.Exit(code)
-
-
-def load_settings() -> Settings:
-    try:
-        settings = Settings()
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        name = ".".join(str(p) for p in first["loc"]) or "settings"
-        fail(f"{name}: {first['msg']}")
-    return settings
 
 
 def setup_logging(level: str, stream: TextIO | None = None) -> None:

@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from bot.channels.whatsapp.templates import Template, all_templates
+from bot.console import fail, load_settings
 
 whatsapp_app = typer.Typer(help="The WhatsApp channel (Cloud API).", no_args_is_help=True)
 
@@ -29,9 +30,6 @@ def templates(
         for template in all_templates():
             _print(template)
         return
-    # Imported here: bot.cli imports this module to register it
-    from bot.cli import fail, load_settings
-
     settings = load_settings()
     missing = [
         name
