@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -128,6 +128,40 @@ def split_text(text: str, limit: int) -> list[str]:
     if text.strip():
         parts.append(text)
     return parts
+
+
+def textual(reply: Reply) -> bool:
+    """Whether a reply is a message of text (buttons or a menu allowed), not a file or a change."""
+    return reply.document is None and reply.photo is None and reply.target is None
+
+
+def join_texts(replies: Sequence[Reply], *, limit: int, alone: Callable[[Reply], bool]) -> list[Reply]:
+    """A turn's replies with each plain text (``alone`` says which may take the next one in) joined into
+    the message that follows it, within ``limit`` characters: fewer messages for the same words (a round
+    trip each on a weak connection; on WhatsApp, each one counted against the rate to one person). The
+    joined message keeps the later reply's buttons, menu and contact request; it hands back one id, so
+    two replies that both ``keep`` stay two."""
+    joined: list[Reply] = []
+    for reply in replies:
+        previous = joined[-1] if joined else None
+        if (
+            previous is not None
+            and alone(previous)
+            and textual(previous)
+            and textual(reply)
+            and not (previous.keep and reply.keep)
+            and len(previous.text) + len(reply.text) + 2 <= limit
+        ):
+            joined[-1] = Reply(
+                f"{previous.text}\n\n{reply.text}",
+                buttons=reply.buttons,
+                menu=reply.menu,
+                ask_contact=reply.ask_contact,
+                keep=previous.keep or reply.keep,
+            )
+        else:
+            joined.append(reply)
+    return joined
 
 
 @dataclass(frozen=True, slots=True)

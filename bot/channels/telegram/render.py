@@ -27,30 +27,12 @@ Markup = InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove | None
 
 def merge(replies: Sequence[Reply]) -> list[Reply]:
     """Join plain texts into the message that follows them: fewer round trips on a weak connection."""
-    merged: list[Reply] = []
-    for reply in replies:
-        previous = merged[-1] if merged else None
-        plain = (
-            previous is not None and not (previous.buttons or previous.ask_contact) and previous.menu is None
-        )
-        plain = plain and previous is not None and _textual(previous) and _textual(reply)
-        # One message can hand one id back: two replies to keep stay two messages
-        plain = plain and previous is not None and not (previous.keep and reply.keep)
-        if previous is not None and plain and len(previous.text) + len(reply.text) + 2 <= MAX_TEXT:
-            merged[-1] = Reply(
-                f"{previous.text}\n\n{reply.text}",
-                buttons=reply.buttons,
-                menu=reply.menu,
-                ask_contact=reply.ask_contact,
-                keep=previous.keep or reply.keep,
-            )
-        else:
-            merged.append(reply)
-    return merged
+    return messages.join_texts(replies, limit=MAX_TEXT, alone=_alone)
 
 
-def _textual(reply: Reply) -> bool:
-    return reply.document is None and reply.photo is None and reply.target is None
+def _alone(reply: Reply) -> bool:
+    """A text with nothing under it (a contact request, a keyboard or its removal) may take the next one."""
+    return not (reply.buttons or reply.ask_contact) and reply.menu is None
 
 
 def markup(reply: Reply) -> Markup:

@@ -39,7 +39,7 @@ from bot.channels.whatsapp.layout import (
     lay_out,
 )
 from bot.channels.whatsapp.templates import send_params, template_for
-from handlers.messages import Reply, split_text
+from handlers.messages import Reply, join_texts, split_text, textual
 from scheduler.outbox import OutsideWindow, RetryLater, Undeliverable
 from scheduler.outbox import Part as PlannedPart
 
@@ -171,34 +171,11 @@ class WhatsAppCourier:
 def merge(replies: Sequence[Reply]) -> list[Reply]:
     """Join plain texts into the message that follows them: fewer messages, and Meta lets a business
     send one person only a burst, then one every few seconds."""
-    merged: list[Reply] = []
-    for reply in replies:
-        previous = merged[-1] if merged else None
-        if (
-            previous is not None
-            and _plain(previous)
-            and _textual(reply)
-            and not (previous.keep and reply.keep)  # one message hands back one id
-            and len(previous.text) + len(reply.text) + 2 <= BODY
-        ):
-            merged[-1] = Reply(
-                f"{previous.text}\n\n{reply.text}",
-                buttons=reply.buttons,
-                menu=reply.menu,
-                edit=reply.edit,
-                keep=previous.keep or reply.keep,
-            )
-        else:
-            merged.append(reply)
-    return merged
-
-
-def _textual(reply: Reply) -> bool:
-    return reply.document is None and reply.photo is None and reply.target is None
+    return join_texts(replies, limit=BODY, alone=_plain)
 
 
 def _plain(reply: Reply) -> bool:
-    return _textual(reply) and not reply.buttons and not reply.menu and bool(reply.text.strip())
+    return textual(reply) and not reply.buttons and not reply.menu and bool(reply.text.strip())
 
 
 def render(reply: Reply) -> list[Message | Media]:
