@@ -109,6 +109,8 @@ def run() -> None:
         )
     if missing := settings.whatsapp_missing():
         fail(f"WhatsApp is half configured: {', '.join(missing)} not set (see .env.example)")
+    if problem := settings.telegram_webhook_problem():
+        fail(problem)
     try:
         services = build_services(settings)
     except ConfigError as exc:
@@ -161,7 +163,7 @@ async def _channels(settings: Settings, services: Services, names: list[str], ho
 async def _telegram(settings: Settings, engine: Engine) -> Channel:
     from telegram.error import InvalidToken, NetworkError
 
-    from bot.channels.telegram import TelegramService, build_application
+    from bot.channels.telegram import TelegramService, Webhook, build_application
 
     assert settings.telegram_bot_token is not None
     application = build_application(
@@ -179,7 +181,14 @@ async def _telegram(settings: Settings, engine: Engine) -> Channel:
         fail(f"cannot reach the Bot API at {settings.telegram_api_url}: {type(exc).__name__}")
     finally:
         await application.bot.shutdown()  # the requests were opened even when get_me failed
-    return TelegramService(application)
+    webhook = None
+    if settings.telegram_webhook_url is not None and settings.telegram_webhook_secret is not None:
+        webhook = Webhook(
+            settings.telegram_webhook_url,
+            settings.telegram_webhook_secret.get_secret_value(),
+            settings.telegram_webhook_max_connections,
+        )
+    return TelegramService(application, webhook=webhook)
 
 
 def check_schema(url: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -29,6 +30,15 @@ class Settings(BaseSettings):
 
     telegram_bot_token: SecretStr | None = Field(default=None, validation_alias="TELEGRAM_BOT_TOKEN")
     telegram_api_url: str = Field(default=DEFAULT_API_URL, validation_alias="TELEGRAM_API_URL")
+    # Webhook mode (production): Telegram posts updates to this public HTTPS URL (ending in /telegram),
+    # each with TELEGRAM_WEBHOOK_SECRET in a header. Without the URL: long polling.
+    telegram_webhook_url: str | None = Field(default=None, validation_alias="TELEGRAM_WEBHOOK_URL")
+    telegram_webhook_secret: SecretStr | None = Field(
+        default=None, validation_alias="TELEGRAM_WEBHOOK_SECRET"
+    )
+    telegram_webhook_max_connections: int = Field(
+        default=40, ge=1, le=100, validation_alias="TELEGRAM_WEBHOOK_MAX_CONNECTIONS"
+    )
     whatsapp_phone_id: str | None = Field(default=None, validation_alias="WHATSAPP_PHONE_ID")
     whatsapp_token: SecretStr | None = Field(default=None, validation_alias="WHATSAPP_TOKEN")
     whatsapp_app_secret: SecretStr | None = Field(default=None, validation_alias="WHATSAPP_APP_SECRET")
@@ -136,6 +146,8 @@ class Settings(BaseSettings):
         "whatsapp_app_secret",
         "whatsapp_verify_token",
         "whatsapp_waba_id",
+        "telegram_webhook_url",
+        "telegram_webhook_secret",
         mode="before",
     )
     @classmethod
@@ -157,6 +169,20 @@ class Settings(BaseSettings):
             for name, on in (("telegram", self.telegram_bot_token), ("whatsapp", self.whatsapp_token))
             if on is not None
         ]
+
+    def telegram_webhook_problem(self) -> str | None:
+        """Why the Telegram webhook settings cannot work, in one line; None when they can (or are unset)."""
+        if self.telegram_webhook_url is None:
+            return None
+        if not self.telegram_webhook_url.startswith("https://"):
+            return "TELEGRAM_WEBHOOK_URL must be a public https:// URL (Telegram posts only to HTTPS)"
+        secret = self.telegram_webhook_secret.get_secret_value() if self.telegram_webhook_secret else ""
+        if not re.fullmatch(r"[A-Za-z0-9_-]{16,256}", secret):
+            return (
+                "TELEGRAM_WEBHOOK_SECRET must be set with TELEGRAM_WEBHOOK_URL: 16 to 256 characters of "
+                "A-Z, a-z, 0-9, _ and -"
+            )
+        return None
 
     def whatsapp_missing(self) -> list[str]:
         """The WhatsApp settings still missing once any of them is set (none set: WhatsApp is off)."""

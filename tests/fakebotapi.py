@@ -2,7 +2,7 @@
 
 It speaks enough of the Bot API for python-telegram-bot's long polling and our calls: getMe, getUpdates
 (long poll), sendMessage, answerCallbackQuery, editMessageReplyMarkup, editMessageText, deleteMessage,
-deleteWebhook.
+setWebhook and deleteWebhook (getUpdates answers 409 while a webhook is set, as Telegram does).
 Tests push updates as a simulated person would send them and read what the bot sent back.
 
 For the outbox it can also behave like Telegram under load and trouble, on sendMessage and editMessageText
@@ -200,6 +200,8 @@ class FakeBotApi:
         self.documents: list[SentDocument] = []
         self.photos: list[SentDocument] = []
         self._updates: list[dict[str, Any]] = []
+        # setWebhook's parameters while a webhook is set (getUpdates is then refused, as Telegram does)
+        self.webhook: dict[str, Any] | None = None
         self._update_ids = itertools.count(1)
         self._query_ids = itertools.count(1)
         self._message_ids = itertools.count(1000)
@@ -531,7 +533,20 @@ class FakeBotApi:
             "can_join_groups": False, "can_read_all_group_messages": False, "supports_inline_queries": False,
         }  # fmt: skip
 
+    async def _api_setWebhook(self, params: dict[str, Any]) -> bool:
+        self.webhook = dict(params)
+        return True
+
+    async def _api_deleteWebhook(self, params: dict[str, Any]) -> bool:
+        self.webhook = None
+        return True
+
     async def _api_getUpdates(self, params: dict[str, Any]) -> list[dict[str, Any]]:
+        if self.webhook is not None:
+            raise ApiError(
+                409, "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to "
+                "delete the webhook first"
+            )  # fmt: skip
         offset = int(params.get("offset") or 0)
         timeout = float(params.get("timeout") or 0)
         limit = int(params.get("limit") or 100)

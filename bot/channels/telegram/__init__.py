@@ -2,7 +2,7 @@
 (``render``), those calls made and their errors sorted (``courier``), the PTB callbacks (``channel``), and
 the application that runs them with the inbox, the outbox and the scheduled messages (``app``)."""
 
-from bot.channels.telegram.app import ALLOWED_UPDATES, Lifecycle, TelegramService, build_application
+from bot.channels.telegram.app import ALLOWED_UPDATES, Lifecycle, TelegramService, Webhook, build_application
 from bot.channels.telegram.channel import TelegramChannel
 from bot.channels.telegram.courier import TelegramCourier
 from bot.channels.telegram.inbound import CHANNEL, Inbox, InboxBot, to_inbound
@@ -20,6 +20,7 @@ __all__ = [
     "TelegramChannel",
     "TelegramCourier",
     "TelegramService",
+    "Webhook",
     "build_application",
     "markup",
     "merge",

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import hmac
+import json
 import logging
+from dataclasses import dataclass
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import PlainTextResponse
 from telegram import Update
 from telegram.error import TelegramError
 from telegram.ext import (
@@ -54,32 +58,82 @@ class Lifecycle:
         await self.inbox.replay(application)
 
 
+@dataclass(frozen=True, slots=True)
+class Webhook:
+    """Where Telegram posts updates (production), and the secret it sends back with each."""
+
+    url: str
+    secret: str
+    max_connections: int = 40
+
+
 class TelegramService:
-    """The Telegram channel as the runtime runs it: long polling through PTB."""
+    """The Telegram channel as the runtime runs it: long polling through PTB, or (with a webhook) updates
+    posted to ``POST /telegram``, each committed to the inbox before Telegram is answered."""
 
     name = CHANNEL
     window: dt.timedelta | None = None  # Telegram takes a message at any time
 
-    def __init__(self, application: Application) -> None:
+    def __init__(self, application: Application, *, webhook: Webhook | None = None) -> None:
         lifecycle = application.post_init.__self__ if application.post_init else None  # type: ignore[attr-defined]
         assert isinstance(lifecycle, Lifecycle)
         self.application = application
         self.lifecycle = lifecycle
         self.courier = lifecycle.courier
         self.direct = lifecycle.direct
+        self.webhook = webhook
+        self._accepting = False
 
     def mount(self, server: FastAPI) -> None:
-        """Nothing yet: long polling needs no route."""
+        """``POST /telegram`` in webhook mode; long polling needs no route."""
+        if self.webhook is not None:
+            server.add_api_route("/telegram", self.receive, methods=["POST"], include_in_schema=False)
+
+    async def receive(self, request: Request) -> Response:
+        """An update from Telegram: only with the secret; recorded in the inbox before the 200 (Telegram
+        counts it delivered then), then handled like a polled one."""
+        assert self.webhook is not None
+        given = request.headers.get("x-telegram-bot-api-secret-token", "")
+        if not hmac.compare_digest(given.encode(), self.webhook.secret.encode()):
+            log.warning("telegram webhook without the right secret refused")
+            return PlainTextResponse("Forbidden", status_code=403)
+        if not self._accepting:  # starting or stopping: Telegram delivers it again
+            return PlainTextResponse("Unavailable", status_code=503)
+        try:
+            update = Update.de_json(json.loads(await request.body()), self.application.bot)
+        except (ValueError, TypeError, KeyError) as error:
+            log.warning("telegram webhook: not an update: %s", type(error).__name__)
+            return PlainTextResponse("Bad Request", status_code=400)
+        try:
+            await self.lifecycle.inbox.record([update])
+        except Exception as error:  # not recorded: Telegram retries what is not answered 200
+            log.error("telegram webhook not recorded: %s", type(error).__name__)
+            return PlainTextResponse("Unavailable", status_code=503)
+        await self.application.update_queue.put(update)
+        return PlainTextResponse("OK")
 
     async def start(self) -> None:
         application = self.application
         await application.initialize()
         await self.lifecycle.start(application)
         await application.start()
-        assert application.updater is not None
-        await application.updater.start_polling(allowed_updates=ALLOWED_UPDATES)
+        if self.webhook is None:
+            assert application.updater is not None
+            # Removes a webhook set before (switching back from webhook mode) before the first getUpdates
+            await application.updater.start_polling(allowed_updates=ALLOWED_UPDATES)
+            return
+        await application.bot.set_webhook(
+            self.webhook.url,
+            secret_token=self.webhook.secret,
+            allowed_updates=ALLOWED_UPDATES,
+            max_connections=self.webhook.max_connections,
+        )
+        self._accepting = True
 
     async def stop(self) -> None:
+        """Stop receiving (the webhook stays set: Telegram keeps the updates for the next start) and finish
+        the updates being handled."""
+        self._accepting = False
         application = self.application
         if application.updater is not None and application.updater.running:
             await application.updater.stop()
