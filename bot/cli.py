@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import os
 import secrets
 import sys
 from collections.abc import Awaitable, Callable
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, TextIO, TypeVar
+from typing import TYPE_CHECKING, Annotated, NoReturn, TextIO, TypeVar
 
 import typer
 from rich.markup import escape
@@ -97,7 +98,14 @@ def upgrade_database(url: str) -> None:
 
 
 @app.command()
-def run() -> None:
+def run(
+    workers: Annotated[
+        int,
+        typer.Option(
+            "--workers", min=1, max=64, help="Processes serving the bot on one port (PostgreSQL only)."
+        ),
+    ] = 1,
+) -> None:
     """Run the bot: every chat app configured (Telegram, WhatsApp) and the HTTP server, until SIGTERM."""
     settings = load_settings()
     setup_logging(settings.log_level)
@@ -111,16 +119,26 @@ def run() -> None:
         fail(f"WhatsApp is half configured: {', '.join(missing)} not set (see .env.example)")
     if problem := settings.telegram_webhook_problem():
         fail(problem)
+    from models.db import is_sqlite
+
+    if workers > 1 and is_sqlite(settings.database_url):
+        fail("--workers needs PostgreSQL (DATABASE_URL): SQLite lets one process write at a time")
+    if workers > 1 and settings.port == 0:
+        fail("--workers needs a fixed LANJUTKAN_PORT: the workers share it")
     try:
         services = build_services(settings)
     except ConfigError as exc:
         fail(str(exc))
-    from models.db import is_sqlite
-
     if is_sqlite(settings.database_url):
         upgrade_database(settings.database_url)
     else:
         check_schema(settings.database_url)
+
+    from bot.supervisor import WORKER_ENV
+
+    if workers > 1:
+        _supervise(settings, workers)
+    worker = os.environ.get(WORKER_ENV)
 
     from bot.runtime import Runtime
     from scheduler.liveness import process_name
@@ -128,7 +146,9 @@ def run() -> None:
     holder = process_name()
     if "whatsapp" in channels:  # officers who never wrote are reached there, with a template
         services = dataclasses.replace(services, reach_unbound="whatsapp")
-    built = asyncio.run(_channels(settings, services, channels, holder))
+    # Of several workers, the first polls Telegram (it allows one getUpdates at a time) or sets its webhook
+    first = worker is None or worker == "0"
+    built = asyncio.run(_channels(settings, services, channels, holder, first=first))
     runtime = Runtime(
         services,
         built,
@@ -138,21 +158,40 @@ def run() -> None:
         timetable=settings.timetable() if settings.scheduled_messages else None,
     )
     try:
-        sock = runtime.listen()
+        sock = runtime.listen(shared=worker is not None)
     except OSError as exc:
         fail(f"cannot listen on {settings.host}:{settings.port} (LANJUTKAN_HOST/PORT): {exc.strerror}")
     logging.getLogger(__name__).info("bot starting for %s", services.kabupaten.name)
     asyncio.run(runtime.run(sock))
 
 
-async def _channels(settings: Settings, services: Services, names: list[str], holder: str) -> list[Channel]:
+def _supervise(settings: Settings, count: int) -> NoReturn:
+    """Run ``count`` workers of this bot until SIGTERM (the schema checked once, here)."""
+    import socket
+
+    from bot.supervisor import Supervisor
+
+    family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:  # a port in use: one line, not N workers failing
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        try:
+            probe.bind((settings.host, settings.port))
+        except OSError as exc:
+            fail(f"cannot listen on {settings.host}:{settings.port} (LANJUTKAN_HOST/PORT): {exc.strerror}")
+    logging.getLogger(__name__).info("starting %d workers on %s:%s", count, settings.host, settings.port)
+    raise typer.Exit(asyncio.run(Supervisor(count, dict(os.environ)).run()))
+
+
+async def _channels(
+    settings: Settings, services: Services, names: list[str], holder: str, *, first: bool = True
+) -> list[Channel]:
     """The configured channels, each checked once (a wrong token is one line, not a traceback)."""
     from handlers.engine import Engine
 
     engine = Engine(services)
     built: list[Channel] = []
     if "telegram" in names:
-        built.append(await _telegram(settings, engine))
+        built.append(await _telegram(settings, engine, first=first))
     if "whatsapp" in names:
         from bot.channels.whatsapp import build_channel
 
@@ -160,7 +199,7 @@ async def _channels(settings: Settings, services: Services, names: list[str], ho
     return built
 
 
-async def _telegram(settings: Settings, engine: Engine) -> Channel:
+async def _telegram(settings: Settings, engine: Engine, *, first: bool) -> Channel:
     from telegram.error import InvalidToken, NetworkError
 
     from bot.channels.telegram import TelegramService, Webhook, build_application
@@ -188,7 +227,7 @@ async def _telegram(settings: Settings, engine: Engine) -> Channel:
             settings.telegram_webhook_secret.get_secret_value(),
             settings.telegram_webhook_max_connections,
         )
-    return TelegramService(application, webhook=webhook)
+    return TelegramService(application, webhook=webhook, receives=first)
 
 
 def check_schema(url: str) -> None:

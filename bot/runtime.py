@@ -158,11 +158,14 @@ class Runtime:
         self.stopping = asyncio.Event()
         self.bound_port: int | None = None  # the port listened on (LANJUTKAN_PORT=0: the one chosen)
 
-    def listen(self) -> socket.socket:
-        """Bind the HTTP port now, so a port in use is a clear error before anything starts."""
+    def listen(self, *, shared: bool = False) -> socket.socket:
+        """Bind the HTTP port now, so a port in use is a clear error before anything starts; ``shared``:
+        with the other workers of ``run --workers`` (the kernel spreads the connections among them)."""
         family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
         sock = socket.socket(family, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if shared:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         sock.bind((self.host, self.port))
         sock.set_inheritable(True)
         self.bound_port = sock.getsockname()[1]

@@ -24,6 +24,9 @@ log = logging.getLogger(__name__)
 
 # Pauses between attempts while the database is locked by another process (~3 s in all).
 BUSY_PAUSES = db.BUSY_PAUSES
+# Waits for a person's earlier update another process is handling (~5 s in all); after that, this one goes
+# anyway: that process died, and the update it held is replayed by the next start.
+ORDER_PAUSES = (0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.8, 1.0, 1.0, 1.0)
 
 MENU_COMMANDS = {
     texts.MENU_DAFTAR: "daftar",
@@ -64,6 +67,8 @@ class Engine:
     def __init__(self, services: Services) -> None:
         self.services = services
         self.people = PersonQueue()
+        # Several processes share a PostgreSQL database: a person's turns are ordered there too.
+        self.ordered_in_database = services.sessions.kw["bind"].dialect.name == "postgresql"
 
     def turn_of(self, inbound: Inbound) -> contextlib.AbstractAsyncContextManager[None]:
         """Hold this person's turn while their update is answered and the replies sent (a channel wraps
@@ -84,19 +89,31 @@ class Engine:
         the process dies first, the outbox sends them. ``pressed``: the message the replies may edit.
         """
         try:
-            return await db.when_free(lambda: self._attempt(inbound, holder, pressed), BUSY_PAUSES)
+            return await db.when_free(lambda: self._in_order(inbound, holder, pressed), BUSY_PAUSES)
         except Exception as error:
             # Only the type: a message or traceback text may quote what was typed, a NIK included.
             log.error("handling a %s message failed: %s", inbound.kind.value, type(error).__name__)
             replies = [Reply(texts.TRY_AGAIN_LATER), *await self._where_we_are(inbound)]
             return Answer(replies, await self._give_up(inbound, replies, holder))
 
-    async def _attempt(self, inbound: Inbound, holder: str | None, pressed: str | None) -> Answer:
+    async def _in_order(self, inbound: Inbound, holder: str | None, pressed: str | None) -> Answer:
+        """The turn, after the person's earlier updates another process is handling (PostgreSQL)."""
+        for pause in ORDER_PAUSES:
+            try:
+                return await self._attempt(inbound, holder, pressed, wait=True)
+            except store.EarlierPending:
+                await asyncio.sleep(pause)
+        log.warning("an earlier update of the same person is still unhandled: going on without it")
+        return await self._attempt(inbound, holder, pressed, wait=False)
+
+    async def _attempt(
+        self, inbound: Inbound, holder: str | None, pressed: str | None, *, wait: bool
+    ) -> Answer:
         try:
-            return await self._turn(inbound, holder=holder, pressed=pressed)
+            return await self._turn(inbound, holder=holder, pressed=pressed, wait=wait)
         except store.DuplicateLiveNik:
             # Rolled back: tell the officer who lost the race why, from a fresh transaction.
-            return await self._turn(inbound, holder=holder, pressed=pressed, after_race=True)
+            return await self._turn(inbound, holder=holder, pressed=pressed, after_race=True, wait=wait)
 
     async def _where_we_are(self, inbound: Inbound) -> list[Reply]:
         """After a failure, the open question again, so the officer has buttons to press."""
@@ -160,9 +177,23 @@ class Engine:
         )
 
     async def _turn(
-        self, inbound: Inbound, *, holder: str | None, pressed: str | None, after_race: bool = False
+        self,
+        inbound: Inbound,
+        *,
+        holder: str | None,
+        pressed: str | None,
+        after_race: bool = False,
+        wait: bool = False,
     ) -> Answer:
         async with self.services.sessions() as session:
+            if self.ordered_in_database and inbound.update_id is not None:
+                await store.take_person_turn(
+                    session,
+                    channel=inbound.channel,
+                    person=inbound.user_id,
+                    update_id=inbound.update_id,
+                    in_order=wait,
+                )
             if inbound.update_id is not None and not await store.claim_inbound(
                 session, channel=inbound.channel, update_id=inbound.update_id
             ):

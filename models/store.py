@@ -323,19 +323,21 @@ async def conversation_of(session: AsyncSession, *, officer_id: int) -> Conversa
 
 
 async def record_inbound(
-    session: AsyncSession, *, channel: str, updates: Sequence[tuple[str, str]]
+    session: AsyncSession, *, channel: str, updates: Sequence[tuple[str, str, str | None]]
 ) -> list[str]:
-    """Record received updates (the channel's id, encrypted payload) not seen before, in the order given;
-    returns the ids that were new. A repeated delivery (Meta retries a webhook) is recorded once."""
+    """Record received updates (the channel's id, encrypted payload, the sender as an Inbound's user_id)
+    not seen before, in the order given; returns the ids that were new. A repeated delivery (Meta retries a
+    webhook) is recorded once."""
     now = utcnow()
     rows: dict[str, dict[str, Any]] = {}
-    for update_id, payload in updates:  # twice in one delivery: once
+    for update_id, payload, person in updates:  # twice in one delivery: once
         rows.setdefault(
             update_id,
             {
                 "channel": channel,
                 "update_id": update_id,
                 "payload": payload,
+                "person": person,
                 "received_at": now,
                 "handled_at": None,
             },
@@ -350,6 +352,37 @@ async def record_inbound(
     inserted = await connection.execute(insert.returning(col(InboundUpdate.update_id)), list(rows.values()))
     new = {str(update_id) for (update_id,) in inserted}
     return [update_id for update_id in rows if update_id in new]
+
+
+class EarlierPending(Exception):
+    """An earlier update of the same person is not handled yet (by another process): wait for it."""
+
+
+# PostgreSQL: one person's turns one at a time across processes (a lock held until the transaction ends),
+# and in the order their updates were received.
+_PERSON_LOCK = text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))")
+_EARLIER_PENDING = text(
+    "SELECT EXISTS (SELECT 1 FROM inboundupdate AS earlier JOIN inboundupdate AS mine"
+    " ON mine.channel = earlier.channel AND mine.update_id = :update_id"
+    " WHERE earlier.channel = :channel AND earlier.person = :person AND earlier.handled_at IS NULL"
+    " AND earlier.seq < mine.seq)"
+)
+
+
+async def take_person_turn(
+    session: AsyncSession, *, channel: str, person: str, update_id: str, in_order: bool = True
+) -> None:
+    """Hold this person's turn for the transaction (PostgreSQL, several processes); with ``in_order``,
+    raises :class:`EarlierPending` while an update of theirs received before this one is not handled."""
+    connection = await session.connection()
+    await connection.execute(_PERSON_LOCK, {"key": f"{channel}:{person}"})
+    if not in_order:
+        return
+    earlier = await connection.execute(
+        _EARLIER_PENDING, {"channel": channel, "person": person, "update_id": update_id}
+    )
+    if earlier.scalar():
+        raise EarlierPending
 
 
 async def claim_inbound(session: AsyncSession, *, channel: str, update_id: str) -> bool:

@@ -180,10 +180,15 @@ class InboundUpdate(SQLModel, table=True):
     cause, so a replay never applies one twice, and a repeated delivery of the same id is recorded once.
     """
 
-    __table_args__ = (UniqueConstraint("channel", "update_id", name="uq_inbound_channel_update"),)
+    __table_args__ = (
+        UniqueConstraint("channel", "update_id", name="uq_inbound_channel_update"),
+        # A person's updates not handled yet, in the order received (several processes take them in order)
+        Index("ix_inbound_person", "channel", "person", "seq"),
+    )
 
     seq: int | None = Field(default=None, primary_key=True)  # the order received in, for a replay
     channel: str = Field(max_length=16)
+    person: str | None = Field(default=None, max_length=128)  # who sent it (an Inbound's user_id)
     # The channel's id of the update: Telegram's update_id, WhatsApp's message id (a wamid, ~60 characters)
     update_id: str = Field(max_length=128)
     payload: str  # encrypted with the NIK vault: a typed NIK is in there

@@ -374,7 +374,9 @@ class Harness:
         # As the channel's inbox does before handing an update over: a repeated update id is then one
         # Telegram sent again, which the engine must not act on twice.
         async with self.services.sessions() as session:
-            await store.record_inbound(session, channel=CHANNEL, updates=[(str(update_id), self._payload)])
+            await store.record_inbound(
+                session, channel=CHANNEL, updates=[(str(update_id), self._payload, None)]
+            )
             await session.commit()
         try:
             replies = await self.engine.handle(inbound)

@@ -61,3 +61,90 @@ async def test_a_turn_that_fails_lets_the_next_one_in():
         await first
     await asyncio.wait_for(second, 0.5)
     assert order == ["next"]
+
+
+# ---------------------------------------------------------------------------- several processes (PostgreSQL)
+
+
+async def _bound_operator(services) -> None:  # type: ignore[no-untyped-def]
+    """Rina (tests.conftest.ROSTER) bound on Telegram as user 1001, straight in the database."""
+    from sqlmodel import select
+
+    from models.tables import ChatAccount, Officer, utcnow
+    from tests.conftest import OPERATOR_PHONE
+
+    async with services.sessions() as session:
+        officer = (await session.exec(select(Officer).where(Officer.phone == OPERATOR_PHONE))).one()
+        session.add(
+            ChatAccount(
+                channel="telegram",
+                external_id="1001",
+                chat_id="1001",
+                officer_id=officer.id,
+                bound_at=utcnow(),
+            )
+        )
+        await session.commit()
+
+
+async def _received(services, *updates: tuple[str, str]) -> list:  # type: ignore[no-untyped-def]
+    """Updates (id, text) of user 1001 recorded in the inbox in this order, as a receiver does."""
+    from handlers.messages import Inbound
+    from models import store
+
+    async with services.sessions() as session:
+        rows = [(update_id, "", "1001") for update_id, _ in updates]
+        await store.record_inbound(session, channel="telegram", updates=rows)
+        await session.commit()
+    return [
+        Inbound.from_text(channel="telegram", user_id="1001", chat_id="1001", text=text, update_id=update_id)
+        for update_id, text in updates
+    ]
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize(
+    "database_url", [pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True
+)
+async def test_an_update_at_one_process_waits_for_the_earlier_one_at_another(services, database_url):
+    """Two engines on one PostgreSQL database, as two worker processes: the person's second update,
+    reaching the second process first, is applied only after the first."""
+    from handlers.engine import Engine
+    from tests.conftest import make_services, synthetic_nik
+
+    await _bound_operator(services)
+    other = make_services(database_url)
+    first, second = Engine(services), Engine(other)
+    assert first.ordered_in_database
+    assert second.ordered_in_database
+    nik = synthetic_nik(serial=31)
+    daftar, typed_nik = await _received(services, ("101", "/daftar"), ("102", nik))
+    try:
+        late = asyncio.create_task(second.handle(typed_nik))  # the NIK, at the other process, first
+        await asyncio.sleep(0.3)
+        assert not late.done()  # waiting for /daftar, received before it
+        started = await first.handle(daftar)
+        assert "Usulan baru" in started[0].text
+        read_back = await asyncio.wait_for(late, 5)
+        assert f"NIK {nik} terbaca" in read_back[0].text  # applied after /daftar, as sent
+    finally:
+        await other.close()
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize(
+    "database_url", [pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True
+)
+async def test_an_earlier_update_nobody_handles_holds_the_next_only_a_while(
+    services, database_url, monkeypatch
+):
+    """The process holding the earlier update died: the next one goes after the wait (the replay at the
+    next start handles the earlier one), nothing blocks for good."""
+    from handlers import engine as engine_module
+    from handlers.engine import Engine
+
+    monkeypatch.setattr(engine_module, "ORDER_PAUSES", (0.05, 0.05))
+    await _bound_operator(services)
+    _, later = await _received(services, ("201", "/bantuan"), ("202", "/daftar"))
+    replies = await asyncio.wait_for(Engine(services).handle(later), 5)
+    assert "Usulan baru" in replies[0].text

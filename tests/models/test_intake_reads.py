@@ -132,18 +132,22 @@ async def test_a_read_overtaken_by_a_change_is_not_kept(sessions):
 
 async def test_record_inbound_adds_what_is_new_and_keeps_what_was_there(sessions):
     async with sessions() as session:
-        assert await store.record_inbound(session, channel="telegram", updates=[("1", "a"), ("2", "b")]) == [
+        assert await store.record_inbound(
+            session, channel="telegram", updates=[("1", "a", "7"), ("2", "b", "7")]
+        ) == [
             "1",
             "2",
         ]
         await session.commit()
     async with sessions() as session:
         assert await store.record_inbound(
-            session, channel="telegram", updates=[("2", "B"), ("3", "c"), ("3", "again in one delivery")]
+            session,
+            channel="telegram",
+            updates=[("2", "B", "7"), ("3", "c", "8"), ("3", "again in one delivery", "8")],
         ) == ["3"]
-        assert await store.record_inbound(session, channel="whatsapp", updates=[("wamid.2", "w")]) == [
-            "wamid.2"
-        ]
+        assert await store.record_inbound(
+            session, channel="whatsapp", updates=[("wamid.2", "w", "ID.1")]
+        ) == ["wamid.2"]
         await session.commit()
     async with sessions() as session:
         rows = (await session.exec(select(InboundUpdate).order_by(InboundUpdate.seq))).all()

@@ -74,7 +74,9 @@ class TelegramService:
     name = CHANNEL
     window: dt.timedelta | None = None  # Telegram takes a message at any time
 
-    def __init__(self, application: Application, *, webhook: Webhook | None = None) -> None:
+    def __init__(
+        self, application: Application, *, webhook: Webhook | None = None, receives: bool = True
+    ) -> None:
         lifecycle = application.post_init.__self__ if application.post_init else None  # type: ignore[attr-defined]
         assert isinstance(lifecycle, Lifecycle)
         self.application = application
@@ -82,6 +84,9 @@ class TelegramService:
         self.courier = lifecycle.courier
         self.direct = lifecycle.direct
         self.webhook = webhook
+        # Of several workers, one polls (Telegram allows one getUpdates at a time) or sets the webhook;
+        # every worker takes webhook posts and sends.
+        self.receives = receives
         self._accepting = False
 
     def mount(self, server: FastAPI) -> None:
@@ -117,17 +122,20 @@ class TelegramService:
         await application.initialize()
         await self.lifecycle.start(application)
         await application.start()
+        if self.webhook is None and not self.receives:
+            return
         if self.webhook is None:
             assert application.updater is not None
             # Removes a webhook set before (switching back from webhook mode) before the first getUpdates
             await application.updater.start_polling(allowed_updates=ALLOWED_UPDATES)
             return
-        await application.bot.set_webhook(
-            self.webhook.url,
-            secret_token=self.webhook.secret,
-            allowed_updates=ALLOWED_UPDATES,
-            max_connections=self.webhook.max_connections,
-        )
+        if self.receives:
+            await application.bot.set_webhook(
+                self.webhook.url,
+                secret_token=self.webhook.secret,
+                allowed_updates=ALLOWED_UPDATES,
+                max_connections=self.webhook.max_connections,
+            )
         self._accepting = True
 
     async def stop(self) -> None:

@@ -72,6 +72,12 @@ def to_inbound(update: Update) -> Inbound | None:
     return Inbound(CHANNEL, user_id, chat_id, Kind.OTHER, update_id=receipt)
 
 
+def _person(update: Update) -> str | None:
+    """Who sent an update, as its Inbound's user_id: one person's updates are applied in order."""
+    user = update.effective_user
+    return str(user.id) if user is not None else None
+
+
 class Inbox:
     """Records updates before Telegram is told they arrived, and replays what a crash left unhandled."""
 
@@ -83,7 +89,8 @@ class Inbox:
     async def record(self, updates: Sequence[Update]) -> None:
         vault = self.services.vault
         rows = [
-            (str(u.update_id), vault.encrypt(json.dumps(u.to_dict(), ensure_ascii=False))) for u in updates
+            (str(u.update_id), vault.encrypt(json.dumps(u.to_dict(), ensure_ascii=False)), _person(u))
+            for u in updates
         ]
         now = self.services.clock()
         async with self.services.sessions() as session:

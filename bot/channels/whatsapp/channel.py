@@ -16,7 +16,7 @@ from pywa import utils as pywa_utils
 from pywa_async import WhatsApp
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.channels.whatsapp.inbound import CHANNEL, WINDOW_ERROR, Status, split, to_inbound
+from bot.channels.whatsapp.inbound import CHANNEL, WINDOW_ERROR, Status, sender_of, split, to_inbound
 from handlers.engine import Engine
 from handlers.messages import Inbound, Kind
 from models import store
@@ -126,7 +126,8 @@ class WhatsAppService:
         vault, now = self.services.vault, self.services.clock()
         async with self.services.sessions() as session:
             rows = [
-                (update_id, vault.encrypt(json.dumps(d, ensure_ascii=False))) for update_id, d in messages
+                (update_id, vault.encrypt(json.dumps(d, ensure_ascii=False)), sender_of(d)[1])
+                for update_id, d in messages
             ]
             new = set(await store.record_inbound(session, channel=CHANNEL, updates=rows)) if rows else set()
             waited: set[str] = set()
@@ -251,11 +252,8 @@ _NEVER = dt.datetime.min.replace(tzinfo=dt.UTC)
 
 def _sender(delivery: dict[str, Any]) -> str | None:
     """The chat a message came from (the number, or the business-scoped id of a hidden number)."""
-    value = delivery["entry"][0]["changes"][0]["value"]
-    message = value["messages"][0]
-    contacts = value.get("contacts") or [{}]
-    sender = message.get("from") or contacts[0].get("wa_id") or contacts[0].get("user_id")
-    return sender if isinstance(sender, str) and sender else None
+    wa_id, user_id = sender_of(delivery)
+    return wa_id or user_id
 
 
 def _same(given: str, expected: str) -> bool:

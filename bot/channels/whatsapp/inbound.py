@@ -85,11 +85,8 @@ def to_inbound(client: WhatsApp, update_id: str, delivery: dict[str, Any]) -> In
     kind = message.get("type")
     if kind in {"reaction", "system", "edit", "revoke", "unsupported", "errors", "request_welcome"}:
         return None
-    contact = (value.get("contacts") or [{}])[0]
-    wa_id = contact.get("wa_id") or message.get("from") or None
-    # The account's stable id is the business-scoped one; replies go to the number while we know it.
-    user_id = contact.get("user_id") or message.get("from_user_id") or wa_id
-    if not isinstance(user_id, str) or not user_id:
+    wa_id, user_id = sender_of(delivery)
+    if user_id is None:
         return None
     chat_id = wa_id or user_id
     common: dict[str, Any] = {
@@ -130,6 +127,20 @@ def to_inbound(client: WhatsApp, update_id: str, delivery: dict[str, Any]) -> In
     if update.type == "text" and update.text is not None:
         return _text(user_id, chat_id, update.text, {**common, "message_ref": update.id})
     return Inbound(CHANNEL, user_id, chat_id, Kind.OTHER, **common)
+
+
+def sender_of(delivery: dict[str, Any]) -> tuple[str | None, str | None]:
+    """A message's sender: their number (None when WhatsApp hides it) and their account's stable id, the
+    business-scoped one (their number when the delivery has none)."""
+    value = delivery["entry"][0]["changes"][0]["value"]
+    message = value["messages"][0]
+    contact = (value.get("contacts") or [{}])[0]
+    wa_id = contact.get("wa_id") or message.get("from") or None
+    user_id = contact.get("user_id") or message.get("from_user_id") or wa_id
+    return (
+        wa_id if isinstance(wa_id, str) else None,
+        user_id if isinstance(user_id, str) and user_id else None,
+    )
 
 
 def _context(message: dict[str, Any]) -> str | None:
