@@ -68,7 +68,9 @@ class Supervisor:
             worker.send_signal(signal.SIGTERM)
         try:
             async with asyncio.timeout(STOP_TIMEOUT):
-                return await waiting
+                code = await waiting
+            # Still starting when told to stop (no handler yet): it had nothing in flight, a clean stop.
+            return 0 if code == -signal.SIGTERM else code
         except TimeoutError:
             log.error("worker pid %d did not stop in %.0f s: killed", worker.pid, STOP_TIMEOUT)
             worker.kill()
