@@ -215,3 +215,55 @@ async def test_one_nik_live_twice_under_the_two_secrets_stops_with_one_line_and_
     async with services.sessions() as session:
         hashes = (await session.exec(select(Proposal.nik_hash).order_by(Proposal.id))).all()
     assert hashes[: len(NIKS)] == [old.hash(n) for n in NIKS]  # the failed batch wrote nothing
+
+
+async def test_rotation_beside_a_writing_bot_loses_nothing(services: Services, database_url: str):
+    """The rotation on its own connection (another process) while the bot, with both secrets, writes."""
+    import asyncio
+
+    from models.db import create_engine, is_busy, session_maker
+
+    old, rotating = NikVault(SECRET), NikVault(NEW_SECRET, SECRET)
+    await seed(services, old)
+    added: list[str] = []
+    stop = asyncio.Event()
+
+    async def bot() -> None:
+        serial = 500
+        async with services.sessions() as session:
+            officer_id = (await session.exec(select(Officer.id))).first()
+        while not stop.is_set():
+            nik = synthetic_nik(serial=serial)
+            try:
+                async with services.sessions() as session:
+                    session.add(
+                        Proposal(
+                            desa_code=TOMOK, kecamatan_code=SIMANINDO, officer_id=officer_id or 0,
+                            status=Status.MENUNGGU_CAMAT, nik_encrypted=rotating.encrypt(nik),
+                            nik_hash=rotating.hash(nik),
+                        )
+                    )  # fmt: skip
+                    await session.commit()
+            except Exception as error:  # SQLite's other writer: the bot's engine retries the turn
+                if not is_busy(error):
+                    raise
+            else:
+                added.append(nik)
+                serial += 1
+            await asyncio.sleep(0.002)
+
+    writer = asyncio.create_task(bot())
+    engine = create_engine(database_url)
+    try:
+        report = await rotate_secret(session_maker(engine), rotating, batch=2)
+    finally:
+        stop.set()
+        await writer
+        await engine.dispose()
+    assert report.finished
+    assert added
+    new = NikVault(NEW_SECRET)
+    async with services.sessions() as session:
+        proposals = (await session.exec(select(Proposal).order_by(Proposal.id))).all()
+    assert [new.decrypt(p.nik_encrypted or "") for p in proposals] == NIKS + added
+    assert [p.nik_hash for p in proposals] == [new.hash(n) for n in NIKS + added]
