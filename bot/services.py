@@ -28,6 +28,14 @@ def build_services(settings: Settings, *, secret: str | None = None) -> Services
         vault = NikVault(raw_secret)
     except ValueError as exc:
         raise ConfigError(f"LANJUTKAN_SECRET is too weak: {exc}") from None
+    if settings.secret_old is not None:
+        old_secret = settings.secret_old.get_secret_value()
+        if old_secret == raw_secret:
+            raise ConfigError("LANJUTKAN_SECRET_OLD is LANJUTKAN_SECRET: set it to the previous secret")
+        try:
+            vault = NikVault(raw_secret, old_secret)
+        except ValueError as exc:
+            raise ConfigError(f"LANJUTKAN_SECRET_OLD is too weak: {exc}") from None
     try:
         kabupaten = load_kabupaten(settings.kabupaten)
     except ValueError:

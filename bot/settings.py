@@ -56,6 +56,8 @@ class Settings(BaseSettings):
     # kabupaten's dates must stay in its own zone.
     timezone: str = Field(default="Asia/Jakarta", validation_alias="LANJUTKAN_TIMEZONE")
     secret: SecretStr | None = Field(default=None, validation_alias="LANJUTKAN_SECRET")
+    # The previous secret while `lanjutkan secret rotate` moves the data to LANJUTKAN_SECRET; then removed.
+    secret_old: SecretStr | None = Field(default=None, validation_alias="LANJUTKAN_SECRET_OLD")
     admin_contact: str = Field(
         default="admin Diskopnaker Kabupaten Samosir", validation_alias="LANJUTKAN_ADMIN_CONTACT"
     )
@@ -140,6 +142,7 @@ class Settings(BaseSettings):
 
     @field_validator(
         "coverage_start",
+        "secret_old",
         "telegram_bot_token",
         "whatsapp_phone_id",
         "whatsapp_token",

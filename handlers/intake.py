@@ -376,8 +376,9 @@ async def _assess(
     """Every block and warning for this draft as it stands (the stated birth date/gender included);
     ``registries``: what :func:`_registries` found for this NIK in this turn, if the caller has it."""
     services = turn.services
-    nik_hash = services.vault.hash(reading.nik)
-    other = await store.live_proposal_with_nik(turn.session, nik_hash=nik_hash, exclude_id=proposal.id)
+    # Every hash of the NIK: during a secret rotation a row may still carry the old secret's.
+    nik_hashes = services.vault.hashes(reading.nik)
+    other = await store.live_proposal_with_nik(turn.session, nik_hash=nik_hashes, exclude_id=proposal.id)
     existing = None
     if other is not None:
         other_desa = services.kabupaten.desa_by_code(other.desa_code)
@@ -399,24 +400,34 @@ async def _assess(
         coverage_start=services.effective_coverage_start(),
         ages=_ages(services, figures),
         existing=existing,
-        active_participant=await store.is_active_participant(turn.session, nik_hash=nik_hash),
+        active_participant=await store.is_active_participant(turn.session, nik_hash=nik_hashes),
         stated_birth_date=proposal.birth_date,
     )
     if proposal.birth_date and proposal.gender:
         found += stated_findings(reading, birth_date=proposal.birth_date, gender=Gender(proposal.gender))
-    hits, imported = registries if registries is not None else await _registries(turn, nik_hash)
+    hits, imported = registries if registries is not None else await _registries(turn, nik_hashes)
     threshold = figures.desil_threshold if figures.desil_threshold is not None else DEFAULT_DESIL_THRESHOLD
     found += registry_findings(hits, imported=imported, stated_name=proposal.name, desil_threshold=threshold)
     return found
 
 
-async def _registries(turn: Turn, nik_hash: str) -> tuple[list[RegistryHit], list[str]]:
-    """The imported registries' rows for a NIK, and which registries are imported."""
-    imported = list(await store.imported_registries(turn.session))
+async def _registries(turn: Turn, nik_hashes: list[str]) -> tuple[list[RegistryHit], list[str]]:
+    """The imported registries' rows for a NIK (its hashes), and which registries are imported."""
+    key_ids = turn.services.vault.key_ids
+    imported = list(await store.imported_registries(turn.session, key_ids=key_ids))
     if not imported:  # one query, not two, until the dinas imports a registry
         return [], []
-    matches = await store.registry_matches(turn.session, nik_hash=nik_hash)
+    matches = await store.registry_matches(turn.session, nik_hash=nik_hashes)
     return [RegistryHit(m.source, m.name, m.desil) for m in matches], imported
+
+
+def _nik_hashes(turn: Turn, proposal: Proposal) -> list[str]:
+    """The draft's NIK hashes to look up: its stored one, or while rotating every hash of the NIK (the
+    registries may be under either secret); the decryption is paid only then."""
+    vault = turn.services.vault
+    if not vault.rotating or proposal.nik_encrypted is None:
+        return [proposal.nik_hash or ""]
+    return vault.hashes(vault.decrypt(proposal.nik_encrypted))
 
 
 def _ages(services: Services, figures: store.IntakeFigures) -> AgeLimits:
@@ -448,7 +459,7 @@ async def on_nik(turn: Turn, conversation: Conversation, proposal: Proposal, tex
     previous = proposal.birth_date, proposal.gender
     proposal.birth_date, proposal.gender = reading.birth_date, reading.gender.value
     with turn.session.no_autoflush:  # the lookups must not write the half-changed draft first
-        registries = await _registries(turn, turn.services.vault.hash(reading.nik))
+        registries = await _registries(turn, turn.services.vault.hashes(reading.nik))
         found = await _assess(turn, proposal, reading, registries)
     if blocks(found):
         proposal.birth_date, proposal.gender = previous
@@ -509,7 +520,7 @@ async def _accept(
 async def on_name(turn: Turn, conversation: Conversation, proposal: Proposal, text: str) -> None:
     if not await _accept(turn, conversation, proposal, "name", clean_name, text):
         return
-    registries = await _registries(turn, proposal.nik_hash or "")
+    registries = await _registries(turn, _nik_hashes(turn, proposal))
     hits = registries[0]
     if hits and proposal.name:
         reading = _reading(turn, proposal)

@@ -297,7 +297,9 @@ async def _import_registry(
         # A chunk's random NIK-hash keys touch most pages of the index: with them cached, a chunk costs
         # one pass; with SQLite's default 2 MB, 1.000.000 rows import at half the speed.
         await store.widen_sqlite_cache(session, megabytes=SQLITE_CACHE_MB)
-        return await store.start_registry_batch(session, source=source.value, file_name=path.name)
+        return await store.start_registry_batch(
+            session, source=source.value, file_name=path.name, hash_key=vault.key_id
+        )
 
     batch_id: int = await _retrying(sessions, start)
     rejects = _Rejects(report, table, path, write_file=skip_bad)

@@ -253,15 +253,20 @@ async def apply_roster(
     return changes
 
 
+def _hash_list(nik_hash: str | Sequence[str]) -> list[str]:
+    """One hash, or the hashes of one NIK to try (``vault.hashes``: two while the secret is rotated)."""
+    return [nik_hash] if isinstance(nik_hash, str) else list(nik_hash)
+
+
 async def live_proposal_with_nik(
-    session: AsyncSession, *, nik_hash: str, exclude_id: int | None = None
+    session: AsyncSession, *, nik_hash: str | Sequence[str], exclude_id: int | None = None
 ) -> Proposal | None:
-    """The proposal (not rejected, not a draft) that already carries this NIK, if any."""
+    """The proposal (not rejected, not a draft) that already carries this NIK (under any of its hashes)."""
     if exclude_id is None:
-        found = await session.exec(_LIVE_WITH_NIK, params={"nik_hash": nik_hash})
+        found = await session.exec(_LIVE_WITH_NIK, params={"nik_hash": _hash_list(nik_hash)})
     else:
         found = await session.exec(
-            _LIVE_WITH_NIK_BUT, params={"nik_hash": nik_hash, "exclude_id": exclude_id}
+            _LIVE_WITH_NIK_BUT, params={"nik_hash": _hash_list(nik_hash), "exclude_id": exclude_id}
         )
     return cast(Proposal | None, found.first())
 
@@ -1412,29 +1417,32 @@ class RegistryMatch:
 _REGISTRY_LOOKUP = (
     select(RegistryEntry.source, RegistryEntry.name, RegistryEntry.desil)
     .join(RegistryActive, col(RegistryActive.batch_id) == col(RegistryEntry.batch_id))
-    .where(col(RegistryEntry.nik_hash) == bindparam("nik_hash"))
+    .where(col(RegistryEntry.nik_hash).in_(bindparam("nik_hash", expanding=True)))
     .order_by(col(RegistryEntry.source), col(RegistryEntry.id))
 )
 _ACTIVE_PARTICIPANT = select(ActiveParticipant.id).where(
-    col(ActiveParticipant.nik_hash) == bindparam("nik_hash")
+    col(ActiveParticipant.nik_hash).in_(bindparam("nik_hash", expanding=True))
 )
 
 
-async def registry_matches(session: AsyncSession, *, nik_hash: str) -> list[RegistryMatch]:
-    """Every row of the sources' active batches with this NIK hash, by source (one index read)."""
-    rows = await session.exec(_REGISTRY_LOOKUP, params={"nik_hash": nik_hash})
+async def registry_matches(session: AsyncSession, *, nik_hash: str | Sequence[str]) -> list[RegistryMatch]:
+    """Every row of the sources' active batches with this NIK (any of its hashes), by source."""
+    rows = await session.exec(_REGISTRY_LOOKUP, params={"nik_hash": _hash_list(nik_hash)})
     return [RegistryMatch(source, name, desil) for source, name, desil in rows]
 
 
-async def is_active_participant(session: AsyncSession, *, nik_hash: str) -> bool:
-    """Whether this NIK hash is on the imported list of active participants."""
-    found = await session.exec(_ACTIVE_PARTICIPANT, params={"nik_hash": nik_hash})
+async def is_active_participant(session: AsyncSession, *, nik_hash: str | Sequence[str]) -> bool:
+    """Whether this NIK (any of its hashes) is on the imported list of active participants."""
+    found = await session.exec(_ACTIVE_PARTICIPANT, params={"nik_hash": _hash_list(nik_hash)})
     return found.first() is not None
 
 
-async def start_registry_batch(session: AsyncSession, *, source: str, file_name: str) -> int:
-    """A new, inactive batch for an import of ``source``; its rows serve nothing until it is activated."""
-    batch = RegistryBatch(source=source, file_name=file_name[:200])
+async def start_registry_batch(
+    session: AsyncSession, *, source: str, file_name: str, hash_key: str | None = None
+) -> int:
+    """A new, inactive batch for an import of ``source``; its rows serve nothing until it is activated.
+    ``hash_key``: the key id of the secret its NIKs are hashed with (``vault.key_id``)."""
+    batch = RegistryBatch(source=source, file_name=file_name[:200], hash_key=hash_key)
     session.add(batch)
     await session.flush()
     assert batch.id is not None
@@ -1661,7 +1669,7 @@ _INTAKE_FIGURES = select(ProgramYear.age_min, ProgramYear.age_max, ProgramYear.d
     col(ProgramYear.year) == bindparam("year")
 )
 _IMPORTED_REGISTRIES = (
-    select(RegistryBatch.source)
+    select(RegistryBatch.source, RegistryBatch.hash_key)
     .join(RegistryActive, col(RegistryActive.batch_id) == col(RegistryBatch.id))
     .order_by(col(RegistryBatch.source))
 )
@@ -1677,19 +1685,28 @@ async def intake_figures(session: AsyncSession, *, year: int) -> IntakeFigures:
     return await _kept(session, ("figures", year), read)
 
 
-async def imported_registries(session: AsyncSession) -> tuple[str, ...]:
-    """The sources of :func:`registry_sources` (those registry_matches reads), kept INTAKE_CACHE_SECONDS."""
+async def imported_registries(
+    session: AsyncSession, *, key_ids: Sequence[str] | None = None
+) -> tuple[str, ...]:
+    """The sources of :func:`registry_sources` (those registry_matches reads), kept INTAKE_CACHE_SECONDS.
 
-    async def read() -> tuple[str, ...]:
-        return tuple(await session.exec(_IMPORTED_REGISTRIES))
+    With ``key_ids`` (the vault's secrets), only the sources whose active batch was hashed under one of
+    them: a registry hashed under a secret since removed finds no NIK, which must not read as "not in it".
+    """
 
-    return await _kept(session, "registries", read)
+    async def read() -> tuple[tuple[str, str | None], ...]:
+        return tuple((source, key) for source, key in await session.exec(_IMPORTED_REGISTRIES))
+
+    batches = await _kept(session, "registries", read)
+    # A batch from before batches were marked (no key) was hashed with the secret of the time: current.
+    return tuple(s for s, key in batches if key_ids is None or key is None or key in key_ids)
 
 
 # live_proposal_with_nik's statements (every NIK assessment), built once: building them per call cost
 # more than running them.
 _LIVE_WITH_NIK = select(Proposal).where(
-    col(Proposal.nik_hash) == bindparam("nik_hash"),
+    # IN: one hash, or two while the secret is rotated (one bound value costs what ``=`` does).
+    col(Proposal.nik_hash).in_(bindparam("nik_hash", expanding=True)),
     col(Proposal.status).in_([s.value for s in LIVE_STATUSES]),
 )
 _LIVE_WITH_NIK_BUT = _LIVE_WITH_NIK.where(col(Proposal.id) != bindparam("exclude_id"))

@@ -348,6 +348,9 @@ class RegistryBatch(SQLModel, table=True):
     rows: int = 0
     started_at: dt.datetime = Field(default_factory=utcnow)
     finished_at: dt.datetime | None = None  # set when it became active
+    # The key id of the secret its NIK hashes were made with (NikVault.key_id): a secret rotation cannot
+    # re-key hashes without their NIKs, so a batch under a removed secret is known stale (re-import it).
+    hash_key: str | None = Field(default=None, max_length=16)
 
 
 class RegistryActive(SQLModel, table=True):
@@ -356,6 +359,15 @@ class RegistryActive(SQLModel, table=True):
     source: str = Field(primary_key=True, max_length=8)
     batch_id: int = Field(foreign_key="registrybatch.id")
     activated_at: dt.datetime = Field(default_factory=utcnow)
+
+
+class SecretRotation(SQLModel, table=True):
+    """How far `lanjutkan secret rotate` got in each table, so an interrupted run resumes there."""
+
+    name: str = Field(primary_key=True, max_length=32)  # the table
+    key_id: str = Field(max_length=16)  # the new secret's key id: a later rotation starts over
+    last_id: int = 0  # every row up to this primary key is under the new secret
+    finished_at: dt.datetime | None = None
 
 
 class RegistryEntry(SQLModel, table=True):
