@@ -1,7 +1,7 @@
 """secret rotation: progress per table, the key id each registry batch was hashed with
 
 Revision ID: c4d8e1f2a3b6
-Revises: 7a4e9c2b5d10
+Revises: 9d3b7f1c2e84
 Create Date: 2026-12-03 17:00:00
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 
 
 revision: str = 'c4d8e1f2a3b6'
-down_revision: str | None = '7a4e9c2b5d10'
+down_revision: str | None = '9d3b7f1c2e84'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
