@@ -236,3 +236,73 @@ async def test_workers_on_sqlite_are_refused_in_one_line(tmp_path):
     result = await cli("run", "--workers", "2", env=env, cwd=tmp_path)
     assert result.returncode != 0
     assert result.stderr.startswith("error: --workers needs PostgreSQL"), result.stderr
+
+
+async def test_whatsapp_webhooks_alternating_between_two_processes_are_applied_in_order(tmp_path, pg_cluster):
+    from tests.fakewhatsapp import APP_SECRET, PHONE_ID, VERIFY_TOKEN, FakeWhatsApp
+    from tests.fakewhatsapp import TOKEN as WA_TOKEN
+
+    if pg_cluster is None:
+        pytest.skip("no PostgreSQL server to start: install its binaries (apt-get install postgresql)")
+    url = await _create_pg_database(pg_cluster)
+    rina = "6281200000101"
+    nik = synthetic_nik(serial=43)
+    async with FakeWhatsApp() as fake, FakeBotApi() as api:
+        w = Workers(tmp_path, api, url)
+        for name in (
+            "TELEGRAM_BOT_TOKEN",
+            "TELEGRAM_API_URL",
+            "TELEGRAM_WEBHOOK_URL",
+            "TELEGRAM_WEBHOOK_SECRET",
+        ):
+            del w.env[name]
+        w.env |= {
+            "WHATSAPP_PHONE_ID": PHONE_ID,
+            "WHATSAPP_TOKEN": WA_TOKEN,
+            "WHATSAPP_APP_SECRET": APP_SECRET,
+            "WHATSAPP_VERIFY_TOKEN": VERIFY_TOKEN,
+            "WHATSAPP_API_URL": fake.base_url,
+        }
+        await w.prepare()
+        try:
+            ports = [free_port(), free_port()]
+            for port in ports:
+                log = tmp_path / f"wa-{port}.log"
+                with log.open("wb") as sink:
+                    w.processes.append(
+                        await asyncio.create_subprocess_exec(
+                            sys.executable,
+                            "-m",
+                            "bot",
+                            "run",
+                            cwd=tmp_path,
+                            env=w.env | {"LANJUTKAN_PORT": str(port)},
+                            stdin=asyncio.subprocess.DEVNULL,
+                            stdout=sink,
+                            stderr=asyncio.subprocess.STDOUT,
+                        )
+                    )
+                await w._ready(port)
+
+            async def post(port: int, text: str) -> None:
+                webhook = fake.text_update(rina, text)
+                for _ in range(200):
+                    response = await w.http.post(
+                        f"http://127.0.0.1:{port}/whatsapp", content=webhook.body, headers=webhook.headers
+                    )
+                    if response.status_code != 503:
+                        break
+                    await asyncio.sleep(0.05)
+                assert response.status_code == 200
+
+            await post(ports[0], "halo")
+            await fake.wait_for(rina, 1, STEP_TIMEOUT)
+            have = len(fake.messages_to(rina))
+            for port, text in ((ports[0], "daftar"), (ports[1], nik), (ports[0], "Maruli Sitanggang")):
+                await post(port, text)
+            answers = (await fake.wait_for(rina, have + 3, STEP_TIMEOUT))[have:]
+            assert "Usulan baru untuk Desa Tomok" in answers[0].text
+            assert f"NIK {nik} terbaca" in answers[1].text
+            assert "15 Agustus 1990, laki-laki" in answers[2].text
+        finally:
+            await w.close()
