@@ -122,6 +122,11 @@ class Workers:
         assert (await self.post(proc, self.api.contact_update(user, PHONES[user]))).status_code == 200
         await self.api.wait_for(user, have + 1, STEP_TIMEOUT)
 
+    async def stop(self, proc: asyncio.subprocess.Process) -> None:
+        """SIGTERM, as systemd or a deploy sends it: the process finishes and exits 0."""
+        proc.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(proc.wait(), 40) == 0
+
     async def close(self) -> None:
         await self.http.aclose()
         for proc in self.processes:
@@ -306,3 +311,24 @@ async def test_whatsapp_webhooks_alternating_between_two_processes_are_applied_i
             assert "15 Agustus 1990, laki-laki" in answers[2].text
         finally:
             await w.close()
+
+
+async def test_a_rolling_restart_loses_nothing(tmp_path, pg_cluster):
+    """Two processes restarted one after the other (SIGTERM, start again) while the officer goes on:
+    every answer arrives once, in order; each stop exits 0."""
+    nik = synthetic_nik(serial=44)
+    async with workers(tmp_path, pg_cluster) as w:
+        one, two = await w.start(), await w.start()
+        await w.onboard(one, RINA)
+        started = await w.say(one, RINA, "/daftar")
+        assert "Usulan baru" in started.text
+        stopping = asyncio.create_task(w.stop(one))  # a deploy restarts the first
+        read_back = await w.say(two, RINA, nik)  # meanwhile the proxy sends to the other
+        assert f"NIK {nik} terbaca" in read_back.text
+        await stopping
+        one = await w.start()
+        await w.stop(two)
+        birth = await w.say(one, RINA, "Maruli Sitanggang")
+        assert "15 Agustus 1990, laki-laki" in birth.text
+        texts = [m.text for m in w.api.messages_to(RINA)]
+        assert sum(f"NIK {nik} terbaca" in t for t in texts) == 1  # nothing answered twice
