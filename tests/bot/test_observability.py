@@ -277,3 +277,33 @@ async def test_json_lines_of_a_failing_update_name_it_and_never_a_nik_or_a_token
         assert secret not in text
     metrics_text = (await get(build_server(services, metrics=metrics), "/metrics")).text
     assert sample(metrics_text, "lanjutkan_updates_total", channel="whatsapp", outcome="failed") == 1
+
+
+# ------------------------------------------------------------------------------------------- settings
+
+
+def test_the_settings_of_readiness_metrics_and_logs(monkeypatch, tmp_path):
+    from pydantic import ValidationError
+
+    from bot.settings import Settings
+
+    monkeypatch.chdir(tmp_path)  # no .env of the machine
+    for name in ("LANJUTKAN_LOG_FORMAT", "LANJUTKAN_METRICS", "LANJUTKAN_METRICS_ALLOW"):
+        monkeypatch.delenv(name, raising=False)
+    defaults = Settings()
+    assert defaults.log_format == "text"
+    assert defaults.observability() == Observability(metrics=True, metrics_allow=("127.0.0.1", "::1"))
+
+    monkeypatch.setenv("LANJUTKAN_LOG_FORMAT", "JSON")
+    monkeypatch.setenv("LANJUTKAN_METRICS", "false")
+    monkeypatch.setenv("LANJUTKAN_METRICS_ALLOW", "10.0.0.0/8, 192.168.1.5")
+    monkeypatch.setenv("LANJUTKAN_READY_FAILING_AFTER", "60")
+    settings = Settings()
+    assert settings.log_format == "json"
+    assert settings.observability() == Observability(
+        metrics=False, metrics_allow=("10.0.0.0/8", "192.168.1.5"), stale_after=60
+    )
+
+    monkeypatch.setenv("LANJUTKAN_METRICS_ALLOW", "everyone")
+    with pytest.raises(ValidationError, match="not an IP address or network"):
+        Settings()
