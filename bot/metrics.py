@@ -100,7 +100,7 @@ class Metrics:
         table = OutboundMessage.__table__  # type: ignore[attr-defined]
         query = (
             select(table.c.channel, func.count(), func.min(table.c.created_at))
-            .where(table.c.status.in_([d.value for d in QUEUED]))
+            .where(table.c.status.in_(QUEUED))
             .group_by(table.c.channel)
         )
         now = dt.datetime.now(dt.UTC)

@@ -803,7 +803,7 @@ def _failure(kind: str, detail: object) -> Exception | None:
     """An attempt's outcome as :meth:`handlers.context.Events.sent` takes it (None: it went)."""
     if kind in ("sent", "part", "template"):
         return None
-    if isinstance(detail, RetryLater):
+    if kind == "retry" and isinstance(detail, RetryLater):  # not "failed" after the last attempt
         return detail
     if kind == "outside":  # sent again behind a template
         return RetryLater("outside_window")

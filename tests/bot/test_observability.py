@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import datetime as dt
 import io
 import json
 import logging
@@ -26,6 +27,7 @@ from handlers.messages import Inbound
 from models import store
 from models.db import create_engine, session_maker
 from models.migrate import upgrade
+from models.tables import Delivery, OutboundMessage
 from scheduler.outbox import RetryLater, Undeliverable
 from tests.conftest import OPERATOR_PHONE, make_services, synthetic_nik
 from tests.fakewhatsapp import APP_SECRET, TOKEN, VERIFY_TOKEN
@@ -198,6 +200,21 @@ async def test_metrics_sort_sends_into_ok_retried_rate_limited_and_failed(servic
     assert counts == {"ok": 1, "retried": 1, "rate_limited": 2, "failed": 1}
 
 
+async def test_the_outbox_gauges_count_what_is_not_sent_and_the_oldest_age(services, metrics):
+    now = dt.datetime.now(dt.UTC)
+    async with services.sessions() as session:
+        for age, status in ((600, Delivery.PENDING), (60, Delivery.WAITING), (900, Delivery.SENT)):
+            created = now - dt.timedelta(seconds=age)
+            session.add(
+                OutboundMessage(channel="whatsapp", chat_id="1", text="x", status=status, created_at=created)
+            )
+        await session.commit()
+
+    text = (await get(build_server(services, metrics=metrics), "/metrics")).text
+    assert sample(text, "lanjutkan_outbox_queue", channel="whatsapp") == 2
+    assert 600 <= sample(text, "lanjutkan_outbox_oldest_seconds", channel="whatsapp") < 700
+
+
 async def test_metrics_refuse_other_clients_and_proxied_requests(services, metrics):
     app = build_server(services, metrics=metrics)
 
@@ -307,3 +324,15 @@ def test_the_settings_of_readiness_metrics_and_logs(monkeypatch, tmp_path):
     monkeypatch.setenv("LANJUTKAN_METRICS_ALLOW", "everyone")
     with pytest.raises(ValidationError, match="not an IP address or network"):
         Settings()
+
+
+def test_the_outboxs_outcomes_as_send_results():
+    from bot.metrics import send_result
+    from scheduler.outbox import _failure
+
+    assert send_result(_failure("sent", "wamid.1")) == "ok"
+    assert send_result(_failure("template", None)) == "ok"
+    assert send_result(_failure("retry", RetryLater("130429"))) == "rate_limited"
+    assert send_result(_failure("retry", RetryLater("timeout"))) == "retried"
+    assert send_result(_failure("failed", RetryLater("timeout"))) == "failed"  # its last attempt
+    assert send_result(_failure("unreachable", "not_on_whatsapp")) == "failed"
