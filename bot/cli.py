@@ -60,18 +60,24 @@ db_app.command("backup")(backup)
 DEMO_DIR = Path("data")
 
 
-def setup_logging(level: str, stream: TextIO | None = None) -> None:
+def setup_logging(level: str, stream: TextIO | None = None, *, json_lines: bool = False) -> None:
     """Log through lokal-id's PII filter, and keep libraries that dump payloads out of DEBUG.
 
     Our code never logs a NIK; at DEBUG, python-telegram-bot logs every Bot API call's parameters (the
     intake's read-back holds a NIK) and aiosqlite every SQL parameter, so those stay at INFO/WARNING
     whatever the level, and the filter masks anything that still looks like a NIK or a phone number.
+    The filter runs before the formatter, JSON lines included.
     """
     from lokal.samaran.logging import SamaranFilter
 
     handler = logging.StreamHandler(stream)
     handler.addFilter(SamaranFilter(types=["NIK", "KK", "PHONE"]))
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    if json_lines:  # LANJUTKAN_LOG_FORMAT=json: one object per line, with the update being handled
+        from bot.logs import JsonFormatter
+
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     logging.basicConfig(level=level.upper(), handlers=[handler], force=True)
     for name, floor in QUIET_LOGGERS.items():
         logger = logging.getLogger(name)
@@ -111,7 +117,7 @@ def run(
 ) -> None:
     """Run the bot: every chat app configured (Telegram, WhatsApp) and the HTTP server, until SIGTERM."""
     settings = load_settings()
-    setup_logging(settings.log_level)
+    setup_logging(settings.log_level, json_lines=settings.log_format == "json")
     channels = settings.channels()
     if not channels:
         fail(
@@ -159,6 +165,7 @@ def run(
         host=settings.host,
         port=settings.port,
         timetable=settings.timetable() if settings.scheduled_messages else None,
+        observability=settings.observability(),
     )
     try:
         sock = runtime.listen(shared=worker is not None)

@@ -20,7 +20,9 @@ from typing import Protocol
 import uvicorn
 from fastapi import FastAPI
 
-from bot.server import build_server
+from bot.health import Health, health_of
+from bot.metrics import Metrics
+from bot.server import Observability, build_server
 from handlers import chart
 from handlers.context import Services
 from models.db import checkpoint_periodically
@@ -146,17 +148,27 @@ class Runtime:
         host: str,
         port: int,
         timetable: Timetable | None = None,
+        observability: Observability | None = None,
     ) -> None:
         self.services = services
         self.channels = list(channels)
         self.workers = Workers(services, channels, holder=holder, timetable=timetable)
-        self.app = build_server(services)
+        self.app = self._server(observability or Observability())
         for channel in self.channels:
             channel.mount(self.app)
         self.host = host
         self.port = port
         self.stopping = asyncio.Event()
         self.bound_port: int | None = None  # the port listened on (LANJUTKAN_PORT=0: the one chosen)
+
+    def _server(self, options: Observability) -> FastAPI:
+        """The HTTP server with /readyz reading the channels' health and /metrics this process's
+        registry (its events attached to the services, which the engine and the workers report to)."""
+        marks = [h for channel in self.channels if (h := health_of(channel)) is not None]
+        self.health = Health(marks, stale_after=options.stale_after)
+        self.metrics = Metrics(self.services, [c.name for c in self.channels]) if options.metrics else None
+        self.services.events.attach(self.metrics)
+        return build_server(self.services, health=self.health, metrics=self.metrics, observability=options)
 
     def listen(self, *, shared: bool = False) -> socket.socket:
         """Bind the HTTP port now, so a port in use is a clear error before anything starts; ``shared``:

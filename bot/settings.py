@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, field_validator
@@ -12,6 +12,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from scheduler.jobs import Timetable
 from scheduler.outbox import Limits
+
+if TYPE_CHECKING:
+    from bot.server import Observability
 
 DEFAULT_API_URL = "https://api.telegram.org/bot"
 DEFAULT_GRAPH_URL = "https://graph.facebook.com/v23.0"  # Meta's Graph API, with its version
@@ -102,6 +105,13 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         default="INFO", validation_alias="LANJUTKAN_LOG_LEVEL"
     )
+    # json: one JSON object per line (time, level, logger, message, channel, update_id) for a log shipper
+    log_format: Literal["text", "json"] = Field(default="text", validation_alias="LANJUTKAN_LOG_FORMAT")
+    # GET /metrics (Prometheus), to these client addresses or networks only: the proxy must not forward it
+    metrics: bool = Field(default=True, validation_alias="LANJUTKAN_METRICS")
+    metrics_allow: str = Field(default="127.0.0.1,::1", validation_alias="LANJUTKAN_METRICS_ALLOW")
+    # GET /readyz: seconds a chat app's calls may fail, with no success in between, before it is not ready
+    ready_failing_after: float = Field(default=300, gt=0, validation_alias="LANJUTKAN_READY_FAILING_AFTER")
 
     @field_validator("timezone")
     @classmethod
@@ -125,6 +135,23 @@ class Settings(BaseSettings):
     @classmethod
     def _upper_level(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
+
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _lower_format(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("metrics_allow")
+    @classmethod
+    def _addresses(cls, value: str) -> str:
+        import ipaddress
+
+        for entry in value.split(","):
+            try:
+                ipaddress.ip_network(entry.strip(), strict=False)
+            except ValueError:
+                raise ValueError(f"not an IP address or network: {entry.strip()!r}") from None
+        return value
 
     @field_validator("database_url")
     @classmethod
@@ -217,6 +244,16 @@ class Settings(BaseSettings):
     def whatsapp_limits(self) -> Limits:
         """WhatsApp's: the business number's."""
         return Limits(per_second=self.whatsapp_per_second, chat_interval=self.whatsapp_pair_interval)
+
+    def observability(self) -> Observability:
+        """/readyz and /metrics as configured."""
+        from bot.server import Observability
+
+        return Observability(
+            metrics=self.metrics,
+            metrics_allow=tuple(e.strip() for e in self.metrics_allow.split(",") if e.strip()),
+            stale_after=self.ready_failing_after,
+        )
 
     @property
     def zone(self) -> ZoneInfo:

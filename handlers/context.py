@@ -6,6 +6,7 @@ import datetime as dt
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -34,6 +35,53 @@ class Doorbell:
     def ring(self) -> None:
         for listener in self._listeners:
             listener()
+
+
+class EventSink(Protocol):
+    """Where :class:`Events` go (``bot.metrics.Metrics``)."""
+
+    def update(self, channel: str, outcome: str) -> None: ...
+    def handled(self, channel: str, seconds: float) -> None: ...
+    def sent(self, channel: str, failure: Exception | None) -> None: ...
+    def scheduled(self, kind: str, count: int) -> None: ...
+    def database_error(self, where: str) -> None: ...
+
+
+class Events:
+    """What the process counts for its metrics: nothing until the runtime attaches a sink, so the
+    handlers and the scheduler report without knowing Prometheus (and tests need none)."""
+
+    def __init__(self) -> None:
+        self._sink: EventSink | None = None
+
+    def attach(self, sink: EventSink | None) -> None:
+        """Send events to ``sink`` from now on (None: drop them); one sink per process."""
+        self._sink = sink
+
+    def update(self, channel: str, outcome: str) -> None:
+        """An update done: answered, duplicate (handled before), ignored, failed."""
+        if self._sink is not None:
+            self._sink.update(channel, outcome)
+
+    def handled(self, channel: str, seconds: float) -> None:
+        """An update's turn, from its start to its replies sent."""
+        if self._sink is not None:
+            self._sink.handled(channel, seconds)
+
+    def sent(self, channel: str, failure: Exception | None) -> None:
+        """One send attempt: None when it went, else the RetryLater or Undeliverable that stopped it."""
+        if self._sink is not None:
+            self._sink.sent(channel, failure)
+
+    def scheduled(self, kind: str, count: int) -> None:
+        """Scheduled messages queued (summary, reminder)."""
+        if self._sink is not None and count:
+            self._sink.scheduled(kind, count)
+
+    def database_error(self, where: str) -> None:
+        """A database call failed (where: a fixed name such as "outbox", "webhook")."""
+        if self._sink is not None:
+            self._sink.database_error(where)
 
 
 class SentReplies:
@@ -115,6 +163,7 @@ class Services:
     name_checks_per_day: int = 50
     doorbell: Doorbell = field(default_factory=Doorbell)
     sent_replies: SentReplies = field(default_factory=SentReplies)
+    events: Events = field(default_factory=Events)  # counted for the metrics (bot.metrics)
     # An account no officer is bound to gets each kind of answer at most once per interval (onboarding).
     unbound_reply_interval: dt.timedelta = dt.timedelta(minutes=5)
     unbound_replies: CourtesyLimit = field(default_factory=CourtesyLimit)

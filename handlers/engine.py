@@ -93,6 +93,7 @@ class Engine:
         except Exception as error:
             # Only the type: a message or traceback text may quote what was typed, a NIK included.
             log.error("handling a %s message failed: %s", inbound.kind.value, type(error).__name__)
+            self.services.events.update(inbound.channel, "failed")
             replies = [Reply(texts.TRY_AGAIN_LATER), *await self._where_we_are(inbound)]
             return Answer(replies, await self._give_up(inbound, replies, holder))
 
@@ -136,6 +137,7 @@ class Engine:
         """Claim an update without acting on it (ignored or unreadable): a replay after a restart must
         never act on it later."""
         await self._give_up(Inbound(channel, "", "", Kind.OTHER, update_id=update_id), [], None)
+        self.services.events.update(channel, "ignored")
 
     async def _give_up(self, inbound: Inbound, replies: list[Reply], holder: str | None) -> int | None:
         """Claim an update that failed (the person is told to send again) or is ignored, with the replies
@@ -197,6 +199,7 @@ class Engine:
             if inbound.update_id is not None and not await store.claim_inbound(
                 session, channel=inbound.channel, update_id=inbound.update_id
             ):
+                self.services.events.update(inbound.channel, "duplicate")
                 return Answer([])  # handled before a crash: its replies were recorded with it
             account, officer, *held = await store.turn_state(
                 session, channel=inbound.channel, external_id=inbound.user_id
@@ -223,6 +226,7 @@ class Engine:
             except BaseException:
                 self.services.sent_replies.put_back(sent)
                 raise
+        self.services.events.update(inbound.channel, "answered")
         for done in turn.after_commit:
             done()
         if turn.queued:

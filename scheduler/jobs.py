@@ -164,6 +164,7 @@ class Schedule:
         for person, replies in await summaries_for(self.services, occurrence):
             queued += await self._queue_once(SUMMARY, period, person, replies, at=self.services.clock())
         log.info("%s %s: %d messages queued", SUMMARY, period, queued)
+        self.services.events.scheduled(SUMMARY, queued)
         return queued
 
     async def _reminders(self, now: dt.datetime, period: str) -> int:
@@ -198,6 +199,7 @@ class Schedule:
             queued += await self._queue_once(REMINDER, period, person, replies, at=now)
         if queued:
             log.info("%s %s: %d messages queued", REMINDER, period, queued)
+        self.services.events.scheduled(REMINDER, queued)
         return queued
 
     async def _queue_once(

@@ -514,6 +514,7 @@ class Outbox:
                 later = None if heads else await store.next_due_at(session, channels=[self.channel])
         except Exception as error:
             log.error("outbox read failed: %s", type(error).__name__)
+            self.services.events.database_error("outbox")
             await self._wait(self.limits.idle_poll)
             return 0
         started = 0
@@ -764,8 +765,11 @@ class Outbox:
                 break
             except Exception as error:
                 log.error("outbox record failed, retrying: %s", type(error).__name__)
+                self.services.events.database_error("outbox")
                 await asyncio.sleep(pause)
                 pause = min(pause * 2, 5.0)
+        if kind not in ("skip", "wait", "hold"):  # an attempt was made: counted for the metrics
+            self.services.events.sent(self.channel, _failure(kind, detail))
         if kind == "sent":
             self.sent += 1
         elif kind in ("hold", "template"):
@@ -793,3 +797,14 @@ class Outbox:
         async with self.services.sessions() as session:
             await store.purge_outbound(session, sent_before=self.clock() - SENT_KEEP)
             await session.commit()
+
+
+def _failure(kind: str, detail: object) -> Exception | None:
+    """An attempt's outcome as :meth:`handlers.context.Events.sent` takes it (None: it went)."""
+    if kind in ("sent", "part", "template"):
+        return None
+    if kind == "retry" and isinstance(detail, RetryLater):  # not "failed" after the last attempt
+        return detail
+    if kind == "outside":  # sent again behind a template
+        return RetryLater("outside_window")
+    return Undeliverable(detail if isinstance(detail, str) else kind)

@@ -61,6 +61,7 @@ class Receipts:
             except Exception as error:  # retried until the database takes it: unrecorded, it is resent
                 self.services.sent_replies.put_back(sent)
                 log.error("recording replies sent failed, retrying: %s", type(error).__name__)
+                self.services.events.database_error("receipts")
                 if tries is not None:
                     tries -= 1
                     if tries <= 0:
@@ -142,7 +143,13 @@ class DirectReplies:
     async def _call(self, chat_id: str, part: Part) -> tuple[Exception | None, str | None]:
         """One call, unless a 429's pause holds; its failure (RetryLater, Undeliverable) or its result."""
         if (wait := self.pacer.paused_for()) > 0:
-            return RetryLater("429", retry_after=wait), None
+            return RetryLater("429", retry_after=wait), None  # not attempted: not counted as a send
+        failure, ref = await self._perform(chat_id, part)
+        self.services.events.sent(self.channel, failure)
+        return failure, ref
+
+    async def _perform(self, chat_id: str, part: Part) -> tuple[Exception | None, str | None]:
+        """The call itself, paced."""
         start = self.pacer.take_direct((self.channel, chat_id))
         try:
             return None, await self.courier.perform(chat_id, part)
@@ -189,6 +196,7 @@ class DirectReplies:
                 return
             except Exception as error:
                 log.error("recording a reply failed, retrying: %s", type(error).__name__)
+                self.services.events.database_error("replies")
                 if time.monotonic() > deadline:
                     return
                 await asyncio.sleep(pause)

@@ -341,3 +341,36 @@ async def test_both_chat_apps_in_one_process_and_an_officer_bound_on_both(tmp_pa
         )
         await asyncio.sleep(1.0)
         assert d.fake.messages_to(JONSON) == []  # bound on Telegram: no template to his number
+
+
+async def test_run_serves_readiness_metrics_and_json_logs(tmp_path):
+    """/readyz 200 (database at head, WhatsApp's last webhook and call), /metrics counting the update
+    answered, and LANJUTKAN_LOG_FORMAT=json lines naming it, from the real `lanjutkan run`."""
+    import json
+
+    async with deployment(tmp_path) as d:
+        d.env |= {"LANJUTKAN_LOG_FORMAT": "json"}
+        await d.import_roster()
+        await d.start()
+        await d.say(RINA, "Halo")
+
+        ready = await d.http.get("/readyz")
+        assert ready.status_code == 200, ready.text
+        whatsapp = ready.json()["channels"]["whatsapp"]
+        assert whatsapp["last_webhook"] is not None
+        assert whatsapp["last_api_ok"] is not None  # the answer went out through the Cloud API
+
+        async def answered() -> bool:
+            text = (await d.http.get("/metrics")).text  # from loopback: allowed by default
+            return 'lanjutkan_updates_total{channel="whatsapp",outcome="answered"} 1.0' in text
+
+        deadline = asyncio.get_running_loop().time() + STEP_TIMEOUT
+        while not await answered():  # counted once the replies are sent, after the fake saw them
+            assert asyncio.get_running_loop().time() < deadline, "no answered update in /metrics"
+            await asyncio.sleep(0.05)
+        forwarded = await d.http.get("/metrics", headers={"X-Forwarded-For": "203.0.113.7"})
+        assert forwarded.status_code == 403  # what the reverse proxy passes on is refused
+
+        lines = [json.loads(line) for line in d.log_text().splitlines() if line.strip()]  # every line
+        assert {"time", "level", "logger", "message"} <= set(lines[0])
+        assert all(secret not in d.log_text() for secret in (TOKEN, APP_SECRET, VERIFY_TOKEN))

@@ -27,6 +27,7 @@ from bot.channels.telegram.courier import TelegramCourier
 from bot.channels.telegram.http import AiohttpRequest
 from bot.channels.telegram.inbound import CHANNEL, Inbox, InboxBot
 from bot.channels.telegram.processor import PerUserUpdateProcessor
+from bot.health import ChannelHealth
 from handlers import texts
 from handlers.engine import Engine
 from scheduler.liveness import process_name
@@ -88,6 +89,7 @@ class TelegramService:
         # every worker takes webhook posts and sends.
         self.receives = receives
         self._accepting = False
+        self.health = lifecycle.courier.health  # read by /readyz
 
     def mount(self, server: FastAPI) -> None:
         """``POST /telegram`` in webhook mode; long polling needs no route."""
@@ -165,6 +167,7 @@ def build_application(
     holder = process_name()
     pacer = Pacer(outbox_limits or Limits(), channel=CHANNEL)  # one flood state for the bot's token
     inbox = Inbox(engine)
+    health = ChannelHealth(CHANNEL)  # marked by getUpdates and the courier, read by /readyz
     bot = InboxBot(
         token,
         base_url=base_url,
@@ -172,8 +175,9 @@ def build_application(
         # getUpdates long-polls for up to 10 s (PTB's default timeout): read timeout above it
         get_updates_request=get_updates_request or AiohttpRequest(connection_pool_size=1, read_timeout=30.0),
         inbox=inbox,
+        health=health,
     )
-    courier = TelegramCourier(bot)
+    courier = TelegramCourier(bot, health=health)
     direct = DirectReplies(engine.services, CHANNEL, courier, pacer)
     lifecycle = Lifecycle(inbox, courier, direct, holder)
     application = (

@@ -14,6 +14,7 @@ from telegram.ext import ContextTypes
 
 from bot.channels.telegram.courier import retry_after_of
 from bot.channels.telegram.inbound import CHANNEL, to_inbound
+from bot.logs import timed, update_context
 from handlers.buttons import retires_keyboard
 from handlers.engine import Engine
 from handlers.messages import Inbound
@@ -39,11 +40,14 @@ class TelegramChannel:
 
     async def _answer(self, inbound: Inbound, pressed: str | None) -> None:
         """Handle an update and send its replies (recorded with the turn, confirmed once sent)."""
-        async with self.engine.turn_of(inbound):
-            answer = await self.engine.answer(self._with_sent(inbound), holder=self.holder, pressed=pressed)
-            kept = await self.direct.deliver(inbound.chat_id, answer, pressed)
-            if kept:
-                self._sent.setdefault(inbound.chat_id, []).extend(kept)
+        with update_context(CHANNEL, inbound.update_id):  # named in its log lines
+            async with self.engine.turn_of(inbound), timed(self.engine.services.events, CHANNEL):
+                answer = await self.engine.answer(
+                    self._with_sent(inbound), holder=self.holder, pressed=pressed
+                )
+                kept = await self.direct.deliver(inbound.chat_id, answer, pressed)
+                if kept:
+                    self._sent.setdefault(inbound.chat_id, []).extend(kept)
 
     async def on_message(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Answer a message (text, command, contact or anything else) from a private chat."""

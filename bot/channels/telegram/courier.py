@@ -20,6 +20,7 @@ from telegram.error import (
 )
 
 from bot.channels.telegram.render import MAX_CAPTION, MAX_TEXT, Part, markup, merge, split_text
+from bot.health import ChannelHealth
 from handlers.messages import Reply
 from scheduler.outbox import Part as PlannedPart
 from scheduler.outbox import RetryLater, Undeliverable
@@ -38,13 +39,14 @@ def retry_after_of(error: RetryAfter) -> float:
 class TelegramCourier:
     """The outbox's way out through Telegram: sends and edits, Bot API errors sorted for the worker."""
 
-    def __init__(self, bot: Bot, *, timeout: float = 10.0) -> None:
+    def __init__(self, bot: Bot, *, timeout: float = 10.0, health: ChannelHealth | None = None) -> None:
         self.bot = bot
         self.timeout = timeout
+        self.health = health or ChannelHealth("telegram")  # /readyz: the last call that worked
 
     async def send(self, chat_id: str, reply: Reply) -> str | None:
         """Send one message (cut to Telegram's limit), or a picture with its caption; its message id."""
-        async with _sorted_errors(editing=False):
+        async with self.health.watch(), _sorted_errors(editing=False):
             if reply.photo is not None:
                 sent = await self.bot.send_photo(
                     int(chat_id),
@@ -69,7 +71,7 @@ class TelegramCourier:
     async def edit(self, chat_id: str, message_ref: str, reply: Reply) -> None:
         """Write a card's outcome on it; its buttons go unless the reply has new ones."""
         keyboard = markup(reply)
-        async with _sorted_errors(editing=True):
+        async with self.health.watch(), _sorted_errors(editing=True):
             await self.bot.edit_message_text(
                 reply.text[:MAX_TEXT],
                 chat_id=int(chat_id),
@@ -104,7 +106,7 @@ class TelegramCourier:
         assert isinstance(part, Part)
         reply, chat = part.reply, int(chat_id)
         t = self.timeout
-        async with _sorted_errors(editing=False):
+        async with self.health.watch(), _sorted_errors(editing=False):
             if reply.target is not None:
                 await _on_earlier(self.bot, chat, reply, t)
                 return None

@@ -13,6 +13,7 @@ from telegram import Update
 from telegram.error import NetworkError
 from telegram.ext import Application, ExtBot
 
+from bot.health import ChannelHealth
 from handlers.engine import Engine
 from handlers.messages import Inbound, Kind
 from models import store
@@ -132,16 +133,19 @@ class InboxBot(ExtBot):
     means a crash can only leave updates that are in the database, and the next start replays them.
     """
 
-    def __init__(self, *args: Any, inbox: Inbox, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, inbox: Inbox, health: ChannelHealth | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._inbox = inbox
+        self._health = health or ChannelHealth(CHANNEL)  # /readyz: getUpdates is the channel's heartbeat
 
     async def get_updates(self, *args: Any, **kwargs: Any) -> tuple[Update, ...]:
-        updates = await super().get_updates(*args, **kwargs)
+        async with self._health.watch():
+            updates = await super().get_updates(*args, **kwargs)
         if updates:
             try:
                 await self._inbox.record(updates)
             except Exception as error:
+                self._inbox.services.events.database_error("inbox")
                 # Not confirmed to Telegram: polling retries and the same batch comes again.
                 raise NetworkError(f"inbox unavailable: {type(error).__name__}") from error
         return updates

@@ -17,6 +17,7 @@ def build_channel(engine: Engine, settings: Settings, *, holder: str) -> WhatsAp
     from bot.channels.whatsapp.channel import CHANNEL, WhatsAppService
     from bot.channels.whatsapp.client import build_client
     from bot.channels.whatsapp.courier import WhatsAppCourier
+    from bot.health import ChannelHealth
     from scheduler.outbox import Pacer
     from scheduler.replies import DirectReplies
 
@@ -27,7 +28,8 @@ def build_channel(engine: Engine, settings: Settings, *, holder: str) -> WhatsAp
         token=settings.whatsapp_token.get_secret_value().strip(),
         api_url=settings.whatsapp_api_url,
     )
-    courier = WhatsAppCourier(client)
+    health = ChannelHealth(CHANNEL, webhook=True)  # marked by the courier and the webhook, read by /readyz
+    courier = WhatsAppCourier(client, health=health)
     pacer = Pacer(settings.whatsapp_limits(), channel=CHANNEL)  # the business number's limits
     return WhatsAppService(
         engine,
@@ -37,4 +39,5 @@ def build_channel(engine: Engine, settings: Settings, *, holder: str) -> WhatsAp
         app_secret=settings.whatsapp_app_secret.get_secret_value(),
         verify_token=settings.whatsapp_verify_token.get_secret_value(),
         holder=holder,
+        health=health,
     )

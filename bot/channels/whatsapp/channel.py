@@ -17,6 +17,8 @@ from pywa_async import WhatsApp
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.channels.whatsapp.inbound import CHANNEL, WINDOW_ERROR, Status, sender_of, split, to_inbound
+from bot.health import ChannelHealth, health_of
+from bot.logs import timed, update_context
 from handlers.engine import Engine
 from handlers.messages import Inbound, Kind
 from models import store
@@ -51,8 +53,11 @@ class WhatsAppService:
         app_secret: str,
         verify_token: str,
         holder: str,
+        health: ChannelHealth | None = None,
     ) -> None:
         self.engine = engine
+        # Read by /readyz; the courier's by default: one record of the channel's calls and deliveries
+        self.health = health or health_of(courier) or ChannelHealth(CHANNEL, webhook=True)
         self.services = engine.services
         self.client = client
         self.courier = courier
@@ -96,6 +101,7 @@ class WhatsAppService:
         ):
             log.warning("whatsapp webhook with a wrong signature refused")
             return PlainTextResponse("Forbidden", status_code=403)
+        self.health.webhook_received()
         if not self._accepting:  # stopping (or not started): Meta delivers it again later
             return PlainTextResponse("Unavailable", status_code=503)
         try:
@@ -108,6 +114,7 @@ class WhatsAppService:
             new, waited = await when_free(lambda: self._record(messages, statuses))
         except Exception as error:  # not recorded: Meta retries a delivery not answered 200
             log.error("whatsapp webhook not recorded: %s", type(error).__name__)
+            self.services.events.database_error("webhook")
             return PlainTextResponse("Unavailable", status_code=503)
         if statuses:
             self.services.doorbell.ring()  # a message refused outside the window asks again
@@ -180,16 +187,17 @@ class WhatsAppService:
     async def _handle(self, update_id: str, inbound: Inbound | None, sender: str | None) -> None:
         """Answer the message in its person's turn, then release what waited for them (after the answer:
         "Terima kasih…" before the cards it announces)."""
-        try:
-            if inbound is None:
-                await self.engine.mark_handled(CHANNEL, update_id)
-            else:
-                async with self.engine.turn_of(inbound):
-                    pressed = inbound.message_ref if inbound.kind is Kind.BUTTON else None
-                    answer = await self.engine.answer(inbound, holder=self.holder, pressed=pressed)
-                    await self.direct.deliver(inbound.chat_id, answer, pressed)
-        except Exception as error:  # logged by type: a message may quote what was typed
-            log.error("whatsapp update failed: %s", type(error).__name__)
+        with update_context(CHANNEL, update_id):  # named in its log lines
+            try:
+                if inbound is None:
+                    await self.engine.mark_handled(CHANNEL, update_id)
+                else:
+                    async with self.engine.turn_of(inbound), timed(self.services.events, CHANNEL):
+                        pressed = inbound.message_ref if inbound.kind is Kind.BUTTON else None
+                        answer = await self.engine.answer(inbound, holder=self.holder, pressed=pressed)
+                        await self.direct.deliver(inbound.chat_id, answer, pressed)
+            except Exception as error:  # logged by type: a message may quote what was typed
+                log.error("whatsapp update failed: %s", type(error).__name__)
         if sender is not None:
             await self._release(lambda session: store.release_waiting(
                 session, channel=CHANNEL, chat_id=sender, at=self.services.clock()

@@ -39,6 +39,7 @@ from bot.channels.whatsapp.layout import (
     lay_out,
 )
 from bot.channels.whatsapp.templates import send_params, template_for
+from bot.health import ChannelHealth
 from handlers.messages import Reply, join_texts, split_text, textual
 from scheduler.outbox import OutsideWindow, RetryLater, Undeliverable
 from scheduler.outbox import Part as PlannedPart
@@ -90,8 +91,9 @@ class Part:
 class WhatsAppCourier:
     """The WhatsApp channel's way out: replies as Cloud API messages, errors sorted for the outbox."""
 
-    def __init__(self, client: WhatsApp) -> None:
+    def __init__(self, client: WhatsApp, *, health: ChannelHealth | None = None) -> None:
         self.client = client
+        self.health = health or ChannelHealth("whatsapp", webhook=True)  # /readyz: the last call that worked
 
     # ------------------------------------------------------------------------------------- planning
 
@@ -107,7 +109,7 @@ class WhatsAppCourier:
     async def perform(self, chat_id: str, part: PlannedPart) -> str | None:
         """Send one message of :meth:`plan`; its wamid."""
         assert isinstance(part, Part)
-        async with sorted_errors():
+        async with self.health.watch(), sorted_errors():
             return await self._send(chat_id, part.message)
 
     # ------------------------------------------------------------------------------------ the outbox
@@ -127,7 +129,7 @@ class WhatsAppCourier:
     async def send_template(self, chat_id: str, *, purpose: str, count: int) -> str | None:
         """The project's template for ``purpose`` (delivered outside the 24-hour window), with ``count``."""
         template = template_for(purpose)
-        async with sorted_errors():
+        async with self.health.watch(), sorted_errors():
             sent = await self.client.send_template(
                 to=chat_id,
                 name=template.name,
