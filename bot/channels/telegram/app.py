@@ -104,6 +104,7 @@ class TelegramService:
         if not hmac.compare_digest(given.encode(), self.webhook.secret.encode()):
             log.warning("telegram webhook without the right secret refused")
             return PlainTextResponse("Forbidden", status_code=403)
+        self.health.webhook_received()
         if not self._accepting:  # starting or stopping: Telegram delivers it again
             return PlainTextResponse("Unavailable", status_code=503)
         try:
