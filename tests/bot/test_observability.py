@@ -177,7 +177,9 @@ async def test_metrics_count_the_updates_the_sends_and_the_handling_time(service
 async def test_metrics_count_an_update_claimed_before_as_a_duplicate(services, metrics):
     engine = Engine(services)
     async with services.sessions() as session:  # in the inbox, as the channel records it on arrival
-        await store.record_inbound(session, channel="whatsapp", updates=[("u-1", "{}", "ID.1"), ("u-2", "{}", "ID.1")])
+        await store.record_inbound(
+            session, channel="whatsapp", updates=[("u-1", "{}", "ID.1"), ("u-2", "{}", "ID.1")]
+        )
         await session.commit()
     hello = Inbound.from_text(channel="whatsapp", user_id="1", chat_id="1", text="Halo", update_id="u-1")
     await engine.answer(hello)
