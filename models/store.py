@@ -21,6 +21,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from models.db import SessionMaker, when_free
 from models.rules.status import LIVE_STATUSES, Role, Status
 from models.tables import (
     ActiveParticipant,
@@ -1558,6 +1559,25 @@ async def record_export(
 ) -> None:
     """Audit one export (who, when, what, how many rows); ``actor`` is the command line's OS user and host."""
     session.add(ExportRecord(officer_id=officer_id, actor=actor, kind=kind, rows=rows, channel=channel))
+
+
+# A bulk job's transaction waits out another process's write lock this long (~50 s in all): an import or a
+# rotation beside a running bot must not fail for a busy moment.
+BULK_BUSY_PAUSES = tuple(min(0.05 * (attempt + 1), 1.0) for attempt in range(70))
+
+
+async def write_transaction(sessions: SessionMaker, work: Callable[[AsyncSession], Awaitable[_T]]) -> _T:
+    """``work(session)`` in a committed write transaction of its own, taken with the write lock first
+    (:func:`begin_write`), again while SQLite is busy in another process."""
+
+    async def attempt() -> _T:
+        async with sessions() as session:
+            await begin_write(session)
+            result = await work(session)
+            await session.commit()
+            return result
+
+    return await when_free(attempt, BULK_BUSY_PAUSES)
 
 
 async def begin_write(session: AsyncSession) -> None:
