@@ -332,3 +332,29 @@ async def test_a_rolling_restart_loses_nothing(tmp_path, pg_cluster):
         assert "15 Agustus 1990, laki-laki" in birth.text
         texts = [m.text for m in w.api.messages_to(RINA)]
         assert sum(f"NIK {nik} terbaca" in t for t in texts) == 1  # nothing answered twice
+
+
+async def test_scheduled_messages_go_once_from_two_processes(tmp_path, pg_cluster):
+    """Both processes catch up the weekly summary due today at start: each officer gets it once."""
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    async with workers(tmp_path, pg_cluster) as w:
+        one = await w.start()
+        await w.onboard(one, RINA)
+        await w.onboard(one, JONSON)
+        await w.stop(one)
+        today = dt.datetime.now(ZoneInfo("Asia/Jakarta")).strftime("%a").lower()
+        w.env |= {
+            "LANJUTKAN_SCHEDULED_MESSAGES": "true",
+            "LANJUTKAN_SUMMARY_DAY": today,
+            "LANJUTKAN_SUMMARY_TIME": "00:00",
+        }
+        await asyncio.gather(w.start(), w.start())
+
+        def summaries(user: int) -> list[str]:
+            return [m.text for m in w.api.messages_to(user) if m.text.startswith("📊 Ringkasan mingguan")]
+
+        await until(lambda: summaries(RINA) and summaries(JONSON), "the summaries", START_TIMEOUT)
+        await asyncio.sleep(2.0)  # a second copy, if any, would have come by now
+        assert (len(summaries(RINA)), len(summaries(JONSON))) == (1, 1)
