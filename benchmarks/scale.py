@@ -221,6 +221,16 @@ def postgres_cpu() -> float | None:
     return total / os.sysconf("SC_CLK_TCK") if found else None
 
 
+def machine_busy() -> float | None:
+    """CPU seconds the whole machine has been busy (all cores; /proc/stat: all but idle and iowait)."""
+    try:
+        fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    except OSError:
+        return None
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(f) for f in fields[:8])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
 class Bot:
     """``lanjutkan run`` (``--workers N``) on one port, on its own database, and the officers' client."""
 
@@ -359,6 +369,7 @@ class Result:
     cpu: float  # this process (the load generator and the fake)
     bot_cpu: float | None
     pg_cpu: float | None
+    machine: float | None  # the whole machine's busy CPU seconds (other processes' too)
     cleanup_short: int = 0  # officers whose NIK clean-up at Kirim was incomplete
 
     @property
@@ -387,23 +398,26 @@ async def saturate(bot: Bot, officers: list[Officer], concurrency: int) -> Resul
 
     gc.collect()
     cpu, bot_cpu, pg_cpu, start = time.process_time(), bot.cpu(), postgres_cpu(), time.perf_counter()
+    machine = machine_busy()
     await asyncio.gather(*(run(o) for o in officers))
     seconds = time.perf_counter() - start
-    return Result(len(latencies), seconds, latencies, time.process_time() - cpu,
-                  _minus(bot.cpu(), bot_cpu), _minus(postgres_cpu(), pg_cpu))  # fmt: skip
+    return Result(len(latencies), seconds, latencies, time.process_time() - cpu, _minus(bot.cpu(), bot_cpu),
+                  _minus(postgres_cpu(), pg_cpu), _minus(machine_busy(), machine))  # fmt: skip
 
 
 def show(name: str, phase: str, result: Result, extra: str = "") -> None:
     def per(seconds: float | None) -> str:
         return "?" if seconds is None else f"{seconds / result.updates * 1000:.2f}"
 
-    busy = sum(s for s in (result.cpu, result.bot_cpu, result.pg_cpu) if s is not None) / result.seconds
+    ours = sum(s for s in (result.cpu, result.bot_cpu, result.pg_cpu) if s is not None)
+    other = "?" if result.machine is None else f"{max(0.0, result.machine - ours) / result.seconds:.2f}"
     print(
         f"  {name:9} {phase:10} {result.updates:6d} updates in {result.seconds:6.2f} s = "
         f"{result.rate:7.1f}/s   handled p50 {result.pct(50):7.1f} ms  p90 {result.pct(90):7.1f} ms  "
         f"p99 {result.pct(99):7.1f} ms  max {max(result.latencies) * 1000:7.1f} ms  "
         f"cpu ms/update: bot {per(result.bot_cpu)}, postgres {per(result.pg_cpu)}, load+fake "
-        f"{per(result.cpu)} (cores busy {busy:.2f}){extra}",
+        f"{per(result.cpu)}; cores busy: these {ours / result.seconds:.2f}, "
+        f"other processes {other} of {os.cpu_count()}{extra}",
         flush=True,
     )
 
@@ -519,6 +533,14 @@ async def main(args: argparse.Namespace) -> str:
         one = await run_workers(1, args, admin_url, Path(workdir))
         two = await run_workers(2, args, admin_url, Path(workdir))
     speedup = two.rate / one.rate
+    if one.bot_cpu and two.bot_cpu and two.pg_cpu is not None:
+        cores = os.cpu_count() or 1
+        ceiling_one = one.updates / one.bot_cpu  # one worker: one process, one core at most
+        ceiling_two = cores * two.updates / (two.bot_cpu + two.pg_cpu + two.cpu)  # everything on all cores
+        print(f"  CPU ceilings from the CPU per update: 1 worker <= 1 core / bot = {ceiling_one:.0f}/s; "
+              f"2 workers <= {cores} cores / (bot + postgres + load+fake) = {ceiling_two:.0f}/s; so speedup "
+              f"<= {ceiling_two / ceiling_one:.2f} on this machine (with nothing else running)",
+              flush=True)  # fmt: skip
     print(
         f"  targets: webhook 1 worker {one.rate:.0f} >= long polling {polling:.0f} updates/s "
         f"{'ok' if one.rate >= polling else 'MISSED'}; speedup {speedup:.2f} >= {TARGET_SPEEDUP} "
