@@ -36,8 +36,9 @@ Measured:
   **speedup** = the second / the first; **p99** of handled in the 2-worker saturating phase (saturated, so
   it is mostly queueing: compare the p50 of the same line).
 * **CPU per update** during each phase, from /proc: the bot (the process, or the supervisor and its
-  workers), PostgreSQL (every ``postgres`` process: postmaster, backends, its helpers) and this process
-  (the load generator and the fake), to say what bounds the figures.
+  workers), PostgreSQL (our cluster's server, its backends and helpers) and this process
+  (the load generator and the fake), to say what bounds the figures; and the rest of the machine's busy
+  CPU (/proc/stat), other processes' (another job on a shared machine).
 * **Long polling on the same machine**: intake.py's own phase of our bot (in this process, SQLite,
   ``--intake-officers`` officers at once, 10 updates each including /start and contact), its throughput
   line printed as intake.py prints it.
@@ -209,16 +210,29 @@ def _ticks(fields: list[str], children: bool = False) -> int:
     return sum(int(f) for f in fields[11 : 15 if children else 13])
 
 
-def postgres_cpu() -> float | None:
-    """CPU seconds of every ``postgres`` process (the postmaster with its ended children, the backends)."""
-    total, found = 0, False
+def postmaster(admin_url: str) -> int | None:
+    """The pid of our cluster's server: the ``postgres`` process started with our port."""
+    port = admin_url.rsplit(":", 1)[1].split("/")[0]
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit() and _comm(entry.name) == "postgres":
-            fields = _stat(entry.name)
-            if fields is not None:
-                total += _ticks(fields, children=True)
-                found = True
-    return total / os.sysconf("SC_CLK_TCK") if found else None
+            with contextlib.suppress(OSError):
+                args = (entry / "cmdline").read_bytes().split(b"\0")
+                if b"-p" in args and args[args.index(b"-p") + 1] == port.encode():
+                    return int(entry.name)
+    return None
+
+
+def postgres_cpu(server: int | None) -> float | None:
+    """CPU seconds of our cluster: the server with its ended children, and its live backends and helpers
+    (not another cluster's on the same machine)."""
+    if server is None or (fields := _stat(server)) is None:
+        return None
+    total = _ticks(fields, children=True)
+    for entry in Path("/proc").iterdir():
+        child = _stat(entry.name) if entry.name.isdigit() else None
+        if child is not None and int(child[1]) == server:
+            total += _ticks(child)
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def machine_busy() -> float | None:
@@ -386,7 +400,7 @@ def _minus(after: float | None, before: float | None) -> float | None:
     return after - before if after is not None and before is not None else None
 
 
-async def saturate(bot: Bot, officers: list[Officer], concurrency: int) -> Result:
+async def saturate(bot: Bot, officers: list[Officer], concurrency: int, server: int | None) -> Result:
     """``concurrency`` officers at work at any time, each posting its next update when answered."""
     latencies: list[float] = []
     at_work = asyncio.Semaphore(concurrency)
@@ -397,12 +411,12 @@ async def saturate(bot: Bot, officers: list[Officer], concurrency: int) -> Resul
                 latencies.append(await bot.deliver(officer))
 
     gc.collect()
-    cpu, bot_cpu, pg_cpu, start = time.process_time(), bot.cpu(), postgres_cpu(), time.perf_counter()
+    cpu, bot_cpu, pg_cpu, start = time.process_time(), bot.cpu(), postgres_cpu(server), time.perf_counter()
     machine = machine_busy()
     await asyncio.gather(*(run(o) for o in officers))
     seconds = time.perf_counter() - start
     return Result(len(latencies), seconds, latencies, time.process_time() - cpu, _minus(bot.cpu(), bot_cpu),
-                  _minus(postgres_cpu(), pg_cpu), _minus(machine_busy(), machine))  # fmt: skip
+                  _minus(postgres_cpu(server), pg_cpu), _minus(machine_busy(), machine))  # fmt: skip
 
 
 def show(name: str, phase: str, result: Result, extra: str = "") -> None:
@@ -464,11 +478,12 @@ async def run_workers(workers: int, args: argparse.Namespace, admin_url: str, wo
             await bot.start()
             for o in officers:
                 plan(o, o.index, onboard=True)
-            onboarding = await saturate(bot, officers, args.concurrency)
+            server = postmaster(admin_url)
+            onboarding = await saturate(bot, officers, args.concurrency, server)
             show(name, "onboarding", onboarding, "   (not measured: /start and contact)")
             for o in officers:
                 plan(o, o.index, onboard=False)
-            result = await saturate(bot, officers, args.concurrency)
+            result = await saturate(bot, officers, args.concurrency, server)
             show(name, "saturating", result, f"   ({len(officers)} officers, {args.concurrency} at once, "
                  f"{bot.again} posts again after a 503)")  # fmt: skip
             await asyncio.sleep(0.5)  # a reply too many would arrive now
