@@ -48,36 +48,39 @@ Targets: webhook intake with 1 worker >= the long-polling figure measured in the
 Each printed with ok or MISSED; as the other benchmarks, a missed target is reported, not an exit status;
 a broken run (a reply missing or extra, a proposal not in the database, a non-200 answer) raises.
 
-What bounds it (measured on the 2-core machine, nothing else running; each phase prints its own CPU):
+What bounds it (measured on the 2-core machine, nothing else running; each phase prints its own CPU).
+The full run: ``scale: 1 worker 136 updates/s, 2 workers 178 updates/s, speedup 1.31, p99 819.4 ms``, long
+polling 249 updates/s.
 
-* One worker is one Python process, one event loop: at most one core. It needs about 7.4-8 ms of CPU per
+* One worker is one Python process, one event loop: at most one core. It needs about 7.2 ms of CPU per
   update on PostgreSQL (webhook parsing, the inbox insert committed before the 200, the turn, the reply's
-  send and confirmation), so about 125-135 updates/s at most, and it gets 122-132. PostgreSQL needs about
-  1.7-2.5 ms per update and this process (generator and fake) about 1.1.
-* Two workers, PostgreSQL and this process share the two cores: at most 2 cores / (8 + 2.5 + 1.1 ms)
-  = about 170-180 updates/s, and the 2-worker run is there (169-177/s, both cores busy: 1.97-1.98). So on
-  this machine the speedup is bounded at about 1.35 by CPU, whatever the bot does with its workers; 1.5
-  needs a third core (or PostgreSQL and the load elsewhere). The line "CPU ceilings" prints this bound
-  from the run's own figures. On a shared machine another job's CPU ("other processes") lowers either
-  run, and the speedup moves with it (1.12 and 1.45 measured while another test suite ran).
+  send and confirmation), so about 138 updates/s at most, and it gets 136. PostgreSQL needs about 1.7 ms
+  per update and this process (generator and fake) about 1.1.
+* Two workers, PostgreSQL and this process share the two cores: at most 2 cores / (7.6 + 2.4 + 1.0 ms)
+  = about 180 updates/s, and the 2-worker run gets 178 with both cores busy (1.98). So on this machine
+  the speedup is bounded at about 1.3 by CPU, whatever the bot does with its workers; 1.5 needs a third
+  core (or PostgreSQL and the load elsewhere). The line "CPU ceilings" prints this bound from the run's
+  own figures. On a shared machine another job's CPU ("other processes") lowers either run, and the
+  speedup moves with it (1.12 and 1.45 measured while another test suite ran).
 * Long polling (intake.py's phase, SQLite, one process with the generator and the fake) needs about 4 ms
-  per update *all included* and gets about 240/s: webhook on PostgreSQL costs the bot about twice the CPU
-  per update. Where it goes (``log_statement=all`` on the cluster, cProfile with ``--profile``): about 19
-  round trips to PostgreSQL per update (measured over the --quick run's 240 updates), each through
-  SQLAlchemy's asyncpg adapter and its greenlet; about 6 of them are ``pool_pre_ping`` (``models/db.py``
-  sets it for PostgreSQL; SQLAlchemy's asyncpg ping is BEGIN, ``;``, ROLLBACK on every session checkout,
-  about 2 checkouts per update); the reply's confirmation (``UPDATE outboundmessage SET status =
-  'sent'``) is a transaction of its own after the send. On SQLite the same statements are calls on the
-  loop, no round trips.
+  per update *all included* and gets about 240-250/s: webhook on PostgreSQL costs the bot about twice
+  the CPU per update. Where it goes (``log_statement=all`` on the cluster, cProfile with ``--profile``):
+  about 19 round trips to PostgreSQL per update (measured over the --quick run's 240 updates), each
+  through SQLAlchemy's asyncpg adapter and its greenlet; about 6 of them are ``pool_pre_ping``
+  (``models/db.py`` sets it for PostgreSQL; SQLAlchemy's asyncpg ping is BEGIN, ``;``, ROLLBACK on every
+  session checkout, about 2 checkouts per update): without it (an experiment, 300 officers, one run each)
+  the bot's CPU went from 6.6 to 6.3 ms per update, PostgreSQL's from 1.9 to 1.4, 1 worker from 148 to
+  157 updates/s. The reply's confirmation (``UPDATE outboundmessage SET status = 'sent'``) is a
+  transaction of its own after the send. On SQLite the same statements are calls on the loop.
 
 Product defect found (reported, not fixed here: product code is out of this benchmark's scope): with
 ``--workers 2`` about half the proposals keep a message with the full NIK in the chat after Kirim (the
-"NIK clean-up ... incomplete" line: 474-508 of 1.000 officers; 0 with one worker). The ids of the bot's
-messages that show a full NIK (the read-back, the summary) are kept in the process that sent them
-(``TelegramChannel._sent`` in ``bot/channels/telegram/channel.py``) and reach the conversation only with
-the chat's next update *handled by the same process*; when that update (for the summary: Kirim) goes to
-the other worker, Kirim cannot mask the message. The typed NIK, recorded with its own turn, is always
-deleted.
+"NIK clean-up ... incomplete" line: 474-525 of 1.000 officers in four runs; 0 with one worker). The ids
+of the bot's messages that show a full NIK (the read-back, the summary) are kept in the process that sent
+them (``TelegramChannel._sent`` in ``bot/channels/telegram/channel.py``) and reach the conversation only
+with the chat's next update *handled by the same process*; when that update (for the summary: Kirim)
+goes to the other worker, Kirim cannot mask the message. The typed NIK, recorded with its own turn, is
+always deleted.
 
 The last line printed is exactly
 ``scale: 1 worker <u1> updates/s, 2 workers <u2> updates/s, speedup <s>, p99 <ms> ms``.
