@@ -171,6 +171,7 @@ def plan(officer: Officer, serial: int, *, onboard: bool) -> None:
             if message is None:
                 raise RuntimeError(f"officer {officer.index}: no buttons to press {label!r}")
             if label == texts.SEND:  # the last step: clean-up calls after it are counted, not waited for
+                assert isinstance(api, HookApi)
                 api.finished.add(uid)
             return api.press_update(uid, message, message.button(label)["callback_data"]), calls
 
