@@ -27,6 +27,7 @@ lint: $(STAMP)
 bench: $(STAMP)  ## the speed and memory targets
 	$(BIN)/python benchmarks/intake.py
 	$(BIN)/python benchmarks/whatsapp.py
+	$(BIN)/python benchmarks/scale.py
 	$(BIN)/python benchmarks/outbox.py
 	$(BIN)/python benchmarks/registry.py
 	$(BIN)/python benchmarks/summary.py
