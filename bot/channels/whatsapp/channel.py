@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import hmac
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -16,6 +17,7 @@ from pywa import utils as pywa_utils
 from pywa_async import WhatsApp
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.channels.whatsapp.courier import failure_reason
 from bot.channels.whatsapp.inbound import CHANNEL, WINDOW_ERROR, Status, sender_of, split, to_inbound
 from bot.health import ChannelHealth, health_of
 from bot.logs import timed, update_context
@@ -30,7 +32,6 @@ log = logging.getLogger(__name__)
 
 WINDOW = dt.timedelta(hours=24)  # Meta's customer service window
 INBOX_KEEP = dt.timedelta(days=2)  # Meta retries a delivery for up to a day or so
-REASONS = {131026: "not_on_whatsapp"}  # a failure reported later, as the courier names the same refusal
 # A window this process recorded open (with nothing waiting) this recently is not written again: it stays
 # open for a day, and a conversation's every message would otherwise cost an upsert and a read.
 WINDOW_FRESH = dt.timedelta(seconds=30)
@@ -155,7 +156,7 @@ class WhatsAppService:
                         session,
                         channel=CHANNEL,
                         message_ref=status.message_id,
-                        reason=REASONS.get(status.code or 0, f"whatsapp_{status.code or 'failed'}"),
+                        reason=failure_reason(status.code),
                         outside_window=status.code == WINDOW_ERROR,
                         at=now,
                     )
@@ -265,6 +266,4 @@ def _sender(delivery: dict[str, Any]) -> str | None:
 
 
 def _same(given: str, expected: str) -> bool:
-    import hmac
-
     return hmac.compare_digest(given.encode(), expected.encode())

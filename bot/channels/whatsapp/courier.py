@@ -230,6 +230,16 @@ def _menu(body: str, labels: list[str]) -> list[Message]:
 # -------------------------------------------------------------------------------------------- errors
 
 
+def failure_reason(code: int | None) -> str:
+    """A failure Meta reported later in a status webhook, named as :func:`sorted_errors` names the same
+    refusal when it comes at once (the dinas reads one word for one cause)."""
+    if code == 131026:
+        return "not_on_whatsapp"
+    if code == 131047:
+        return "outside_window"
+    return f"whatsapp_{code}" if code else "whatsapp_failed"
+
+
 @contextlib.asynccontextmanager
 async def sorted_errors() -> AsyncIterator[None]:
     """Cloud API errors as the outbox needs them: retry later, or never deliverable (with a reason)."""

@@ -127,3 +127,12 @@ def test_failure_reasons_read_for_the_dinas():
     assert texts.failure_reason("refused_132001") == "ditolak WhatsApp (kode 132001)"
     assert texts.failure_reason("whatsapp_131000") == "gagal di WhatsApp (kode 131000)"
     assert texts.failure_reason(None) == "-"
+
+
+def test_a_failure_reported_later_is_named_as_the_same_refusal_at_once():
+    from bot.channels.whatsapp.courier import failure_reason
+
+    assert failure_reason(131026) == "not_on_whatsapp"  # as sorted_errors names MessageUndeliverable
+    assert failure_reason(131047) == "outside_window"
+    assert failure_reason(131000) == "whatsapp_131000"
+    assert failure_reason(None) == "whatsapp_failed"
