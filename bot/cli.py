@@ -177,17 +177,13 @@ def run(
 
 def _supervise(settings: Settings, count: int) -> NoReturn:
     """Run ``count`` workers of this bot until SIGTERM (the schema checked once, here)."""
-    import socket
-
+    from bot.runtime import bind
     from bot.supervisor import Supervisor
 
-    family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as probe:  # a port in use: one line, not N workers failing
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-        try:
-            probe.bind((settings.host, settings.port))
-        except OSError as exc:
-            fail(f"cannot listen on {settings.host}:{settings.port} (LANJUTKAN_HOST/PORT): {exc.strerror}")
+    try:  # a port in use: one line, not N workers failing one after the other
+        bind(settings.host, settings.port, shared=True).close()
+    except OSError as exc:
+        fail(f"cannot listen on {settings.host}:{settings.port} (LANJUTKAN_HOST/PORT): {exc.strerror}")
     logging.getLogger(__name__).info("starting %d workers on %s:%s", count, settings.host, settings.port)
     raise typer.Exit(asyncio.run(Supervisor(count, dict(os.environ)).run()))
 

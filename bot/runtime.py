@@ -128,6 +128,21 @@ def tune_memory() -> None:
     gc.set_threshold(*GC_THRESHOLDS)
 
 
+def bind(host: str, port: int, *, shared: bool = False) -> socket.socket:
+    """A TCP socket bound to ``host:port`` (``shared``: with other processes, SO_REUSEPORT); OSError when
+    the port is taken."""
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if shared:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
 class _Server(uvicorn.Server):
     """uvicorn without its own signal handlers: the runtime stops the server with everything else."""
 
@@ -173,13 +188,7 @@ class Runtime:
     def listen(self, *, shared: bool = False) -> socket.socket:
         """Bind the HTTP port now, so a port in use is a clear error before anything starts; ``shared``:
         with the other workers of ``run --workers`` (the kernel spreads the connections among them)."""
-        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
-        sock = socket.socket(family, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        if shared:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-        sock.bind((self.host, self.port))
-        sock.set_inheritable(True)
+        sock = bind(self.host, self.port, shared=shared)
         self.bound_port = sock.getsockname()[1]
         return sock
 
