@@ -10,7 +10,6 @@ import asyncio
 import contextlib
 import json
 import signal
-import socket
 import sqlite3
 import sys
 from collections.abc import AsyncIterator
@@ -33,17 +32,12 @@ from tests.e2e.test_run import (
     until,
 )
 from tests.fakebotapi import TOKEN, FakeBotApi, SentMessage
+from tests.pgcluster import free_port
 
 pytestmark = pytest.mark.e2e
 
 HOOK_SECRET = "synthetic_webhook-secret_0123456789"
 HOOK_URL = "https://bot.example.go.id/telegram"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 class Deployment:

@@ -20,6 +20,7 @@ import pytest
 from tests.conftest import synthetic_nik
 from tests.e2e.test_run import ROSTER_CSV, SECRET, START_TIMEOUT, STEP_TIMEOUT, base_env, cli, masked, until
 from tests.fakewhatsapp import APP_SECRET, PHONE_ID, TOKEN, VERIFY_TOKEN, FakeWhatsApp, SentMessage, Webhook
+from tests.pgcluster import free_port
 
 pytestmark = pytest.mark.e2e
 
@@ -28,12 +29,6 @@ TIGOR = "6281200000102"  # another operator of Desa Tomok
 JONSON = "6281200000201"  # camat of Simanindo
 STRANGER = "6281299999999"  # on no roster
 ADDRESS = "Dusun II, RT 002/RW 001"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 class WhatsAppDeployment:

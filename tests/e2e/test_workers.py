@@ -33,8 +33,9 @@ from tests.e2e.test_run import (
     cli,
     until,
 )
-from tests.e2e.test_telegram_webhook import HOOK_SECRET, HOOK_URL, free_port
+from tests.e2e.test_telegram_webhook import HOOK_SECRET, HOOK_URL
 from tests.fakebotapi import TOKEN, FakeBotApi, SentMessage
+from tests.pgcluster import free_port
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres]
 

@@ -146,5 +146,7 @@ async def test_an_earlier_update_nobody_handles_holds_the_next_only_a_while(
     monkeypatch.setattr(engine_module, "ORDER_PAUSES", (0.05, 0.05))
     await _bound_operator(services)
     _, later = await _received(services, ("201", "/bantuan"), ("202", "/daftar"))
+    started = asyncio.get_running_loop().time()
     replies = await asyncio.wait_for(Engine(services).handle(later), 5)
+    assert asyncio.get_running_loop().time() - started >= 0.1  # it did wait for the earlier one first
     assert "Usulan baru" in replies[0].text
