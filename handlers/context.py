@@ -6,7 +6,7 @@ import datetime as dt
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import NamedTuple, Protocol
 from zoneinfo import ZoneInfo
 
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -84,6 +84,15 @@ class Events:
             self._sink.database_error(where)
 
 
+class SentReply(NamedTuple):
+    """A reply sent directly: when, and the (note, message id) pairs of its messages sent with ``keep``
+    (JSON, see ``Reply.keep``)."""
+
+    reply_id: int
+    at: dt.datetime
+    kept: str | None = None
+
+
 class SentReplies:
     """Replies a channel sent directly, waiting to be recorded as sent.
 
@@ -92,22 +101,26 @@ class SentReplies:
     """
 
     def __init__(self) -> None:
-        self._waiting: list[tuple[int, dt.datetime]] = []
+        self._waiting: list[SentReply] = []
         self._listeners: list[Callable[[], None]] = []
 
     def listen(self, listener: Callable[[], None]) -> None:
         """Be told when replies wait again (a turn that took them did not commit)."""
         self._listeners.append(listener)
 
-    def add(self, reply_id: int, at: dt.datetime) -> None:
-        self._waiting.append((reply_id, at))
+    def add(self, reply_id: int, at: dt.datetime, kept: str | None = None) -> None:
+        self._waiting.append(SentReply(reply_id, at, kept))
 
-    def take(self) -> list[tuple[int, dt.datetime]]:
+    def kept_of(self, reply_id: int) -> str | None:
+        """A waiting reply's kept message ids (JSON), or None if it is not waiting here."""
+        return next((sent.kept or "[]" for sent in self._waiting if sent.reply_id == reply_id), None)
+
+    def take(self) -> list[SentReply]:
         """All waiting, for a transaction that records them (:meth:`put_back` if it does not commit)."""
         taken, self._waiting = self._waiting, []
         return taken
 
-    def put_back(self, taken: list[tuple[int, dt.datetime]]) -> None:
+    def put_back(self, taken: list[SentReply]) -> None:
         if not taken:
             return
         self._waiting[:0] = taken
@@ -209,6 +222,8 @@ class Turn:
     held: Sequence[object] = ()  # rows loaded up front, kept alive for session.get
     # Run once the turn's transaction committed: a turn rolled back (a busy database) sent nothing.
     after_commit: list[Callable[[], None]] = field(default_factory=list)
+    # Given the id of the turn's recorded reply, in its transaction (a channel that sends it keeps ids).
+    recorded: list[Callable[[int], None]] = field(default_factory=list)
 
     def say(self, reply: Reply | str) -> None:
         self.replies.append(reply if isinstance(reply, Reply) else Reply(reply))

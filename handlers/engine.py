@@ -18,7 +18,7 @@ from handlers import approval, buttons, ekspor, intake, onboarding, queries, rek
 from handlers.context import Services, Turn
 from handlers.messages import Answer, Inbound, Kind, Reply, dump_replies
 from models import db, store
-from models.tables import Conversation
+from models.tables import Conversation, Delivery
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +104,7 @@ class Engine:
                 return await self._attempt(inbound, holder, pressed, wait=True)
             except store.EarlierPending:
                 await asyncio.sleep(pause)
-        log.warning("an earlier update of the same person is still unhandled: going on without it")
+        log.warning("an earlier update or reply of the same person is still in hand: going on without it")
         return await self._attempt(inbound, holder, pressed, wait=False)
 
     async def _attempt(
@@ -115,6 +115,19 @@ class Engine:
         except store.DuplicateLiveNik:
             # Rolled back: tell the officer who lost the race why, from a fresh transaction.
             return await self._turn(inbound, holder=holder, pressed=pressed, after_race=True, wait=wait)
+
+    async def _receive_sent(self, session: AsyncSession, conversation: Conversation, *, wait: bool) -> None:
+        """The message ids of the replies that showed a full NIK (Kirim or Batal masks them), from this
+        process's receipts or the database; while another process is still sending one (``direct``),
+        :class:`store.EarlierPending` (as for an earlier update), unless told not to wait any more."""
+        awaited = intake.awaited_replies(conversation)
+        kept = {reply_id: self.services.sent_replies.kept_of(reply_id) for reply_id in awaited}
+        if missing := [reply_id for reply_id, ids in kept.items() if ids is None]:
+            recorded = await store.reply_deliveries(session, reply_ids=missing)
+            if wait and any(status is Delivery.DIRECT for status, _ in recorded.values()):
+                raise store.EarlierPending
+            kept |= {reply_id: ids for reply_id, (_, ids) in recorded.items()}
+        intake.receive_sent(conversation, kept)
 
     async def _where_we_are(self, inbound: Inbound) -> list[Reply]:
         """After a failure, the open question again, so the officer has buttons to press."""
@@ -205,11 +218,11 @@ class Engine:
                 session, channel=inbound.channel, external_id=inbound.user_id
             )
             turn = Turn(self.services, session, inbound, account, officer, held=held)
+            conversation = held[0] if held and isinstance(held[0], Conversation) else None
             if inbound.sent:
-                conversation = held[0]
-                intake.remember_sent(
-                    conversation if isinstance(conversation, Conversation) else None, inbound.sent
-                )
+                intake.remember_sent(conversation, inbound.sent)
+            if conversation is not None and intake.awaited_replies(conversation):
+                await self._receive_sent(session, conversation, wait=wait)
             if after_race:
                 await intake.after_lost_race(turn)
             elif officer is None:
@@ -218,6 +231,9 @@ class Engine:
                 await route(turn)
             officer_id = turn.officer.id if turn.officer is not None else None
             reply_id = await self._record(session, inbound, turn.replies, holder, pressed, officer_id)
+            if reply_id is not None:
+                for recorded in turn.recorded:
+                    recorded(reply_id)
             # Replies sent since the last write, recorded with this turn's change (no write of their own)
             sent = self.services.sent_replies.take()
             try:

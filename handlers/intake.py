@@ -56,7 +56,9 @@ NIK_REGISTRY_CODES = {FindingCode.NOT_IN_REGISTRY, FindingCode.DESIL_ABOVE_THRES
 # Conversation.data keys: whether the officer was shown the NIK's registry result and the name comparison
 # ("shown" or "hidden"), and the chat messages that carried a full NIK: [message ref, masked text or None
 # for the officer's own message, deleted]. At most MAX_NIK_MESSAGES are kept (a NIK retyped many times).
-REGISTRY, NAMES, NIK_MESSAGES = "registry", "names", "nik_messages"
+# NIK_REPLIES: the recorded replies showing a full NIK whose message ids are not known yet (they are
+# read at the next turn, from the process that sent them or the database).
+REGISTRY, NAMES, NIK_MESSAGES, NIK_REPLIES = "registry", "names", "nik_messages", "nik_replies"
 SHOWN, HIDDEN = "shown", "hidden"
 MAX_NIK_MESSAGES = 40
 
@@ -290,7 +292,7 @@ def _question(turn: Turn, conversation: Conversation, proposal: Proposal) -> Rep
             return Reply(
                 _summary_text(turn, conversation, proposal),
                 buttons=actions,
-                keep=_keep_note(conversation, masked),
+                keep=_keep_note(turn, conversation, masked),
             )
         case Step.EDIT:
             fields = [b(key, label) for key, label in texts.FIELD_LABELS.items()]
@@ -495,7 +497,7 @@ async def on_nik(turn: Turn, conversation: Conversation, proposal: Proposal, tex
         return text + ("\n\n" + texts.warnings_block(seen) if seen else "")
 
     masked = read_back(mask_nik(reading.nik)) + "\n\n" + texts.NIK_MASKED_NOTE
-    turn.say(Reply(read_back(reading.nik), keep=_keep_note(conversation, masked)))
+    turn.say(Reply(read_back(reading.nik), keep=_keep_note(turn, conversation, masked)))
     # Editing the NIK from the summary still passes through the birth-date check it may have changed.
     await _goto(turn, conversation, proposal, Step.NAME if not conversation.from_summary else Step.BIRTH)
 
@@ -584,8 +586,16 @@ async def _record_lookup(turn: Turn, nik: str, kind: str, *, shown: bool) -> Non
 # ----------------------------------------------------------------------------- the full NIK in the chat
 
 
-def _keep_note(conversation: Conversation, masked: str) -> str:
-    """For a message showing a full NIK: its conversation and the text it gets at Kirim or Batal."""
+def _keep_note(turn: Turn, conversation: Conversation, masked: str) -> str:
+    """For a message showing a full NIK: its conversation and the text it gets at Kirim or Batal. Once the
+    turn's reply is recorded, the conversation awaits the ids of its messages."""
+
+    def await_ids(reply_id: int) -> None:
+        awaited = conversation.data.get(NIK_REPLIES, [])
+        if reply_id not in awaited:
+            conversation.data = {**conversation.data, NIK_REPLIES: [*awaited, reply_id][-MAX_NIK_MESSAGES:]}
+
+    turn.recorded.append(await_ids)
     return json.dumps([conversation.officer_id, conversation.token, masked], ensure_ascii=False)
 
 
@@ -596,6 +606,23 @@ def _remember_message(conversation: Conversation, ref: str, masked: str | None) 
 def _with_message(data: dict[str, Any], ref: str, masked: str | None) -> dict[str, Any]:
     kept = [*data.get(NIK_MESSAGES, []), [ref, masked]][-MAX_NIK_MESSAGES:]
     return {**data, NIK_MESSAGES: kept}
+
+
+def awaited_replies(conversation: Conversation) -> list[int]:
+    """The recorded replies showing a full NIK whose message ids the conversation has not received."""
+    return list(conversation.data.get(NIK_REPLIES, []))
+
+
+def receive_sent(conversation: Conversation, kept: dict[int, str | None]) -> None:
+    """Note the message ids of awaited replies (JSON of (note, id) pairs; None: never known, as for a
+    reply the outbox sent after a failure) and stop awaiting them."""
+    for kept_json in kept.values():
+        if kept_json:
+            remember_sent(conversation, tuple((note, ref) for note, ref in json.loads(kept_json)))
+    awaited = [reply_id for reply_id in awaited_replies(conversation) if reply_id not in kept]
+    conversation.data = {key: value for key, value in conversation.data.items() if key != NIK_REPLIES} | (
+        {NIK_REPLIES: awaited} if awaited else {}
+    )
 
 
 def remember_sent(conversation: Conversation | None, sent: tuple[tuple[str, str], ...]) -> None:

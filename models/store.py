@@ -1192,18 +1192,35 @@ async def record_reply(
 
 # As SQL for the same reason as _INSERT_REPLY: it runs with nearly every turn.
 _CONFIRM_REPLY = text(
-    "UPDATE outboundmessage SET status = 'sent', sent_at = :at, payload = NULL, holder = NULL"
+    "UPDATE outboundmessage SET status = 'sent', sent_at = :at, payload = NULL, holder = NULL, kept = :kept"
     " WHERE id = :reply_id AND (status = 'direct' OR (status = 'pending' AND attempts = 0 AND progress = 0))"
 ).bindparams(bindparam("at", type_=OutboundMessage.__table__.c.sent_at.type))  # type: ignore[attr-defined]
 
 
-async def confirm_replies(session: AsyncSession, *, sent: list[tuple[int, dt.datetime]]) -> None:
-    """Record replies the channel sent directly (id, when). One taken over meanwhile (this process was
-    thought dead) and not sent by the outbox yet is recorded too, so the outbox does not send it again."""
+async def confirm_replies(
+    session: AsyncSession, *, sent: Sequence[tuple[int, dt.datetime, str | None]]
+) -> None:
+    """Record replies the channel sent directly (id, when, the ids of messages sent with ``keep``). One
+    taken over meanwhile (this process was thought dead) and not sent by the outbox yet is recorded too,
+    so the outbox does not send it again."""
     if not sent:
         return
     connection = await session.connection()
-    await connection.execute(_CONFIRM_REPLY, [{"reply_id": reply_id, "at": at} for reply_id, at in sent])
+    await connection.execute(
+        _CONFIRM_REPLY, [{"reply_id": reply_id, "at": at, "kept": kept} for reply_id, at, kept in sent]
+    )
+
+
+async def reply_deliveries(
+    session: AsyncSession, *, reply_ids: Sequence[int]
+) -> dict[int, tuple[Delivery, str | None]]:
+    """Replies' status and kept message ids (see ``OutboundMessage.kept``); a purged one is absent."""
+    rows = await session.exec(
+        select(OutboundMessage.id, OutboundMessage.status, OutboundMessage.kept).where(
+            col(OutboundMessage.id).in_(reply_ids)
+        )
+    )
+    return {reply_id: (Delivery(status), kept) for reply_id, status, kept in rows if reply_id is not None}
 
 
 async def hand_over_reply(

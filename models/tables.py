@@ -283,6 +283,9 @@ class OutboundMessage(SQLModel, table=True):
     message_ref: str | None = Field(default=None, max_length=128, index=True)
     holder: str | None = Field(default=None, max_length=64)  # the process sending it while ``direct``
     progress: int = 0  # of the channel's messages for this reply, how many went out before a hand-over
+    # Sent directly: the (note, message id) of its messages sent with ``Reply.keep``, as JSON, read by the
+    # person's next turn in whichever process handles it (the ids exist only once sent).
+    kept: str | None = Field(default=None, sa_type=sa.Text)
 
 
 class Dispatch(SQLModel, table=True):

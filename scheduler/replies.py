@@ -7,9 +7,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -30,16 +32,24 @@ class Receipts:
         self.services = services
         self.linger = linger
         self._writer: asyncio.Task[None] | None = None
+        self._lingering: asyncio.Task[Any] | None = None  # a writer before it takes anything (cancellable)
         services.sent_replies.listen(self._soon)
 
-    def confirm(self, reply_id: int, at: dt.datetime) -> None:
-        """Record the reply as sent soon (until then a crash sends it again when the bot restarts)."""
-        self.services.sent_replies.add(reply_id, at)
-        self._soon()
+    def confirm(self, reply_id: int, at: dt.datetime, kept: str | None = None) -> None:
+        """Record the reply as sent soon (until then a crash sends it again when the bot restarts), with
+        the ids of its messages sent with ``keep`` (JSON): those at once, as the person's next turn may
+        be waiting for them in another process."""
+        self.services.sent_replies.add(reply_id, at, kept)
+        self._soon(at_once=kept is not None)
 
-    def _soon(self) -> None:
-        if self._writer is None or self._writer.done():
-            self._writer = asyncio.get_running_loop().create_task(self._write(self.linger))
+    def _soon(self, *, at_once: bool = False) -> None:
+        writer = self._writer
+        if writer is not None and not writer.done():
+            lingering = self._lingering is writer
+            if not (at_once and lingering):
+                return
+            writer.cancel()  # still lingering: nothing taken yet
+        self._writer = asyncio.get_running_loop().create_task(self._write(0.0 if at_once else self.linger))
 
     async def drain(self, *, tries: int = 8) -> None:
         """Return once every reply confirmed so far is recorded (before stopping; tests), or after
@@ -51,7 +61,12 @@ class Receipts:
         await self._write(0.0, tries=tries)
 
     async def _write(self, linger: float, *, tries: int | None = None) -> None:
-        await asyncio.sleep(linger)
+        self._lingering = asyncio.current_task()
+        try:
+            await asyncio.sleep(linger)
+        finally:
+            if self._lingering is asyncio.current_task():
+                self._lingering = None
         pause = 0.05
         while sent := self.services.sent_replies.take():
             try:
@@ -101,16 +116,17 @@ class DirectReplies:
         self.clock = clock
         self.receipts = Receipts(services)
 
-    async def deliver(self, chat_id: str, answer: Answer, pressed: str | None) -> list[tuple[str, str]]:
+    async def deliver(self, chat_id: str, answer: Answer, pressed: str | None) -> None:
         """Send the answer's replies: the messages in order, the changes to earlier ones (``aside``) at the
-        same time; the (note, message id) of those sent with ``keep``."""
+        same time; once all went, recorded as sent with the (note, message id) of those sent with ``keep``
+        (the person's next turn reads them, in whichever process)."""
         kept: list[tuple[str, str]] = []
         try:
             parts = self.courier.plan(answer.replies, pressed)
         except Exception as error:  # a bug: the outbox tries again (and records a failure in the end)
             log.error("planning a reply failed: %s", type(error).__name__)
             await self._hand_over(answer, 0, self.backoff, type(error).__name__)
-            return kept
+            return
         split = next((i for i, part in enumerate(parts) if part.aside), len(parts))
         changes = asyncio.gather(*(self._call(chat_id, part) for part in parts[split:]))  # started now
         stopped, failure = await self._in_order(chat_id, parts[:split], kept)
@@ -125,8 +141,7 @@ class DirectReplies:
             # From the first call left undone; changes to earlier messages may be redone without harm.
             await self._hand_over(answer, stopped, failure.retry_after or self.backoff, failure.reason)
         elif answer.reply_id is not None:
-            self.receipts.confirm(answer.reply_id, self.clock())
-        return kept
+            self.receipts.confirm(answer.reply_id, self.clock(), json.dumps(kept) if kept else None)
 
     async def _in_order(
         self, chat_id: str, parts: Sequence[Part], kept: list[tuple[str, str]]

@@ -169,6 +169,41 @@ async def test_one_persons_rapid_answers_alternating_between_two_processes_are_a
         assert "15 Agustus 1990, laki-laki" in answers[2].text  # the name came after the NIK, as typed
 
 
+async def test_at_kirim_the_nik_messages_are_masked_whichever_process_sent_them(tmp_path, pg_cluster):
+    """Each answer to the other process (as a proxy may send them): at Kirim the officer's NIK message is
+    deleted and the read-back and summary, sent by other processes, are masked."""
+    nik = synthetic_nik(serial=45)
+    async with workers(tmp_path, pg_cluster) as w:
+        procs = [await w.start(), await w.start()]
+        await w.onboard(procs[0], RINA)
+        await w.say(procs[0], RINA, "/daftar")
+        typed, have = w.api.text_update(RINA, nik), len(w.api.messages_to(RINA))
+        assert (await w.post(procs[1], typed)).status_code == 200
+        read_back = (await w.api.wait_for(RINA, have + 1, STEP_TIMEOUT))[have]
+        assert f"NIK {nik} terbaca" in read_back.text
+        await w.say(procs[0], RINA, "Maruli Sitanggang")
+        await w.press(procs[1], RINA, "Benar")
+        await w.press(procs[0], RINA, "Petani")
+        await w.say(procs[1], RINA, "Dusun II, RT 002/RW 001")
+        summary = await w.press(procs[0], RINA, "Lewati")  # sent by the first, Kirim goes to the second
+        assert nik in summary.text
+        done = await w.press(procs[1], RINA, "Kirim")
+        assert "Usulan U-00001 terkirim" in done.text
+
+        def shown() -> list[str]:
+            return [m.text for m in w.api.messages_to(RINA) if nik in m.text]
+
+        await until(lambda: not shown(), "the NIK messages masked", STEP_TIMEOUT)
+        assert (RINA, typed["message"]["message_id"]) in w.api.deleted
+        masked = [
+            str(edit["text"])
+            for edit in w.api.edits
+            if "text" in edit and int(edit.get("message_id", 0)) in (read_back.message_id, summary.message_id)
+        ]
+        assert len(masked) == 2, masked
+        assert all("NIK disamarkan" in text for text in masked), masked
+
+
 async def test_a_worker_killed_mid_conversation_loses_nothing_and_the_other_sends_the_cards(
     tmp_path, pg_cluster
 ):

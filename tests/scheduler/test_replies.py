@@ -16,12 +16,15 @@ import time
 
 import pytest
 from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 from telegram.ext import Application
 
 from bot.channels.telegram import CHANNEL, Lifecycle, TelegramCourier
+from handlers import engine as engine_module
 from handlers import texts
-from handlers.context import Services
+from handlers.context import SentReplies, Services
 from handlers.engine import Engine
+from handlers.intake import NIK_MESSAGES, NIK_REPLIES
 from handlers.messages import Inbound, load_replies
 from models import store
 from models.tables import ChatAccount, Delivery, OutboundMessage
@@ -131,6 +134,13 @@ async def lease_holder(services: Services, name: str) -> str | None:
         return None if lease is None else lease.holder
 
 
+async def officer_of(session: AsyncSession, chat_id: int) -> int:
+    """The officer bound to a Telegram chat."""
+    account = (await session.exec(select(ChatAccount).where(ChatAccount.external_id == str(chat_id)))).one()
+    assert account.officer_id is not None
+    return account.officer_id
+
+
 def texts_to(api: FakeBotApi, chat_id: int) -> list[str]:
     return [m.text for m in api.messages_to(chat_id)]
 
@@ -222,7 +232,7 @@ async def test_a_reply_taken_over_then_confirmed_by_its_sender_is_not_sent_again
     assert answer.reply_id is not None
     async with services.sessions() as session:
         assert await store.take_over_replies(session, holders={OTHER_HOST}, now=dt.datetime.now(dt.UTC)) == 1
-        await store.confirm_replies(session, sent=[(answer.reply_id, dt.datetime.now(dt.UTC))])
+        await store.confirm_replies(session, sent=[(answer.reply_id, dt.datetime.now(dt.UTC), None)])
         await session.commit()
 
     assert await new_outbox(services, app).deliver_pending() == 0
@@ -238,7 +248,7 @@ async def test_confirmations_put_back_by_a_failed_turn_are_still_recorded(servic
     assert answer.reply_id is not None
     await direct.deliver(str(STRANGER), answer, None)
     taken = services.sent_replies.take()  # as a turn does...
-    assert [reply_id for reply_id, _ in taken] == [answer.reply_id]
+    assert [sent.reply_id for sent in taken] == [answer.reply_id]
     services.sent_replies.put_back(taken)  # ...before its transaction fails
 
     await asyncio.sleep(direct.receipts.linger + 0.5)
@@ -399,3 +409,59 @@ async def test_a_replys_payload_is_encrypted_at_rest_and_cleared_once_sent(servi
     assert any(f"NIK {nik} terbaca" in text for text in texts_to(fake_api, RINA)[seen + 1 :])
     [*_, row] = await rows(services, RINA)
     assert (row.status, row.payload, row.holder) == (Delivery.SENT, None, None)
+
+
+# ------------------------------------------------------------------- the ids of messages showing a NIK
+
+
+async def test_the_next_turn_in_another_process_waits_for_the_read_backs_id_and_keeps_it(
+    services, app, chat, fake_api
+):
+    """The read-back (a full NIK) is sent by one process and the officer's next message reaches another
+    (own memory, same database): that turn waits while the read-back is still being sent, then notes its
+    message id in the conversation, so Kirim or Batal masks it there."""
+    seen = await onboarded(chat)
+    sender, other = services, dataclasses.replace(services, sent_replies=SentReplies())
+    direct = DirectReplies(sender, CHANNEL, courier(app), Pacer(FAST))
+    direct.receipts.linger = 60.0  # only the reply with kept ids is written at once
+    await Engine(sender).answer(inbound(RINA, "/daftar", 2001), holder=direct_holder())
+    read_back = await Engine(sender).answer(
+        inbound(RINA, synthetic_nik(serial=7), 2002), holder=direct_holder()
+    )
+
+    name = asyncio.create_task(
+        Engine(other).answer(inbound(RINA, "Maruli Sitanggang", 2003), holder=direct_holder())
+    )
+    await asyncio.sleep(0.3)
+    assert not name.done()  # the read-back is still `direct`: its id is not known yet
+    await direct.deliver(str(RINA), read_back, None)
+    await asyncio.wait_for(name, 10)
+
+    [sent_read_back] = [m for m in fake_api.messages_to(RINA)[seen:] if "terbaca" in m.text]
+    async with services.sessions() as session:
+        conversation = await store.conversation_of(session, officer_id=await officer_of(session, RINA))
+    assert conversation is not None
+    assert [ref for ref, masked in conversation.data[NIK_MESSAGES] if masked] == [
+        str(sent_read_back.message_id)
+    ]
+    assert NIK_REPLIES not in conversation.data  # received: no later turn waits for it
+
+
+async def test_a_turn_gives_up_waiting_for_a_reply_a_dead_process_never_sent(
+    services, app, chat, monkeypatch
+):
+    """The process that recorded the read-back died before sending it: the next turn goes on after its
+    pauses (the outbox sends the read-back; it cannot be masked, its id is never known)."""
+    await onboarded(chat)
+    monkeypatch.setattr(engine_module, "ORDER_PAUSES", (0.05, 0.05))
+    dead = dead_holder()
+    await Engine(services).answer(inbound(RINA, "/daftar", 2101), holder=dead)
+    await Engine(services).answer(inbound(RINA, synthetic_nik(serial=8), 2102), holder=dead)
+
+    answer = await Engine(services).answer(inbound(RINA, "Maruli Sitanggang", 2103), holder=direct_holder())
+
+    assert "15 Agustus 1990" in "\n".join(reply.text for reply in answer.replies)
+    async with services.sessions() as session:
+        conversation = await store.conversation_of(session, officer_id=await officer_of(session, RINA))
+    assert conversation is not None
+    assert NIK_REPLIES not in conversation.data

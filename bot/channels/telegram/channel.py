@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import functools
 import logging
 from collections.abc import Awaitable, Callable
@@ -30,24 +29,13 @@ class TelegramChannel:
         self.engine = engine
         self.holder = holder  # this process, which sends the replies it records
         self.direct = direct
-        # Per chat, the ids of messages sent with ``keep``: they go to the engine with the chat's next
-        # update, in its transaction (no write of their own; a restart in between loses them).
-        self._sent: dict[str, list[tuple[str, str]]] = {}
-
-    def _with_sent(self, inbound: Inbound) -> Inbound:
-        sent = self._sent.pop(inbound.chat_id, None)
-        return dataclasses.replace(inbound, sent=tuple(sent)) if sent else inbound
 
     async def _answer(self, inbound: Inbound, pressed: str | None) -> None:
         """Handle an update and send its replies (recorded with the turn, confirmed once sent)."""
         with update_context(CHANNEL, inbound.update_id):  # named in its log lines
             async with self.engine.turn_of(inbound), timed(self.engine.services.events, CHANNEL):
-                answer = await self.engine.answer(
-                    self._with_sent(inbound), holder=self.holder, pressed=pressed
-                )
-                kept = await self.direct.deliver(inbound.chat_id, answer, pressed)
-                if kept:
-                    self._sent.setdefault(inbound.chat_id, []).extend(kept)
+                answer = await self.engine.answer(inbound, holder=self.holder, pressed=pressed)
+                await self.direct.deliver(inbound.chat_id, answer, pressed)
 
     async def on_message(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Answer a message (text, command, contact or anything else) from a private chat."""
