@@ -149,7 +149,7 @@ def run(
         _supervise(settings, workers)
     worker = os.environ.get(WORKER_ENV)
 
-    from bot.runtime import Runtime
+    from bot.runtime import Runtime, run_loop
     from scheduler.liveness import process_name
 
     holder = process_name()
@@ -172,7 +172,7 @@ def run(
     except OSError as exc:
         fail(f"cannot listen on {settings.host}:{settings.port} (LANJUTKAN_HOST/PORT): {exc.strerror}")
     logging.getLogger(__name__).info("bot starting for %s", services.kabupaten.name)
-    asyncio.run(runtime.run(sock))
+    run_loop(runtime.run(sock))
 
 
 def _supervise(settings: Settings, count: int) -> NoReturn:

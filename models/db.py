@@ -81,7 +81,13 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
             async_creator=lambda: InlineSqliteConnection.open(path),
         )
     else:
-        kwargs.update(pool_size=10, max_overflow=10, pool_pre_ping=True)
+        # No pool_pre_ping: its round trips on every checkout were a fifth of a turn's. A connection the
+        # server dropped (a restart, a failover) fails its transaction instead, the pool drops them all,
+        # and the transaction is run again on a new one (see is_busy). Eight connections a process: a
+        # transaction never waits on the network, so a few keep a worker busy, and more transactions at
+        # once only contend in the server (benchmarks/scale.py: its CPU per update a third lower than
+        # with twenty).
+        kwargs.update(pool_size=4, max_overflow=4)
     # hide_parameters: SQL errors in logs must not carry NIK hashes, names or phone numbers.
     engine = create_async_engine(url, hide_parameters=True, **kwargs)
     if is_sqlite(url):
@@ -115,7 +121,10 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def is_busy(error: BaseException) -> bool:
-    """Whether a database error is SQLite's "database is locked": worth retrying after a pause."""
+    """Whether a transaction that failed is worth running again after a pause: SQLite's "database is
+    locked", or a connection the server dropped (PostgreSQL restarted; the pool replaced them all)."""
+    if getattr(error, "connection_invalidated", False):
+        return True
     text = str(getattr(error, "orig", error)).lower()
     return "database is locked" in text or "database table is locked" in text
 
@@ -126,8 +135,8 @@ BUSY_PAUSES = (0.05, 0.1, 0.2, 0.4, 0.8, 1.6)
 
 async def when_free(operation: Callable[[], Awaitable[T]], pauses: Sequence[float] = BUSY_PAUSES) -> T:
     """Run ``operation`` (a whole transaction), and again after each pause while SQLite says another
-    process holds its write lock (the transaction was rolled back; waiting blocks no one); any other
-    error, or the last attempt's, is raised."""
+    process holds its write lock or the connection was lost (the transaction was rolled back; waiting
+    blocks no one); any other error, or the last attempt's, is raised."""
     for pause in pauses:
         try:
             return await operation()

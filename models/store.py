@@ -360,6 +360,14 @@ async def record_inbound(
     return [update_id for update_id in rows if update_id in new]
 
 
+async def each_statement_alone(session: AsyncSession) -> None:
+    """On PostgreSQL, run the session's statements each in its own implicit transaction (autocommit): no
+    BEGIN and COMMIT round trips, for a write that is one statement. Called before the first statement;
+    on SQLite (calls on the loop, no round trips) the session stays as it is."""
+    if session.bind is not None and session.bind.dialect.name == "postgresql":
+        await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+
+
 class EarlierPending(Exception):
     """An earlier update of the same person is not handled yet (by another process): wait for it."""
 
@@ -367,11 +375,15 @@ class EarlierPending(Exception):
 # PostgreSQL: one person's turns one at a time across processes (a lock held until the transaction ends),
 # and in the order their updates were received.
 _PERSON_LOCK = text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))")
-_EARLIER_PENDING = text(
+# The lock and the check in one round trip. The check may see the rows as they were before the lock was
+# granted (one snapshot per statement): an earlier update handled meanwhile then looks pending, and the
+# turn is tried again; one seen handled stays handled, so "none pending" is always right.
+_PERSON_TURN = text(
     "SELECT EXISTS (SELECT 1 FROM inboundupdate AS earlier JOIN inboundupdate AS mine"
     " ON mine.channel = earlier.channel AND mine.update_id = :update_id"
     " WHERE earlier.channel = :channel AND earlier.person = :person AND earlier.handled_at IS NULL"
     " AND earlier.seq < mine.seq)"
+    " FROM (SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))) AS locked"
 )
 
 
@@ -381,11 +393,12 @@ async def take_person_turn(
     """Hold this person's turn for the transaction (PostgreSQL, several processes); with ``in_order``,
     raises :class:`EarlierPending` while an update of theirs received before this one is not handled."""
     connection = await session.connection()
-    await connection.execute(_PERSON_LOCK, {"key": f"{channel}:{person}"})
+    key = f"{channel}:{person}"
     if not in_order:
+        await connection.execute(_PERSON_LOCK, {"key": key})
         return
     earlier = await connection.execute(
-        _EARLIER_PENDING, {"channel": channel, "person": person, "update_id": update_id}
+        _PERSON_TURN, {"key": key, "channel": channel, "person": person, "update_id": update_id}
     )
     if earlier.scalar():
         raise EarlierPending

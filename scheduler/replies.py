@@ -71,6 +71,7 @@ class Receipts:
         while sent := self.services.sent_replies.take():
             try:
                 async with self.services.sessions() as session:
+                    await store.each_statement_alone(session)  # one UPDATE: its own transaction
                     await store.confirm_replies(session, sent=sent)
                     await session.commit()
             except Exception as error:  # retried until the database takes it: unrecorded, it is resent

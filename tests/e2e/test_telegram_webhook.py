@@ -183,6 +183,25 @@ async def test_an_update_committed_before_the_200_survives_a_kill(tmp_path):
         assert f"NIK {nik} terbaca" in read_back.text
 
 
+async def test_many_posts_at_once_are_each_recorded_and_answered_once(tmp_path):
+    """As Telegram posts with up to max_connections at once: updates recorded together (one write for
+    those that arrive during another) are each committed before their 200 and answered once."""
+    people = range(5001, 5041)
+    async with deployment(tmp_path) as d:
+        await d.import_roster()
+        await d.start()
+        await d.post(d.api.text_update(people[0], "/start"))  # started: no 503 to post again below
+        await d.api.wait_for(people[0], 1, STEP_TIMEOUT)
+        responses = await asyncio.gather(*(d.post(d.api.text_update(p, "/start")) for p in people[1:]))
+        assert {r.status_code for r in responses} == {200}
+        for person in people:
+            [welcome] = await d.api.wait_for(person, 1, STEP_TIMEOUT)
+            assert welcome.text.startswith("Selamat datang di layanan LANJUTKAN")
+        await asyncio.sleep(0.3)  # a second answer, if any, would come now
+        assert all(len(d.api.messages_to(p)) == 1 for p in people)
+        assert d.query("SELECT count(*), count(handled_at) FROM inboundupdate") == [(40, 40)]
+
+
 async def test_switching_between_webhook_and_polling_both_ways(tmp_path):
     async with deployment(tmp_path) as d:
         await d.import_roster()

@@ -150,3 +150,36 @@ async def test_an_earlier_update_nobody_handles_holds_the_next_only_a_while(
     replies = await asyncio.wait_for(Engine(services).handle(later), 5)
     assert asyncio.get_running_loop().time() - started >= 0.1  # it did wait for the earlier one first
     assert "Usulan baru" in replies[0].text
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize(
+    "database_url", [pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True
+)
+async def test_after_the_database_dropped_every_connection_the_next_message_is_answered(
+    services, database_url
+):
+    """PostgreSQL restarted (or failed over) and the bot's pooled connections are dead: the next turn
+    fails on one, the pool replaces them all, and the turn runs again and is answered (no ping on every
+    checkout to find out first)."""
+    import asyncpg
+
+    from handlers.engine import Engine
+
+    await _bound_operator(services)
+    engine = Engine(services)
+    help_asked, daftar = await _received(services, ("301", "/bantuan"), ("302", "/daftar"))
+    await engine.handle(help_asked)  # the pool holds a connection that worked
+    admin = await asyncpg.connect(database_url.replace("+asyncpg", ""))
+    try:
+        dropped = await admin.fetchval(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+    finally:
+        await admin.close()
+    assert dropped >= 1
+
+    replies = await asyncio.wait_for(engine.handle(daftar), 10)
+
+    assert "Usulan baru" in replies[0].text

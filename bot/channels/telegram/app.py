@@ -22,6 +22,7 @@ from telegram.ext import (
 )
 from telegram.request import BaseRequest
 
+from bot.channels.grouped import GroupedWrites
 from bot.channels.telegram.channel import TelegramChannel
 from bot.channels.telegram.courier import TelegramCourier
 from bot.channels.telegram.http import AiohttpRequest
@@ -90,11 +91,13 @@ class TelegramService:
         self.receives = receives
         self._accepting = False
         self.health = lifecycle.courier.health  # read by /readyz
+        self._posts = GroupedWrites(lifecycle.inbox.record_posted)
 
     def mount(self, server: FastAPI) -> None:
         """``POST /telegram`` in webhook mode; long polling needs no route."""
         if self.webhook is not None:
-            server.add_api_route("/telegram", self.receive, methods=["POST"], include_in_schema=False)
+            # A plain route: the handler reads the request itself (no FastAPI parameters to resolve).
+            server.add_route("/telegram", self.receive, methods=["POST"], include_in_schema=False)
 
     async def receive(self, request: Request) -> Response:
         """An update from Telegram: only with the secret; recorded in the inbox before the 200 (Telegram
@@ -108,12 +111,13 @@ class TelegramService:
         if not self._accepting:  # starting or stopping: Telegram delivers it again
             return PlainTextResponse("Unavailable", status_code=503)
         try:
-            update = Update.de_json(json.loads(await request.body()), self.application.bot)
+            raw = (await request.body()).decode()
+            update = Update.de_json(json.loads(raw), self.application.bot)
         except (ValueError, TypeError, KeyError) as error:
             log.warning("telegram webhook: not an update: %s", type(error).__name__)
             return PlainTextResponse("Bad Request", status_code=400)
         try:
-            await self.lifecycle.inbox.record([update])
+            await self._posts.add((update, raw))
         except Exception as error:  # not recorded: Telegram retries what is not answered 200
             log.error("telegram webhook not recorded: %s", type(error).__name__)
             return PlainTextResponse("Unavailable", status_code=503)

@@ -88,13 +88,16 @@ class Inbox:
         self._purged_at = self.services.clock()
 
     async def record(self, updates: Sequence[Update]) -> None:
+        """Record a batch of polled updates."""
+        await self.record_posted([(u, json.dumps(u.to_dict(), ensure_ascii=False)) for u in updates])
+
+    async def record_posted(self, posted: Sequence[tuple[Update, str]]) -> None:
+        """Record updates with the JSON each came as (a webhook's body, stored as it is)."""
         vault = self.services.vault
-        rows = [
-            (str(u.update_id), vault.encrypt(json.dumps(u.to_dict(), ensure_ascii=False)), _person(u))
-            for u in updates
-        ]
+        rows = [(str(u.update_id), vault.encrypt(raw), _person(u)) for u, raw in posted]
         now = self.services.clock()
         async with self.services.sessions() as session:
+            await store.each_statement_alone(session)  # one INSERT: its own transaction
             await store.record_inbound(session, channel=CHANNEL, updates=rows)
             if now - self._purged_at > INBOX_PURGE_EVERY:
                 await store.purge_inbound(session, handled_before=now - INBOX_KEEP)

@@ -73,8 +73,9 @@ class WhatsAppService:
     # ------------------------------------------------------------------------------------- HTTP routes
 
     def mount(self, server: FastAPI) -> None:
-        server.add_api_route("/whatsapp", self.verify, methods=["GET"], include_in_schema=False)
-        server.add_api_route("/whatsapp", self.receive, methods=["POST"], include_in_schema=False)
+        # Plain routes: the handlers read the request themselves (no FastAPI parameters to resolve).
+        server.add_route("/whatsapp", self.verify, methods=["GET"], include_in_schema=False)
+        server.add_route("/whatsapp", self.receive, methods=["POST"], include_in_schema=False)
 
     async def verify(self, request: Request) -> Response:
         """Meta's check of the webhook URL: echo the challenge when the verify token matches."""
