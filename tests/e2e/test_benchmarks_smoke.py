@@ -65,8 +65,10 @@ async def test_the_scale_benchmark_runs_one_worker_then_two_on_postgresql_and_pr
         rf"speedup {NUMBER}, p99 {NUMBER} ms"
     )
     assert re.fullmatch(pattern, last), text
-    # Long polling measured as intake.py does, then both runs on PostgreSQL, every proposal in their database
+    # Long polling measured as intake.py does, the worker on SQLite, then both runs on PostgreSQL, every
+    # proposal in their database and every NIK message masked
     assert re.search(r"^  ours throughput +\d+ updates in ", text, re.MULTILINE), text
-    for name in ("1 worker ", "2 workers"):
+    for name in ("1 worker on SQLite", "1 worker ", "2 workers"):
         assert re.search(rf"^  {name} saturating +192 updates in ", text, re.MULTILINE), text
-    assert text.count("proposals in the database: {'menunggu_camat': 24}") == 2, text
+    assert text.count("proposals in the database: {'menunggu_camat': 24}") == 3, text
+    assert text.count("NIK clean-up at Kirim incomplete for 0 of 24 officers") == 3, text
