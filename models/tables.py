@@ -119,6 +119,14 @@ class Proposal(ProposalBase, table=True):
     resubmissions: int = 0
     # What the last resubmission changed: [{"field": "name", "before": "..", "after": ".."}]
     changes: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    # BPJS Ketenagakerjaan's result of the collective registration (``lanjutkan bpjs import``): "berhasil"
+    # with the participation number (KPJ, encrypted like the NIK) and the effective date, or "gagal" with
+    # BPJS's reason for the dinas.
+    bpjs_status: str | None = Field(default=None, max_length=8)
+    bpjs_kpj_encrypted: str | None = Field(default=None, max_length=200)
+    bpjs_effective: dt.date | None = None
+    bpjs_note: str | None = Field(default=None, max_length=200)
+    bpjs_at: dt.datetime | None = None
 
     @property
     def category_text(self) -> str:
@@ -286,6 +294,7 @@ class OutboundMessage(SQLModel, table=True):
     # Sent directly: the (note, message id) of its messages sent with ``Reply.keep``, as JSON, read by the
     # person's next turn in whichever process handles it (the ids exist only once sent).
     kept: str | None = Field(default=None, sa_type=sa.Text)
+    announcement_id: int | None = Field(default=None, foreign_key="announcement.id", index=True)
 
 
 class Dispatch(SQLModel, table=True):
@@ -329,6 +338,90 @@ class ProgramYear(SQLModel, table=True):
     age_min: int | None = None
     age_max: int | None = None
     desil_threshold: int | None = None
+    # The intake period: /daftar from open to close (inclusive, the kabupaten's dates); returned proposals
+    # may be corrected until fix_close (close + 14 days unless set).
+    intake_open: dt.date | None = None
+    intake_close: dt.date | None = None
+    fix_close: dt.date | None = None
+
+
+class KecamatanAllocation(SQLModel, table=True):
+    """A kecamatan's share of a year's new places (``lanjutkan program allocate``) and how many of them
+    were established: raised with a guarded UPDATE, as the year's count is."""
+
+    year: int = Field(
+        primary_key=True, foreign_key="programyear.year", sa_column_kwargs={"autoincrement": False}
+    )
+    kecamatan_code: str = Field(primary_key=True, max_length=8)
+    quota: int
+    established: int = 0
+    updated_at: dt.datetime = Field(default_factory=utcnow)
+
+
+class ProgramAudit(SQLModel, table=True):
+    """The audit of what the program does beside proposals: allocations, verification rounds and their
+    decisions, BPJS imports, announcements. ``subject`` names what it is about ("allocation:2026",
+    "verification-item:42"); ``detail`` holds figures and reasons, never a NIK."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    action: str = Field(max_length=24)
+    subject: str = Field(max_length=48, index=True)
+    officer_id: int | None = Field(default=None, foreign_key="officer.id")  # None: the command line
+    actor: str | None = Field(default=None, max_length=120)  # the officer's name, or the CLI's user@host
+    detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    at: dt.datetime = Field(default_factory=utcnow)
+
+
+class VerificationRound(SQLModel, table=True):
+    """A re-verification of the active participants (penyesuaian data) for a program year."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    year: int = Field(index=True)
+    due: dt.date
+    items: int = 0
+    started_at: dt.datetime = Field(default_factory=utcnow)
+    officer_id: int | None = Field(default=None, foreign_key="officer.id")  # None: the command line
+    closed_at: dt.datetime | None = None
+
+
+class VerificationItem(SQLModel, table=True):
+    """One active participant in a round, for the operator of their desa to confirm or propose to remove.
+
+    A snapshot of the participant when the round started (the list may be imported again meanwhile);
+    ``version`` guards every decision (compare and set), as a proposal's status does."""
+
+    __table_args__ = (Index("ix_verification_round_desa_status", "round_id", "desa_code", "status"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    round_id: int = Field(foreign_key="verificationround.id")
+    nik_hash: str = Field(max_length=64)
+    nik_encrypted: str = Field(max_length=200)
+    name: str = Field(max_length=120)
+    desa_code: str = Field(max_length=13)
+    kecamatan_code: str = Field(max_length=8, index=True)
+    category: str = Field(max_length=32)
+    coverage_start: dt.date
+    birth_date: dt.date | None = None
+    status: str = Field(default="menunggu", max_length=16)
+    premarks: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    reason: str | None = Field(default=None, max_length=24)
+    reason_text: str | None = Field(default=None, max_length=200)
+    officer_id: int | None = Field(default=None, foreign_key="officer.id")  # the last to decide
+    decided_at: dt.datetime | None = None
+    version: int = 0
+
+
+class Announcement(SQLModel, table=True):
+    """A message the dinas (or a camat, for their kecamatan) sent to officers (/siaran), through the outbox:
+    its messages carry its id, so the sender can see how many went, wait or failed."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    officer_id: int = Field(foreign_key="officer.id", index=True)
+    audience_role: str = Field(max_length=16)  # operator, camat, all
+    region_code: str = Field(max_length=13)  # the kabupaten, a kecamatan or a desa
+    text: str = Field(sa_type=sa.Text)
+    recipients: int = 0
+    created_at: dt.datetime = Field(default_factory=utcnow)
 
 
 # ------------------------------------------------------------------------------------------ program data
@@ -409,6 +502,12 @@ class ActiveParticipant(SQLModel, table=True):
     category: str = Field(max_length=32)
     coverage_start: dt.date
     imported_at: dt.datetime = Field(default_factory=utcnow)
+    # Registered by BPJS after being established (``lanjutkan bpjs import``): the proposal and the KPJ
+    kpj_encrypted: str | None = Field(default=None, max_length=200)
+    proposal_id: int | None = Field(default=None, foreign_key="proposal.id")
+    # A removal confirmed by the dinas in a verification round: nothing is deleted
+    ended_on: dt.date | None = None
+    end_reason: str | None = Field(default=None, max_length=24)
 
 
 class ExportRecord(SQLModel, table=True):
