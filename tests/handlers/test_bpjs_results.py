@@ -4,8 +4,10 @@
 from __future__ import annotations
 
 import csv
+import io
 from pathlib import Path
 
+import openpyxl
 import pytest
 from sqlmodel import select
 
@@ -16,7 +18,7 @@ from models.tables import ChatAccount, OutboundMessage, Purpose
 from tests.channels import People, text_of
 from tests.conftest import DINAS_PHONE
 from tests.handlers.test_both_channels import operator, person  # noqa: F401  (person: the fixture)
-from tests.models.test_bpjs_import import BUDI, HEADER, KPJ_BUDI, RIA, seed
+from tests.models.test_bpjs_import import ANDO, BUDI, HEADER, KPJ_BUDI, RIA, seed
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
@@ -73,6 +75,15 @@ async def test_the_proposer_hears_of_the_registration_and_the_dinas_sees_the_fai
     assert (
         "BPJS Ketenagakerjaan: gagal didaftarkan: NIK 1217••••••••0023 tidak sesuai data Dukcapil" in failed
     )
+
+    # The BPJS export sends again who BPJS could not register, not who it registered
+    await maria.say("/ekspor")
+    [export] = [s for s in await maria.press("BPJS") if s.file is not None]
+    assert export.file is not None
+    sheet = openpyxl.load_workbook(io.BytesIO(export.file[1])).active
+    assert sheet is not None
+    assert {row[0].value for row in sheet.iter_rows(min_row=2)} == {RIA, ANDO}
+    assert BUDI.encode() not in export.file[1]
 
     # The same file again: no second notice
     assert await record(services, results_file(tmp_path)) == 0
