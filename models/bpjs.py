@@ -140,7 +140,14 @@ async def import_bpjs(
             seen[row.hashes[0]] = line
             good.append(row)
 
+    unreadable = list(bad)
+
     async def work(session: AsyncSession) -> None:
+        # Run again from the start when SQLite is busy: nothing counted by an attempt that did not commit.
+        bad[:] = unreadable
+        report.unchanged = report.registered = report.failed = 0
+        report.participants_added = report.notices = report.rejected_count = 0
+        report.rejected.clear()
         hashes = [h for row in good for h in row.hashes]
         proposals = await store.established_by_hashes(session, nik_hashes=hashes)
         changes: list[tuple[_Row, Proposal]] = []

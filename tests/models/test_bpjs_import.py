@@ -150,6 +150,7 @@ async def test_a_file_with_bad_rows_records_nothing_and_says_why_by_line(service
             [RIA, "26010000423", "30 Februari 2026", "berhasil", ""],  # line 5: broken date
             [WAITING, "26010000424", "2026-02-01", "berhasil", ""],  # line 6: not established
             ["1217011508", "26010000425", "2026-02-01", "berhasil", ""],  # line 7: not a NIK
+            [BUDI, "26010000426", "2026-02-01", "berhasil", ""],  # line 8: twice in the file
         ],
     )
 
@@ -160,6 +161,7 @@ async def test_a_file_with_bad_rows_records_nothing_and_says_why_by_line(service
         (5, "tanggal efektif '30 Februari 2026' bukan tanggal"),
         (6, "NIK tidak dikenal"),
         (7, "NIK kurang dari 16 angka (10 angka)"),
+        (8, "NIK sama dengan baris 2"),
     ]
     reasons = " ".join(r.reason for r in report.rejected)
     assert not any(nik in reasons for nik in (BUDI, ANDO, RIA, WAITING, STRANGER, "1217011508"))
@@ -175,10 +177,10 @@ async def test_a_file_with_bad_rows_records_nothing_and_says_why_by_line(service
 
     report = await run(services, path, skip_bad=True)
 
-    assert (report.registered, report.failed, report.rejected_count) == (1, 1, 4)
+    assert (report.registered, report.failed, report.rejected_count) == (1, 1, 5)
     written = rejected_path(path).read_text(encoding="utf-8-sig").splitlines()
     assert written[0] == "baris,alasan,NIK,No KPJ,Tgl Efektif,Status,Ket"
-    assert [line.split(",")[0] for line in written[1:]] == ["4", "5", "6", "7"]
+    assert [line.split(",")[0] for line in written[1:]] == ["4", "5", "6", "7", "8"]
 
 
 # -------------------------------------------------------------------------------------------- a good file
