@@ -328,3 +328,30 @@ async def test_a_file_without_the_status_column_is_refused_whole(services: Servi
     path = write_csv(tmp_path / "salah.csv", [["NIK", "KPJ"], [BUDI, KPJ_BUDI]])
     with pytest.raises(TabularFileError, match="missing column status"):
         await run(services, path)
+
+
+async def test_secret_rotation_moves_the_participation_numbers_to_the_new_secret(
+    services: Services, tmp_path: Path
+):
+    from models.crypto import NikVault
+    from models.rotation import rotate_secret
+    from tests.conftest import SECRET
+
+    ids = await seed(services)
+    path = write_csv(tmp_path / "hasil.csv", [HEADER, [BUDI, KPJ_BUDI, "2026-02-01", "berhasil", ""]])
+    assert (await run(services, path)).registered == 1
+    new_secret = "rotated-secret-" + "z" * 20
+
+    report = await rotate_secret(services.sessions, NikVault(new_secret, SECRET), batch=10)
+
+    assert report.finished
+    assert report.changed["proposal_kpj"] == 1
+    assert report.changed["activeparticipant_kpj"] == 1
+    only_new = NikVault(new_secret)  # LANJUTKAN_SECRET_OLD removed after the rotation
+    budi = await proposal_of(services, ids[BUDI])
+    assert budi.bpjs_kpj_encrypted is not None
+    assert only_new.decrypt(budi.bpjs_kpj_encrypted) == KPJ_BUDI
+    async with services.sessions() as session:
+        [participant] = list(await session.exec(select(ActiveParticipant)))
+    assert participant.kpj_encrypted is not None
+    assert only_new.decrypt(participant.kpj_encrypted) == KPJ_BUDI
