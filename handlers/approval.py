@@ -13,7 +13,7 @@ import datetime as dt
 import logging
 import math
 
-from handlers import buttons, cards, queries, texts
+from handlers import bpjs, buttons, cards, queries, texts
 from handlers.buttons import Kind, Press
 from handlers.context import Turn
 from handlers.messages import Button, Reply
@@ -538,6 +538,8 @@ async def show_queue(turn: Turn, *, page: int = 1, edit: bool = False) -> None:
         failed = await store.failed_count(turn.session)
         if failed:
             lines.append(texts.failures_note(failed))
+        if (bpjs_failed := await bpjs.failures_section(turn)) is not None:
+            lines.append(bpjs_failed)
     opens = [buttons.button(p.number, Press(Kind.OPEN, id=p.id)) for p in rows]
     keyboard: list[tuple[Button, ...]] = [tuple(opens[i : i + 4]) for i in range(0, len(opens), 4)]
     nav = []

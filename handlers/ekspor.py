@@ -61,7 +61,9 @@ async def build(session: AsyncSession, services: Services, kind: str) -> Export:
     established = [p for p, _ in await store.sent_proposals(session, status=Status.DITETAPKAN)]
     if kind == "bpjs":
         program = await store.program_year(session, year=year, default_quota=services.new_participant_quota)
-        rows = [_bpjs_row(services, p, program.coverage_start, program.declared_income) for p in established]
+        # Who BPJS registered already (`lanjutkan bpjs import`) is not sent again; who it could not is.
+        to_register = [p for p in established if p.bpjs_status != "berhasil"]
+        rows = [_bpjs_row(services, p, program.coverage_start, program.declared_income) for p in to_register]
         sheet = Sheet("Peserta baru", BPJS_HEADERS, rows, frozenset({0, 8, 9}))
         return Export(kind, f"bpjs-peserta-baru-{year}-{stamp}.xlsx", xlsx_bytes(sheet), len(rows))
     # The decree's lampiran: sorted by kecamatan, then desa, then name.

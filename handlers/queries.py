@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from handlers import buttons, texts
+from handlers import bpjs, buttons, texts
 from handlers.context import Turn
 from handlers.messages import Reply
 from models import store
@@ -80,15 +80,16 @@ async def status(turn: Turn) -> None:
         return
     desa = turn.services.kabupaten.desa_by_code(proposal.desa_code)
     assert proposal.nik_encrypted is not None and proposal.submitted_at is not None
-    turn.say(
-        texts.proposal_status(
-            number=proposal.number,
-            name=proposal.name or "-",
-            masked_nik=mask_nik(turn.services.vault.decrypt(proposal.nik_encrypted)),
-            category=proposal.category_text,
-            desa_label=desa.label if desa else proposal.desa_code,
-            status=texts.STATUS_LABEL[proposal.status],
-            submitted_at=turn.services.local_time(proposal.submitted_at),
-            warnings=[Finding.from_json(f) for f in proposal.findings],
-        )
+    text = texts.proposal_status(
+        number=proposal.number,
+        name=proposal.name or "-",
+        masked_nik=mask_nik(turn.services.vault.decrypt(proposal.nik_encrypted)),
+        category=proposal.category_text,
+        desa_label=desa.label if desa else proposal.desa_code,
+        status=texts.STATUS_LABEL[proposal.status],
+        submitted_at=turn.services.local_time(proposal.submitted_at),
+        warnings=[Finding.from_json(f) for f in proposal.findings],
     )
+    if (bpjs_line := bpjs.status_line(turn, proposal)) is not None:
+        text += "\n" + bpjs_line
+    turn.say(text)

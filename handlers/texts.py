@@ -1074,3 +1074,29 @@ def remind_fix(count: int, days: int, items: list[str]) -> str:
             "\nTekan ✏️ Perbaiki, isi bagian yang diminta, lalu Kirim.",
         ]
     )
+
+
+# ------------------------------------------------------------------ BPJS registration results (bpjs import)
+
+
+def bpjs_registered(number: str, name: str, effective: dt.date) -> str:
+    """The notice to the proposing officer once BPJS registered their worker."""
+    return f"✅ {number} ({shown(name)}) sudah terdaftar di BPJS Ketenagakerjaan sejak {tanggal(effective)}."
+
+
+def bpjs_status_line(status: str, kpj: str | None, effective: dt.date | None, note: str | None) -> str:
+    """/status's line on BPJS's result: registered with its number and date, or failed with the reason."""
+    if status == "berhasil" and effective is not None:
+        return f"• BPJS Ketenagakerjaan: terdaftar sejak {tanggal(effective)}, nomor kepesertaan {kpj or '-'}"
+    reason = f": {shown(note)}" if note else ""
+    return f"• BPJS Ketenagakerjaan: gagal didaftarkan{reason}"
+
+
+def bpjs_failures_section(rows: list[tuple[str, str, str | None]], total: int) -> str:
+    """/antrian of the dinas: established workers BPJS could not register, with BPJS's reason."""
+    lines = [f"❗ Gagal didaftarkan di BPJS ({total}): perbaiki datanya lalu daftarkan lagi (/ekspor, BPJS)."]
+    for number, name, note in rows:
+        lines.append(f"• {number} · {shown(name)} · {shown(note) if note else 'tanpa keterangan'}")
+    if total > len(rows):
+        lines.append(f"… dan {total - len(rows)} lainnya.")
+    return "\n".join(lines)

@@ -61,6 +61,9 @@ SPECS = (
     _Spec("activeparticipant", _table(ActiveParticipant), "id", "nik_encrypted", "nik_hash"),
     _Spec("inboundupdate", _table(InboundUpdate), "seq", "payload"),
     _Spec("outboundmessage", _table(OutboundMessage), "id", "payload"),
+    # BPJS's participation numbers (`lanjutkan bpjs import`), encrypted like the NIKs
+    _Spec("proposal_kpj", _table(Proposal), "id", "bpjs_kpj_encrypted"),
+    _Spec("activeparticipant_kpj", _table(ActiveParticipant), "id", "kpj_encrypted"),
 )
 
 

@@ -1767,3 +1767,105 @@ _KNOWN_INBOUND = select(InboundUpdate.update_id).where(
     col(InboundUpdate.channel) == bindparam("channel"),
     col(InboundUpdate.update_id).in_(bindparam("ids", expanding=True)),
 )
+
+
+# ------------------------------------------------------------------ BPJS registration results (bpjs import)
+# Additive block for `lanjutkan bpjs import` (models/bpjs.py); the tables are imported where used, so this
+# block merges without touching the module's import list.
+
+
+async def established_by_hashes(session: AsyncSession, *, nik_hashes: Sequence[str]) -> dict[str, Proposal]:
+    """The established proposals of these NIK hashes, by hash (at most one each: the live-NIK key)."""
+    found: dict[str, Proposal] = {}
+    for start in range(0, len(nik_hashes), 500):
+        rows = await session.exec(
+            select(Proposal).where(
+                col(Proposal.nik_hash).in_(nik_hashes[start : start + 500]),
+                Proposal.status == Status.DITETAPKAN,
+            )
+        )
+        for proposal in rows:
+            assert proposal.nik_hash is not None
+            found[proposal.nik_hash] = proposal
+    return found
+
+
+async def record_bpjs_result(
+    session: AsyncSession,
+    *,
+    proposal: Proposal,
+    status: str,
+    kpj_encrypted: str | None,
+    effective: dt.date | None,
+    note: str | None,
+    at: dt.datetime,
+) -> bool:
+    """Write BPJS's result on an established proposal, guarded on its status and the result read (compare
+    and set): False when it changed meanwhile (another import, a decision)."""
+    assert proposal.id is not None
+    changed = await session.exec(
+        update(Proposal)
+        .execution_options(synchronize_session=False)
+        .where(
+            col(Proposal.id) == proposal.id,
+            col(Proposal.status) == Status.DITETAPKAN.value,
+            (
+                col(Proposal.bpjs_at).is_(None)
+                if proposal.bpjs_at is None
+                else col(Proposal.bpjs_at) == proposal.bpjs_at
+            ),
+        )
+        .values(
+            bpjs_status=status, bpjs_kpj_encrypted=kpj_encrypted, bpjs_effective=effective, bpjs_note=note,
+            bpjs_at=at, updated_at=at,
+        )
+    )  # fmt: skip
+    if changed.rowcount != 1:
+        return False
+    for name, value in (
+        ("bpjs_status", status), ("bpjs_kpj_encrypted", kpj_encrypted), ("bpjs_effective", effective),
+        ("bpjs_note", note), ("bpjs_at", at),
+    ):  # fmt: skip
+        set_committed_value(proposal, name, value)
+    return True
+
+
+async def add_bpjs_participant(session: AsyncSession, *, values: dict[str, Any]) -> bool:
+    """Add a worker BPJS registered to the active participants; one already listed (by NIK hash) gets the
+    KPJ and the proposal instead. True if a participant was added."""
+    if await _insert_if_missing(session, ActiveParticipant, values):
+        return True
+    await session.exec(
+        update(ActiveParticipant)
+        .execution_options(synchronize_session=False)
+        .where(col(ActiveParticipant.nik_hash) == values["nik_hash"])
+        .values(kpj_encrypted=values["kpj_encrypted"], proposal_id=values["proposal_id"])
+    )
+    return False
+
+
+async def bpjs_failures(session: AsyncSession, *, limit: int) -> tuple[list[Proposal], int]:
+    """Established proposals BPJS could not register, newest result first, and how many there are."""
+    where = [Proposal.status == Status.DITETAPKAN, Proposal.bpjs_status == "gagal"]
+    total = (await session.exec(select(func.count()).select_from(Proposal).where(*where))).one()
+    rows = await session.exec(
+        select(Proposal).where(*where).order_by(col(Proposal.bpjs_at).desc(), col(Proposal.id)).limit(limit)
+    )
+    return list(rows), total
+
+
+async def add_program_audit(
+    session: AsyncSession,
+    *,
+    action: str,
+    subject: str,
+    detail: dict[str, Any],
+    officer_id: int | None = None,
+    actor: str | None = None,
+) -> None:
+    """Audit one program action that is not a proposal's (here: a BPJS import); ``detail`` holds no NIK."""
+    from models.tables import ProgramAudit
+
+    session.add(
+        ProgramAudit(action=action, subject=subject[:48], officer_id=officer_id, actor=actor, detail=detail)
+    )
