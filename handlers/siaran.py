@@ -364,7 +364,9 @@ async def _preview(turn: Turn, conversation: Conversation) -> Reply:
         await announcements.channels_of(turn.session, officer_ids=ids),
         reach_unbound=turn.services.reach_unbound,
     )
-    line = texts.siaran_reach(counted.officers, counted.channels, counted.unbound, counted.reach_unbound)
+    line = texts.siaran_reach(
+        counted.officers, counted.reached, counted.channels, counted.unbound, counted.reach_unbound
+    )
     text = texts.siaran_preview(
         audience.value,
         region_label(turn.services.kabupaten, region),

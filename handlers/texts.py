@@ -1122,11 +1122,14 @@ def siaran_nobody(audience: str, region: str) -> str:
 CHANNEL_LABEL = {"whatsapp": "WhatsApp", "telegram": "Telegram", "terminal": "terminal"}
 
 
-def siaran_reach(officers: int, channels: dict[str, int], unbound: int, reach_unbound: str | None) -> str:
+def siaran_reach(
+    officers: int, reached: int, channels: dict[str, int], unbound: int, reach_unbound: str | None
+) -> str:
     """ "Akan dikirim ke 14 petugas: 11 lewat WhatsApp, 3 lewat Telegram; 2 belum pernah menghubungi bot
     (lewat template WhatsApp)". An officer bound on two chat apps counts on both."""
     ways = ", ".join(f"{angka(n)} lewat {CHANNEL_LABEL.get(c, c)}" for c, n in channels.items())
-    text = f"Akan dikirim ke {angka(officers)} petugas" + (f": {ways}" if ways else "")
+    whom = f"{angka(officers)}" if reached == officers else f"{angka(reached)} dari {angka(officers)}"
+    text = f"Akan dikirim ke {whom} petugas" + (f": {ways}" if ways else "")
     if unbound:
         how = (
             f"lewat template {CHANNEL_LABEL.get(reach_unbound, reach_unbound)}"
