@@ -42,7 +42,8 @@ ROSTER = [
 
 
 def test_only_the_dinas_and_a_camat_announce():
-    assert may_announce(Role.DINAS) and may_announce(Role.CAMAT)
+    assert may_announce(Role.DINAS)
+    assert may_announce(Role.CAMAT)
     assert not may_announce(Role.OPERATOR)
 
 
