@@ -3,11 +3,14 @@ recipients see, the rows it writes (announcement, outbox, audit), and every refu
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from sqlmodel import select
 
 from handlers.context import Services
+from handlers.engine import Engine
+from handlers.messages import Inbound, Kind, Reply
 from models import store
 from models.tables import Announcement, Conversation, Delivery, OutboundMessage, ProgramAudit
 from scheduler.outbox import Outbox
@@ -286,3 +289,48 @@ async def test_a_camat_moved_off_their_kecamatan_loses_the_announcement_in_prepa
     assert "tidak lagi dapat mengirim siaran" in texts_of(await jonson.say(TEXT))
     assert await rows(services, Conversation) == []
     assert await rows(services, Announcement) == []
+
+
+async def test_an_officer_bound_on_both_apps_gets_it_on_both_and_the_unbound_by_whatsapps_template(
+    services: Services,
+):
+    """The deployment reaches an officer bound nowhere by their roster phone on WhatsApp (a template)."""
+    deployed = dataclasses.replace(services, reach_unbound="whatsapp")
+    async with services.sessions() as session:
+        for phone, channel, user in (
+            (DINAS_PHONE, "telegram", MARIA),
+            (OPERATOR_PHONE, "telegram", RINA),
+            (OPERATOR_PHONE, "whatsapp", 6281200000101),
+        ):
+            officer = await store.officer_by_phone(session, phone=phone)
+            assert officer is not None
+            await store.bind_account(
+                session, channel=channel, external_id=str(user), chat_id=str(user), officer=officer
+            )
+        await session.commit()
+    engine = Engine(deployed)
+
+    async def say(text: str) -> list[Reply]:
+        inbound = Inbound.from_text(channel="telegram", user_id=str(MARIA), chat_id=str(MARIA), text=text)
+        return await engine.handle(inbound)
+
+    async def press(replies: list[Reply], label: str) -> list[Reply]:
+        data = next(b.data for r in replies for row in r.buttons for b in row if label in b.label)
+        inbound = Inbound("telegram", str(MARIA), str(MARIA), Kind.BUTTON, data=data)
+        return await engine.handle(inbound)
+
+    await press(await press(await say("/siaran"), "Operator desa"), "Kec. Simanindo")
+    preview = await say(TEXT)
+
+    assert (
+        "Akan dikirim ke 2 petugas: 1 lewat Telegram, 2 lewat WhatsApp; "
+        "1 belum pernah menghubungi bot (lewat template WhatsApp)."
+    ) in preview[-1].text
+    sent = await press(preview, "Kirim")
+    assert "Siaran dikirim ke 2 petugas (3 pesan)" in sent[-1].text
+    messages = [m for m in await rows(services, OutboundMessage) if m.announcement_id is not None]
+    assert sorted((m.channel, m.chat_id) for m in messages) == [
+        ("telegram", str(RINA)),
+        ("whatsapp", "6281200000101"),
+        ("whatsapp", "6281200000102"),  # Tigor, bound nowhere: his roster phone
+    ]
