@@ -296,15 +296,15 @@ async def route(turn: Turn) -> None:
             return
         if await approval.on_text(turn, conversation):
             return
-    if siaran.is_open(conversation):  # an announcement being prepared: its text, or a word of it
-        assert conversation is not None
-        await siaran.on_message(turn, conversation)
-        return
     state = await intake.open_conversation(turn, conversation)
     if inbound.kind is Kind.CONTACT and (state is None or state[0].step != intake.Step.PHONE):
         # Their own card again, or a card outside the phone question: as /start, who they are. (No state:
         # no conversation, or open_conversation just dropped one whose draft was gone.)
         await run_command(turn, "start", state[0] if state is not None else None)
+        return
+    if siaran.is_open(conversation):  # an announcement being prepared: its text, or a word of it
+        assert conversation is not None
+        await siaran.on_message(turn, conversation)
         return
     if state is not None:
         await intake.answer(turn, *state)

@@ -116,6 +116,10 @@ async def on_message(turn: Turn, conversation: Conversation) -> None:
     if not await _still_allowed(turn, conversation):
         return
     inbound = turn.inbound
+    if inbound.kind is Kind.BUTTON:  # a button of something else (an old intake question)
+        turn.say(texts.STALE_BUTTON)
+        turn.say(await _ask(turn, conversation))
+        return
     if inbound.kind is not Kind.TEXT:
         turn.say(texts.CANNOT_READ)
         turn.say(await _ask(turn, conversation))

@@ -164,6 +164,7 @@ async def test_a_camat_chooses_only_their_kecamatan_or_its_desa_and_a_forged_reg
         f"s:{token}:preview:send",
         f"s:{token}:region",
         "s:" + "1" * 70,
+        "i:abcdef:nik:ok",  # an old intake question's button
     ):
         assert "sudah tidak berlaku" in texts_of(await jonson.press_data(stale, second[-1]))
     assert [(c.step, c.data) for c in await rows(services, Conversation)] == [("region", conversation.data)]
