@@ -152,6 +152,7 @@ async def _on_audience(turn: Turn, conversation: Conversation, value: str) -> No
         audience = Audience(value)
     except ValueError:
         turn.say(texts.STALE_BUTTON)
+        turn.say(await _ask(turn, conversation))
         return
     await _goto(turn, conversation, REGION, audience=audience.value, page=1)
 
@@ -188,6 +189,7 @@ async def _on_preview(turn: Turn, conversation: Conversation, value: str) -> Non
         await cancel(turn, conversation)
     else:
         turn.say(texts.STALE_BUTTON)
+        turn.say(await _ask(turn, conversation))
 
 
 async def _send(turn: Turn, conversation: Conversation) -> None:

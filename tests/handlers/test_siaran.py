@@ -335,3 +335,23 @@ async def test_an_officer_bound_on_both_apps_gets_it_on_both_and_the_unbound_by_
         ("whatsapp", "6281200000101"),
         ("whatsapp", "6281200000102"),  # Tigor, bound nowhere: his roster phone
     ]
+
+
+async def test_a_press_carrying_another_senders_announcement_or_an_unknown_choice_changes_nothing(
+    chat: Any, services: Services
+):
+    who = await people(chat)
+    maria, jonson = who["maria"], who["jonson"]
+    await prepare(maria)
+    [theirs] = await rows(services, Conversation)
+    assert theirs.step == "preview"
+    await jonson.say("/siaran")
+
+    for forged in (f"s:{theirs.token}:preview:send", f"s:{theirs.token}:audience:all"):
+        assert "sudah tidak berlaku" in texts_of(await jonson.press_data(forged))
+    mine = next(c for c in await rows(services, Conversation) if c.officer_id != theirs.officer_id)
+    for unknown in (f"s:{mine.token}:audience:dinas", f"s:{mine.token}:audience:pg2"):
+        assert "sudah tidak berlaku" in texts_of(await jonson.press_data(unknown))
+    assert await rows(services, Announcement) == []
+    after = {c.officer_id: (c.step, c.data) for c in await rows(services, Conversation)}
+    assert after == {theirs.officer_id: ("preview", theirs.data), mine.officer_id: ("audience", {})}
