@@ -11,7 +11,8 @@ The wire format is today's, unchanged (cards already sent in chats must keep wor
 ``i:<token>:<step>:<value>`` an intake question · ``d:<ref>:<act>`` decide on a card ·
 ``r:<ref>:<reason>`` a rejection reason · ``f:<ref>:<field>|go|skip`` what a returned proposal must fix ·
 ``q:<page>|new`` the queue · ``o:<ref>|next`` open a card · ``b:ask|no|go`` bulk approval ·
-``x:<kind>`` a choice of /ekspor · ``p:<id>`` Perbaiki (correct a returned proposal).
+``x:<kind>`` a choice of /ekspor · ``p:<id>`` Perbaiki (correct a returned proposal) ·
+``s:<token>:<step>:<value>`` a step of /siaran (an announcement), shaped like an intake answer.
 
 The codec checks shape (ids, ASCII words); which actions exist stays with each handler, which answers an
 unknown one as a stale button.
@@ -49,10 +50,13 @@ class Kind(StrEnum):
     BULK = "b"
     EXPORT = "x"
     FIX = "p"
+    SIARAN = "s"
 
 
 # The approver's buttons, all handled by ``handlers.approval``.
 APPROVAL = frozenset({Kind.DECIDE, Kind.REASON, Kind.FIX_FIELD, Kind.QUEUE, Kind.OPEN, Kind.BULK})
+# Kinds whose data is a conversation's token, its step and the answer: intake, /siaran.
+_STEPPED = frozenset({Kind.INTAKE, Kind.SIARAN})
 # Kinds whose data names a proposal by ``<ref>`` and carries an action after it.
 _REF_ACTION = frozenset({Kind.DECIDE, Kind.REASON, Kind.FIX_FIELD})
 
@@ -65,8 +69,8 @@ class Press:
     action: str = ""  # "ok", a reason code, a field, an export kind, an intake answer, "next", "new"...
     id: int | None = None  # a proposal's id, or the queue's page
     version: int | None = None  # the proposal's resubmissions when the button was made (see cards.about)
-    token: str = ""  # intake: the conversation's random token
-    step: str = ""  # intake: the step whose question carried the button
+    token: str = ""  # intake, /siaran: the conversation's random token
+    step: str = ""  # intake, /siaran: the step whose question carried the button
 
 
 def encode(press: Press) -> str:
@@ -96,7 +100,7 @@ def decode(data: str) -> Press | None:
     except ValueError:
         return None
     parts = rest.split(":")
-    if kind is Kind.INTAKE:
+    if kind in _STEPPED:
         if len(parts) != 3 or not _TOKEN.fullmatch(parts[0]) or not _WORD.fullmatch(parts[1]):
             return None
         if not _WORD.fullmatch(parts[2]):
@@ -140,7 +144,8 @@ def claimed(data: str) -> Kind | None:
 def retires_keyboard(data: str) -> bool:
     """Whether pressing ``data`` spends its message's buttons (an intake question) rather than the reply
     editing the pressed message in place (a card, a list)."""
-    return data.startswith(Kind.INTAKE + ":")  # even a forged intake press: as before the codec
+    # even a forged intake press: as before the codec; a /siaran question's buttons are spent the same way
+    return data.startswith((Kind.INTAKE + ":", Kind.SIARAN + ":"))
 
 
 def is_card(data: str) -> bool:
@@ -151,7 +156,7 @@ def is_card(data: str) -> bool:
 
 def _format(press: Press) -> str:
     kind = press.kind
-    if kind is Kind.INTAKE:
+    if kind in _STEPPED:
         return f"{kind}:{press.token}:{press.step}:{press.action}"
     if kind in _REF_ACTION:
         return f"{kind}:{_ref_text(press)}:{press.action}"

@@ -14,7 +14,7 @@ from typing import TypeGuard
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from handlers import approval, buttons, ekspor, intake, onboarding, queries, rekap, ringkasan, texts
+from handlers import approval, buttons, ekspor, intake, onboarding, queries, rekap, ringkasan, siaran, texts
 from handlers.context import Services, Turn
 from handlers.messages import Answer, Inbound, Kind, Reply, dump_replies
 from models import db, store
@@ -279,6 +279,9 @@ async def route(turn: Turn) -> None:
         if kind is buttons.Kind.EXPORT:  # a choice of /ekspor
             await ekspor.on_button(turn, press)
             return
+        if kind is buttons.Kind.SIARAN:  # a step of /siaran
+            await siaran.on_button(turn, press)
+            return
         if kind is buttons.Kind.FIX:  # Perbaiki: correct a returned proposal
             if press is not None and press.id is not None:
                 await intake.start_fix(turn, press.id)
@@ -298,6 +301,10 @@ async def route(turn: Turn) -> None:
         # Their own card again, or a card outside the phone question: as /start, who they are. (No state:
         # no conversation, or open_conversation just dropped one whose draft was gone.)
         await run_command(turn, "start", state[0] if state is not None else None)
+        return
+    if siaran.is_open(conversation):  # an announcement being prepared: its text, or a word of it
+        assert conversation is not None
+        await siaran.on_message(turn, conversation)
         return
     if state is not None:
         await intake.answer(turn, *state)
@@ -323,6 +330,11 @@ async def run_command(turn: Turn, command: str, conversation: intake.Looked = in
     match command:
         case "daftar":
             await intake.start(turn, conversation)
+        case "batal" if siaran.is_open(conversation):
+            assert isinstance(conversation, Conversation)
+            await siaran.cancel(turn, conversation)
+        case "siaran":
+            await siaran.start(turn, conversation)
         case "batal":
             deciding = conversation is intake.LOOK_UP or _deciding(conversation)
             if not (deciding and await approval.cancel(turn)):

@@ -67,6 +67,7 @@ COMMANDS = (
     ("rekap", "Rekap usulan, kuota dan anggaran (camat, Diskopnaker)"),
     ("ringkasan", "Ringkasan 7 hari terakhir untuk wilayah Anda"),
     ("ekspor", "Unduh daftar untuk BPJS, lampiran SK, semua usulan (Diskopnaker)"),
+    ("siaran", "Kirim pengumuman ke petugas wilayah Anda (camat, Diskopnaker)"),
     ("batal", "Batalkan pengisian usulan"),
     ("bantuan", "Yang dapat saya lakukan"),
 )
@@ -152,6 +153,7 @@ def help_text(role: Role) -> str:
         "• /riwayat NOMOR — siapa memutuskan apa dan kapan\n"
         "• /rekap — jumlah usulan per status, kuota dan anggaran\n"
         "• /ringkasan — ringkasan 7 hari terakhir (juga dikirim tiap minggu)\n"
+        f"• /siaran — kirim pengumuman ke petugas {area}\n"
         f"{failed}"
         "• /bantuan — tampilkan pesan ini\n\n"
         "Usulan yang perlu keputusan Anda akan dikirim ke sini."
@@ -1100,3 +1102,106 @@ def bpjs_failures_section(rows: list[tuple[str, str, str | None]], total: int) -
     if total > len(rows):
         lines.append(f"… dan {total - len(rows)} lainnya.")
     return "\n".join(lines)
+
+
+# ------------------------------------------------------------------------------------- siaran (/siaran)
+# Announcements from the dinas (any region of the kabupaten) or a camat (their kecamatan) to officers.
+
+SIARAN_ONLY_APPROVERS = "Siaran hanya untuk camat dan Diskopnaker."
+SIARAN_AUDIENCE = "📢 Siaran baru (1/3). Untuk siapa?"
+SIARAN_AUDIENCE_LABEL = {"operator": "Operator desa", "camat": "Camat", "all": "Semua petugas"}
+SIARAN_AUDIENCE_BUTTON = {"operator": "Operator desa", "camat": "Camat", "all": "Semua"}
+SIARAN_REGION = "Wilayah mana? (2/3)"
+SIARAN_WHOLE_KABUPATEN = "Seluruh kabupaten"
+SIARAN_PREVIOUS = "‹ Sebelumnya"
+SIARAN_NEXT = "Berikutnya ›"
+SIARAN_SEND = "📤 Kirim"
+SIARAN_EDIT = "✏️ Ubah teks"
+SIARAN_CANCEL = "Batal"
+SIARAN_CANCELLED = "Siaran dibatalkan. Tidak ada yang dikirim."
+SIARAN_REGION_REFUSED = "Wilayah itu di luar wilayah Anda. Pilih wilayah dari daftar."
+SIARAN_NO_LONGER = "Anda tidak lagi dapat mengirim siaran; siaran yang sedang disiapkan dibatalkan."
+SIARAN_EMPTY = "Teks siaran kosong. Ketik pesan yang akan dikirim."
+SIARAN_PRESS_A_BUTTON = "Silakan pilih salah satu tombol, atau ketik /batal."
+SIARAN_STILL_OPEN = "Siaran Anda masih disiapkan. Lanjutkan langkah berikut, atau /batal:"
+SIARAN_NOBODY_NOW = "Tidak ada lagi penerima yang aktif untuk siaran ini; tidak ada yang dikirim."
+
+
+def siaran_text_prompt(audience: str, region: str) -> str:
+    return (
+        f"Siaran untuk {SIARAN_AUDIENCE_LABEL[audience].lower()} — {region}. (3/3)\n"
+        "Ketik teks siaran (paling banyak 1.000 karakter). Emoji boleh; NIK akan disamarkan."
+    )
+
+
+def siaran_too_long(length: int, limit: int) -> str:
+    return f"Teks siaran terlalu panjang ({angka(length)} karakter, paling banyak {angka(limit)}). Persingkat lalu kirim lagi."
+
+
+def siaran_nobody(audience: str, region: str) -> str:
+    return (
+        f"Tidak ada {SIARAN_AUDIENCE_LABEL[audience].lower()} aktif di {region}. "
+        "Pilih wilayah lain, atau /batal."
+    )
+
+
+CHANNEL_LABEL = {"whatsapp": "WhatsApp", "telegram": "Telegram", "terminal": "terminal"}
+
+
+def siaran_reach(
+    officers: int, reached: int, channels: dict[str, int], unbound: int, reach_unbound: str | None
+) -> str:
+    """ "Akan dikirim ke 14 petugas: 11 lewat WhatsApp, 3 lewat Telegram; 2 belum pernah menghubungi bot
+    (lewat template WhatsApp)". An officer bound on two chat apps counts on both."""
+    ways = ", ".join(f"{angka(n)} lewat {CHANNEL_LABEL.get(c, c)}" for c, n in channels.items())
+    whom = f"{angka(officers)}" if reached == officers else f"{angka(reached)} dari {angka(officers)}"
+    text = f"Akan dikirim ke {whom} petugas" + (f": {ways}" if ways else "")
+    if unbound:
+        how = (
+            f"lewat template {CHANNEL_LABEL.get(reach_unbound, reach_unbound)}"
+            if reach_unbound
+            else "tidak menerima siaran ini sampai menghubungi bot"
+        )
+        text += f"; {angka(unbound)} belum pernah menghubungi bot ({how})"
+    return text + "."
+
+
+def siaran_preview(audience: str, region: str, text: str, reach: str) -> str:
+    return (
+        f"Pratinjau siaran untuk {SIARAN_AUDIENCE_LABEL[audience].lower()} — {region}:\n\n"
+        f"{text}\n\n{reach}\nTekan Kirim untuk mengirim."
+    )
+
+
+def siaran_message(sender_role: Role, sender_name: str, text: str) -> str:
+    """What each recipient reads."""
+    return f"📢 Siaran dari {ROLE_TITLE[sender_role]} {sender_name}:\n\n{text}"
+
+
+def siaran_sent(officers: int, messages: int) -> str:
+    return (
+        f"✅ Siaran dikirim ke {angka(officers)} petugas ({angka(messages)} pesan). "
+        "Ketik /siaran untuk melihat berapa yang sudah terkirim."
+    )
+
+
+def siaran_counts(sent: int, waiting: int, failed: int) -> str:
+    return f"{angka(sent)} terkirim, {angka(waiting)} menunggu, {angka(failed)} gagal"
+
+
+def siaran_history(lines: list[str]) -> str:
+    return "\n".join(["Siaran Anda terakhir:", *lines])
+
+
+def siaran_history_line(when: str, audience: str, region: str, recipients: int, counts: str) -> str:
+    return (
+        f"• {when} — {SIARAN_AUDIENCE_LABEL.get(audience, audience).lower()}, {region}, "
+        f"{angka(recipients)} petugas: {counts}"
+    )
+
+
+def siaran_running(when: str, counts: str) -> str:
+    return (
+        f"Siaran Anda tanggal {when} masih dikirim ({counts}). "
+        "Siaran baru dapat dibuat setelah semuanya terkirim; ketik /siaran lagi nanti."
+    )

@@ -238,6 +238,7 @@ class Purpose(StrEnum):
     SUMMARY = "summary"  # the weekly summary
     REMINDER = "reminder"
     REPLY = "reply"  # a turn's reply
+    ANNOUNCEMENT = "announcement"  # /siaran: WhatsApp's generic template asks them to open it
 
 
 class CardCopy(SQLModel, table=True):
