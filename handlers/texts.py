@@ -1171,3 +1171,10 @@ def over_allocation(kecamatan: str, year: int, established: int, quota: int) -> 
 
 
 HISTORY_ACTION["override"] = "menetapkan melebihi kuota kecamatan"
+
+
+CHART_QUOTA = "Kuota kecamatan"
+
+
+def closes_in(end: dt.date, left: int) -> str:
+    return f"Masa pengusulan ditutup {tanggal(end)} (sisa {hari(left)})."
