@@ -52,7 +52,7 @@ def period_figures(
     close = dates["--intake-close"] or (current.close if current else None)
     if open_ is None or close is None:
         fail("give both --intake-open and --intake-close (the year has no intake period yet)")
-    # A new close moves a fix-close that was only the default with it.
+    # A new close without --fix-close gets the default fix-close again (14 days after it).
     fix = dates["--fix-close"] or (current.fix_close if current and dates["--intake-close"] is None else None)
     try:
         period = checked(open_, close, fix)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from openpyxl import Workbook
 
+from tests.conftest import synthetic_nik
 from tests.e2e.test_run import SECRET, base_env, cli
 
 
@@ -122,3 +123,42 @@ async def test_allocate_equal_then_from_a_file_audited_and_a_bad_file_saves_noth
     neither = await cli("program", "allocate", "--year", "2026", env=env, cwd=tmp_path)
     assert neither.returncode != 0
     assert "give a FILE or --proportional-to" in neither.stderr
+
+
+async def test_allocate_in_proportion_to_the_dtsen_registry_and_to_active_participants(
+    tmp_path: Path,
+) -> None:
+    """Simanindo has 6 people of desil 4 or less in the DTSEN, Pangururan 2 (and 4 of desil 9, not
+    counted): 10 places go 7.5 / 2.5, the tie of remainders to the first kecamatan by code."""
+    env = env_for(tmp_path)
+    await cli("program", "set", "--year", "2026", "--quota", "10", "--desil", "4", env=env, cwd=tmp_path)
+    rows = [f"{synthetic_nik(serial=i)};Orang {i};{i % 3 + 1};12.17.01.2001" for i in range(1, 7)]
+    rows += [f"{synthetic_nik(serial=i)};Orang {i};2;12.17.08.2001" for i in range(7, 9)]
+    rows += [f"{synthetic_nik(serial=i)};Orang {i};9;12.17.08.2001" for i in range(9, 13)]
+    registry = tmp_path / "dtsen.csv"
+    registry.write_text("NIK;Nama;Desil;Kode Desa\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    imported = await cli("registry", "import", str(registry), "--source", "dtsen", env=env, cwd=tmp_path)
+    assert imported.returncode == 0, imported.stdout + imported.stderr
+
+    result = await cli("program", "allocate", "--year", "2026", "--proportional-to", "registry",
+                       env=env, cwd=tmp_path)  # fmt: skip
+
+    assert result.returncode == 0, result.stderr
+    quotas = dict(query(tmp_path, "SELECT kecamatan_code, quota FROM kecamatanallocation WHERE quota > 0"))
+    assert quotas == {"12.17.01": 8, "12.17.08": 2}
+    assert synthetic_nik(serial=1) not in result.stdout + result.stderr
+
+    people = [f"{synthetic_nik(serial=20 + i)};Peserta {i};12.17.04.2001;petani;2025-01-01" for i in range(3)]
+    people.append(f"{synthetic_nik(serial=30)};Peserta 9;12.17.02.2001;petani;2025-01-01")
+    participants = tmp_path / "aktif.csv"
+    participants.write_text("NIK;Nama;Desa;Kategori;Mulai\n" + "\n".join(people) + "\n", encoding="utf-8")
+    imported = await cli("participants", "import", str(participants), env=env, cwd=tmp_path)
+    assert imported.returncode == 0, imported.stdout + imported.stderr
+
+    result = await cli("program", "allocate", "--year", "2026", "--proportional-to", "active",
+                       env=env, cwd=tmp_path)  # fmt: skip
+
+    assert result.returncode == 0, result.stderr
+    quotas = dict(query(tmp_path, "SELECT kecamatan_code, quota FROM kecamatanallocation WHERE quota > 0"))
+    assert quotas == {"12.17.02": 3, "12.17.04": 7}  # 2.5 and 7.5: the tie to the first by code
+    assert "-8" in result.stdout  # Simanindo 8 -> 0

@@ -13,7 +13,7 @@ import pytest
 from sqlmodel import select
 
 from bot.channels.telegram import build_application
-from handlers import texts
+from handlers import chart, texts
 from handlers.context import Services
 from handlers.engine import Engine
 from models import program_year
@@ -233,3 +233,24 @@ async def test_rekap_shows_the_camat_their_allocation_and_the_dinas_every_kecama
     assert "Kuota per kecamatan 2026 (ditetapkan / kuota):" in dinas[0]
     assert "• Pangururan: 12 / 40" in dinas[0]
     assert "• Simanindo: 25 / 25 (penuh)" in dinas[0]
+
+
+async def test_the_summaries_show_the_allocations_and_the_chart_marks_them(
+    services: Services, bot: Driver, fake_api: FakeBotApi
+):
+    await bind_everyone(services)
+    await allocate(services, {SIMANINDO: (25, 20), PANGURURAN: (40, 41)})
+
+    camat = "\n".join(await bot.say(JONSON, "/ringkasan"))
+    dinas = "\n".join(await bot.say(MARIA, "/ringkasan"))
+
+    assert "Kuota Kec. Simanindo 2026: 20 dari 25 ditetapkan, sisa 5" in camat
+    assert "• Pangururan: 41 / 40 ⚠️" in dinas  # over its allocation (an override)
+    assert "• Simanindo: 20 / 25" in dinas
+    assert fake_api.photos  # the chart went out
+    svg = chart.proposals_by_kecamatan(
+        [("Simanindo", {}), ("Pangururan", {})], title="t", image_format="svg", quotas=[25, None]
+    ).decode()
+    assert texts.CHART_QUOTA in svg
+    without = chart.proposals_by_kecamatan([("Simanindo", {})], title="t", image_format="svg").decode()
+    assert texts.CHART_QUOTA not in without
