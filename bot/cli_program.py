@@ -165,7 +165,8 @@ def allocate(
     codes = [k.code for k in kabupaten.kecamatan]
     given = _read_file(file, kabupaten) if file is not None else None
 
-    async def work(session: AsyncSession) -> tuple[dict[str, int], dict[str, int], int]:
+    async def work(session: AsyncSession) -> tuple[dict[str, int], dict[str, int], int] | None:
+        """(before, after, the year's quota); None: nothing to share by (no registry, no participants)."""
         program = await store.program_year(session, year=year, default_quota=settings.new_participant_quota)
         if given is not None:
             quotas = {**dict.fromkeys(codes, 0), **given}
@@ -178,6 +179,8 @@ def allocate(
                 weights = await program_year.active_weights(session)
             else:
                 weights = {}
+            if proportional_to is not Basis.equal and not any(weights.get(c) for c in codes):
+                return None
             quotas = largest_remainder(program.new_quota, {c: weights.get(c, 0) for c in codes})
         before = {c: row.quota for c, row in (await program_year.allocations(session, year=year)).items()}
         if sum(quotas.values()) > program.new_quota:
@@ -189,7 +192,15 @@ def allocate(
             await program_year.set_allocations(session, year=year, quotas=quotas, actor=_actor())
         return before, quotas, program.new_quota
 
-    before, after, total = _with_session(settings.database_url, work)
+    result = _with_session(settings.database_url, work)
+    if result is None:
+        what = (
+            "people of the active DTSEN import within the desil threshold"
+            if (proportional_to is Basis.registry)
+            else "active participants"
+        )
+        fail(f"no {what} in {kabupaten.name}: nothing to share by; nothing saved (import it, or use equal)")
+    before, after, total = result
     if sum(after.values()) > total:
         fail(
             f"the allocations add up to {sum(after.values())}, above the {year} quota of {total}; "

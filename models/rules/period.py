@@ -77,8 +77,8 @@ def may_propose(period: Period, today: dt.date) -> bool:
 
 
 def may_fix(period: Period, today: dt.date) -> bool:
-    """Whether a returned proposal may be corrected and sent again on ``today``."""
-    return phase(period, today) in {Phase.ALWAYS, Phase.OPEN, Phase.FIXING}
+    """Whether a returned proposal may be corrected and sent again on ``today``: until fix-close."""
+    return phase(period, today) is not Phase.CLOSED
 
 
 def days_left(period: Period, today: dt.date) -> int | None:

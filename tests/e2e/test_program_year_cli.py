@@ -132,6 +132,12 @@ async def test_allocate_in_proportion_to_the_dtsen_registry_and_to_active_partic
     counted): 10 places go 7.5 / 2.5, the tie of remainders to the first kecamatan by code."""
     env = env_for(tmp_path)
     await cli("program", "set", "--year", "2026", "--quota", "10", "--desil", "4", env=env, cwd=tmp_path)
+    nothing = await cli("program", "allocate", "--year", "2026", "--proportional-to", "registry",
+                        env=env, cwd=tmp_path)  # fmt: skip
+    assert nothing.returncode != 0
+    assert "no people of the active DTSEN import within the desil threshold in Kabupaten Samosir" in (
+        nothing.stderr
+    )
     rows = [f"{synthetic_nik(serial=i)};Orang {i};{i % 3 + 1};12.17.01.2001" for i in range(1, 7)]
     rows += [f"{synthetic_nik(serial=i)};Orang {i};2;12.17.08.2001" for i in range(7, 9)]
     rows += [f"{synthetic_nik(serial=i)};Orang {i};9;12.17.08.2001" for i in range(9, 13)]

@@ -37,7 +37,7 @@ def test_open_after_close_or_fix_close_before_close_is_refused() -> None:
 @pytest.mark.parametrize(
     ("day", "expected", "propose", "fix"),
     [
-        (D(2026, 2, 15), Phase.BEFORE, False, False),
+        (D(2026, 2, 15), Phase.BEFORE, False, True),  # a correction is no new proposal
         (D(2026, 2, 16), Phase.OPEN, True, True),  # the first day counts
         (D(2026, 3, 31), Phase.OPEN, True, True),  # and the last
         (D(2026, 4, 1), Phase.FIXING, False, True),
