@@ -17,11 +17,13 @@ from scheduler.jobs import REMINDER, Schedule
 from tests.channels import People, text_of
 from tests.conftest import NOW, PANGURURAN_DESA
 from tests.handlers.test_authorization import (
+    BOTH_CHANNELS,
     JONSON,
     LAMRIA,
     MARIA,
     RINA,
     Driver,
+    WhatsAppDriver,
     bind_everyone,
     bot,
     make_proposal,
@@ -102,8 +104,11 @@ async def test_a_draft_left_open_at_the_close_is_kept_but_not_sent(person: Peopl
     assert "BUDI SANTOSO" in resumed
 
 
-async def test_perbaiki_until_fix_close_and_refused_after_it(services: Services, bot: Driver):
-    officers = await bind_everyone(services)
+@BOTH_CHANNELS
+async def test_perbaiki_until_fix_close_and_refused_after_it(
+    services: Services, bot: Driver | WhatsAppDriver
+):
+    officers = await bind_everyone(services, bot)
     returned = await make_proposal(services, officers, Status.DIKEMBALIKAN)
     assert returned.id is not None
     await bot.card(RINA, returned.number)
@@ -161,8 +166,9 @@ class Clock:
         return self.now
 
 
-async def test_rekap_and_the_camats_summary_show_the_period(services: Services, bot: Driver):
-    await bind_everyone(services)
+@BOTH_CHANNELS
+async def test_rekap_and_the_camats_summary_show_the_period(services: Services, bot: Driver | WhatsAppDriver):
+    await bind_everyone(services, bot)
     await set_period(services, D(2026, 11, 1), D(2026, 12, 31))
 
     dinas = await bot.say(MARIA, "/rekap")
