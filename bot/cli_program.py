@@ -91,6 +91,7 @@ def _read_file(path: Path, kabupaten: Kabupaten) -> dict[str, int]:
         is_blank,
         locate,
         open_table,
+        quoted,
     )
 
     columns = (
@@ -110,10 +111,12 @@ def _read_file(path: Path, kabupaten: Kabupaten) -> dict[str, int]:
                 found = kabupaten.kecamatan_by_code(name) if name else None
                 code = found.code if found else by_name.get(" ".join(name.lower().split()))
                 if code is None:
-                    problems.append(f"line {line}: unknown kecamatan {name[:40]!r} in {kabupaten.name}")
+                    problems.append(
+                        f"line {line}: kecamatan {quoted(name[:40])} tidak ada di {kabupaten.name}"
+                    )
                     continue
                 if code in quotas:
-                    problems.append(f"line {line}: kecamatan {name[:40]!r} given twice")
+                    problems.append(f"line {line}: kecamatan {quoted(name[:40])} tertulis dua kali")
                     continue
                 try:
                     quota = int_cell(value, "kuota") if not is_blank(value) else None

@@ -39,7 +39,7 @@ async def show(turn: Turn) -> None:
         per_area.setdefault(code, {})[status] = count
     by_area = sorted((_area_name(turn, code), counts) for code, counts in per_area.items())
     program, budget_lines = await program_figures(session, services, kecamatan_code=scope)
-    # The intake period and the kecamatan allocations, when the year has them (p15a).
+    # The intake period and the kecamatan allocations, when the year has them.
     extra = await allocation.rekap_lines(session, services, kecamatan_code=scope)
     if (period_line := await period.rekap_line(session, services)) is not None:
         extra.insert(0, period_line)

@@ -1076,7 +1076,7 @@ def remind_fix(count: int, days: int, items: list[str]) -> str:
     )
 
 
-# ----------------------------------------------------------- intake period and kecamatan allocations (p15a)
+# ----------------------------------------------------------- intake period and kecamatan allocations
 
 
 def period_line(

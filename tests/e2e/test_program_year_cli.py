@@ -108,7 +108,7 @@ async def test_allocate_equal_then_from_a_file_audited_and_a_bad_file_saves_noth
     bad.write_text("kecamatan;kuota\nSimanindo;30\nAtlantis;5\nPalipi;lima\n", encoding="utf-8")
     refused = await cli("program", "allocate", "--year", "2026", str(bad), env=env, cwd=tmp_path)
     assert refused.returncode != 0
-    assert "line 3: unknown kecamatan 'Atlantis'" in refused.stderr
+    assert "line 3: kecamatan 'Atlantis' tidak ada di Kabupaten Samosir" in refused.stderr
     assert "line 4: kuota 'lima' bukan angka bulat" in refused.stderr
     assert "bad.csv: 2 bad line(s); nothing saved" in refused.stderr
     assert dict(query(tmp_path, "SELECT kecamatan_code, quota FROM kecamatanallocation"))["12.17.01"] == 25
