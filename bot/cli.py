@@ -18,6 +18,7 @@ from rich.markup import escape
 
 from bot.cli_bpjs import bpjs_app
 from bot.cli_ops import backup, secret_app
+from bot.cli_program import allocate, period_figures, period_line
 from bot.cli_whatsapp import whatsapp_app
 from bot.console import err, fail, load_settings, out
 from bot.services import ConfigError, build_services
@@ -46,6 +47,7 @@ program_app = typer.Typer(
     help="The program's figures per year (quota, budget, contributions).", no_args_is_help=True
 )
 app.add_typer(program_app, name="program")
+program_app.command("allocate")(allocate)
 registry_app = typer.Typer(
     help="Social registries (DTSEN, DTKS, P3KE) for intake checks.", no_args_is_help=True
 )
@@ -465,6 +467,11 @@ def program_set(
     age_min: Annotated[int | None, typer.Option(min=0, max=120)] = None,
     age_max: Annotated[int | None, typer.Option(min=0, max=120)] = None,
     desil: Annotated[int | None, typer.Option(help="Highest desil without a warning.", min=1, max=10)] = None,
+    intake_open: Annotated[str | None, typer.Option(help="First day of intake, YYYY-MM-DD.")] = None,
+    intake_close: Annotated[str | None, typer.Option(help="Last day of intake, YYYY-MM-DD.")] = None,
+    fix_close: Annotated[
+        str | None, typer.Option(help="Last day to correct returned proposals (default: close + 14 days).")
+    ] = None,
 ) -> None:
     """Set a year's figures; what is not given stays as it was."""
     import datetime as dt
@@ -488,11 +495,15 @@ def program_set(
         "desil_threshold": desil,
     }
     given = {k: v for k, v in figures.items() if v is not None}
-    if not given:
-        fail("nothing to set: give at least one figure (see --help)")
     settings = load_settings()
     _prepare_database(settings.database_url)
-    from models import store
+    from models import program_year, store
+
+    if intake_open or intake_close or fix_close:
+        current = _with_session(settings.database_url, lambda s: program_year.period_of(s, year=year))
+        given |= period_figures(intake_open, intake_close, fix_close, current)
+    if not given:
+        fail("nothing to set: give at least one figure (see --help)")
 
     program = _with_session(
         settings.database_url,
@@ -555,6 +566,7 @@ def _print_program(program: ProgramYear) -> None:
         f"coverage from {program.coverage_start or '-'}, declared income {money(program.declared_income)}, "
         f"ages {ages}, desil threshold {program.desil_threshold or '-'}"
     )
+    out.print(period_line(program))
 
 
 class RegistrySourceOption(StrEnum):

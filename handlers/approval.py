@@ -13,12 +13,12 @@ import datetime as dt
 import logging
 import math
 
-from handlers import bpjs, buttons, cards, queries, texts
+from handlers import allocation, bpjs, buttons, cards, queries, texts
 from handlers.buttons import Kind, Press
 from handlers.context import Turn
 from handlers.messages import Button, Reply
 from handlers.queries import may_see
-from models import store
+from models import program_year, store
 from models.rules.privacy import mask_nik_like
 from models.rules.status import (
     Action,
@@ -46,9 +46,10 @@ STAGE = {Role.CAMAT: Status.MENUNGGU_CAMAT, Role.DINAS: Status.MENUNGGU_DINAS}
 class Refused(Exception):
     """A decision that may not be taken; the text says why, in the actor's words."""
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, buttons: tuple[tuple[Button, ...], ...] = ()) -> None:
         super().__init__(text)
         self.text = text
+        self.buttons = buttons  # what they may do instead (over a full kecamatan allocation: override)
 
 
 # -------------------------------------------------------------------------------------------- deciding
@@ -61,8 +62,11 @@ async def decide(
     *,
     reason: str | None = None,
     fix_fields: list[str] | None = None,
+    over: bool = False,
 ) -> str:
     """Record one decision and queue everything it causes; returns the card's outcome text.
+
+    ``over``: establish even over the kecamatan's allocation (the dinas's override, ``reason`` typed).
 
     Raises :class:`Refused` when the actor may not take it (any more); nothing changes then.
     """
@@ -72,15 +76,13 @@ async def decide(
     after = await _authorized(turn, proposal, action)
     now = utcnow()
     year = turn.services.today().year
+    forced = False
     if action is Action.ESTABLISH:
-        quota = turn.services.new_participant_quota
-        if not await store.take_quota_place(turn.session, year=year, default_quota=quota):
-            program = await store.program_year(turn.session, year=year, default_quota=quota)
-            raise Refused(texts.quota_full(year, program.new_quota))
+        forced = await _take_places(turn, proposal, year, over=over)
     if not await store.change_status(turn.session, proposal=proposal, to_status=after, at=now):
         # Another approver's decision committed between our read and our write.
         if action is Action.ESTABLISH:
-            await store.release_quota_place(turn.session, year=year)
+            await store.release_quota_place(turn.session, year=year, kecamatan_code=proposal.kecamatan_code)
         await turn.session.refresh(proposal)
         raise Refused(await _already_decided(turn, proposal))
     if action is Action.RETURN:
@@ -94,10 +96,22 @@ async def decide(
         action=action.value,
         from_status=before,
         to_status=after,
-        reason=reason,
+        reason=None if forced else reason,
     )
     log.info("proposal %s: %s by officer %s", proposal.number, action.value, officer.id)
     decision = texts.decided_by(action.value, officer.role, officer.name, turn.services.local_time(now))
+    if forced:
+        await store.record_audit(
+            turn.session,
+            proposal_id=proposal.id,
+            actor=officer,
+            action="override",
+            from_status=None,
+            to_status=None,
+            reason=reason,
+        )
+        log.info("proposal %s: established over its kecamatan's allocation", proposal.number)
+        decision += "\n" + await allocation.over_text(turn, proposal.kecamatan_code, year)
     card = await cards.render_card(turn, proposal, with_camat=action is not Action.APPROVE)
     outcome = texts.outcome(card, decision, reason)
     await cards.close_cards(turn, proposal, before, outcome)
@@ -105,6 +119,41 @@ async def decide(
     if after is Status.MENUNGGU_DINAS:
         await cards.send_for_decision(turn, proposal)
     return outcome
+
+
+async def _take_places(turn: Turn, proposal: Proposal, year: int, *, over: bool) -> bool:
+    """Count the proposal against its kecamatan's allocation (if the year has one) and the kabupaten's
+    quota, both compare-and-set in this transaction; True when it went over the allocation (``over``).
+
+    Raises :class:`Refused` (nothing counted) when the kabupaten is full, or the kecamatan is and
+    ``over`` is not given: then with the figures and the override button.
+    """
+    kecamatan = proposal.kecamatan_code
+    taken = await program_year.take_kecamatan_place(turn.session, year=year, kecamatan_code=kecamatan)
+    forced = taken is False and over
+    if forced:
+        await program_year.force_kecamatan_place(turn.session, year=year, kecamatan_code=kecamatan)
+    elif taken is False:
+        press = cards.about(proposal, Kind.DECIDE, "over")
+        raise Refused(
+            await allocation.full_text(turn, kecamatan, year),
+            buttons=((buttons.button(texts.OVERRIDE, press),),),
+        )
+    quota = turn.services.new_participant_quota
+    if not await store.take_quota_place(turn.session, year=year, default_quota=quota):
+        if taken is not None:
+            await program_year.release_kecamatan_place(turn.session, year=year, kecamatan_code=kecamatan)
+        program = await store.program_year(turn.session, year=year, default_quota=quota)
+        raise Refused(texts.quota_full(year, program.new_quota))
+    return forced
+
+
+async def _ask_override(turn: Turn, proposal: Proposal) -> None:
+    """Tetapkan melebihi kuota: ask the dinas for the reason, typed in the chat."""
+    if await _may(turn, proposal, Action.ESTABLISH):
+        await _open_decision(turn, proposal, "override", {"v": proposal.resubmissions})
+        name = allocation.kecamatan_name(turn.services, proposal.kecamatan_code)
+        turn.say(Reply(texts.ask_override_reason(proposal.number, name), edit=True))
 
 
 async def _tell_proposer(turn: Turn, proposal: Proposal, action: Action, reason: str | None) -> None:
@@ -204,6 +253,8 @@ async def _card_action(turn: Turn, proposal: Proposal, act: str) -> None:
             await _decide_and_reply(turn, proposal, Action.APPROVE)
         case "est":
             await _decide_and_reply(turn, proposal, Action.ESTABLISH)
+        case "over":
+            await _ask_override(turn, proposal)
         case "no" | "ret":
             action = Action.REJECT if act == "no" else Action.RETURN
             if await _may(turn, proposal, action):
@@ -265,12 +316,13 @@ async def _decide_and_reply(
     *,
     reason: str | None = None,
     fix_fields: list[str] | None = None,
+    over: bool = False,
 ) -> None:
     try:
-        outcome = await decide(turn, proposal, action, reason=reason, fix_fields=fix_fields)
+        outcome = await decide(turn, proposal, action, reason=reason, fix_fields=fix_fields, over=over)
     except Refused as refusal:
         await _drop_decision(turn)  # a reason typed for a proposal decided meanwhile is moot
-        turn.say(refusal.text)
+        turn.say(Reply(refusal.text, buttons=refusal.buttons))
         return
     await _drop_decision(turn)
     turn.say(Reply(outcome, buttons=await _next_button(turn), edit=True))
@@ -414,7 +466,7 @@ async def _drop_decision(turn: Turn) -> None:
 async def on_text(turn: Turn, conversation: Conversation) -> bool:
     """A typed reason (rejection, "lainnya") or note (return) while a decision waits for it; False when
     the text is not one (no reason asked, or asked too long ago): the open decision is dropped then."""
-    if conversation.step not in {"reject", "return_fields", "return_note"} or (
+    if conversation.step not in {"reject", "return_fields", "return_note", "override"} or (
         utcnow() - conversation.updated_at > DECISION_TTL
     ):
         await turn.session.delete(conversation)
@@ -450,6 +502,8 @@ async def on_text(turn: Turn, conversation: Conversation) -> bool:
         return True
     if conversation.step == "reject":
         await _decide_and_reply(turn, proposal, Action.REJECT, reason=text)
+    elif conversation.step == "override":
+        await _decide_and_reply(turn, proposal, Action.ESTABLISH, reason=text, over=True)
     else:
         fields = list(conversation.data.get("fields", []))
         await _decide_and_reply(turn, proposal, Action.RETURN, reason=text, fix_fields=fields)

@@ -6,7 +6,7 @@ message exists exactly when the change that caused it committed; ``scheduler.out
 
 from __future__ import annotations
 
-from handlers import buttons, texts
+from handlers import allocation, buttons, texts
 from handlers.context import Turn
 from handlers.messages import Button, Kind, Reply
 from models import store
@@ -90,7 +90,9 @@ async def camat_decision_line(turn: Turn, proposal: Proposal) -> str | None:
 async def render_card(turn: Turn, proposal: Proposal, *, with_camat: bool = True) -> str:
     """The card as it stands; ``with_camat=False`` leaves out the camat's approval (said just below it)."""
     camat = await camat_decision_line(turn, proposal) if with_camat else None
-    return card_text(turn, proposal, proposer=await _proposer_name(turn, proposal), camat_decision=camat)
+    text = card_text(turn, proposal, proposer=await _proposer_name(turn, proposal), camat_decision=camat)
+    quota = await allocation.card_line(turn, proposal.kecamatan_code)  # None: the year is not allocated
+    return f"{text}\n{quota}" if quota else text
 
 
 async def _proposer_name(turn: Turn, proposal: Proposal) -> str:

@@ -23,9 +23,14 @@ _drawing = threading.Lock()
 
 
 def proposals_by_kecamatan(
-    rows: list[tuple[str, dict[Status, int]]], *, title: str, image_format: str = "png"
+    rows: list[tuple[str, dict[Status, int]]],
+    *,
+    title: str,
+    image_format: str = "png",
+    quotas: list[int | None] | None = None,
 ) -> bytes:
-    """A horizontal stacked bar per kecamatan (every one, even with no proposal), its total at the end."""
+    """A horizontal stacked bar per kecamatan (every one, even with no proposal), its total at the end;
+    ``quotas`` (one per row, None: not allocated): each kecamatan's allocation marked across its bar."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -45,6 +50,13 @@ def proposals_by_kecamatan(
                 axes.barh(names, values, left=left, color=colour, label=label, height=0.7)
                 left = [a + b for a, b in zip(left, values, strict=True)]
             peak = max(left, default=0)
+            if quotas is not None:
+                marks = quotas[::-1]
+                for y, quota in enumerate(marks):
+                    if quota is not None:
+                        axes.plot([quota, quota], [y - 0.45, y + 0.45], color="black", linewidth=2.5)
+                axes.plot([], [], color="black", linewidth=2.5, label=texts.CHART_QUOTA)
+                peak = max(peak, *(q for q in marks if q is not None), 0)
             for y, total in enumerate(left):
                 axes.text(total + peak * 0.01, y, texts.angka(total), va="center", fontsize=10)
             axes.set_xlim(0, max(peak * 1.12, 1))

@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from enum import Enum, StrEnum
 from typing import Any
 
-from handlers import buttons, cards, texts
+from handlers import buttons, cards, period, texts
 from handlers.context import Services, Turn
 from handlers.messages import Button, Kind, Reply
 from models import store
@@ -116,6 +116,8 @@ async def start(turn: Turn, conversation: Looked = LOOK_UP) -> None:
     state = await open_conversation(turn, conversation)
     if state is not None:
         await _again(turn, *state, texts.RESUMING)
+        return
+    if await period.refuse_new(turn):  # outside the intake period: no new draft
         return
     desa = turn.services.kabupaten.desa_by_code(officer.region_code)
     if desa is None:  # the roster import refuses this; a later change of kabupaten could cause it
@@ -801,6 +803,10 @@ async def on_edit_button(turn: Turn, conversation: Conversation, proposal: Propo
 async def submit(turn: Turn, conversation: Conversation, proposal: Proposal) -> None:
     """Kirim: check once more (someone may have proposed the NIK meanwhile), then send to the camat."""
     assert turn.officer is not None and turn.officer.id is not None and proposal.id is not None
+    # Outside the period nothing is sent, and nothing is lost: the draft or correction stays open.
+    closed = period.refuse_fix if proposal.status is Status.DIKEMBALIKAN else period.refuse_kirim
+    if await closed(turn):
+        return
     reading = _reading(turn, proposal)
     found = await _assess(turn, proposal, reading)
     if blocks(found):
@@ -891,6 +897,8 @@ async def start_fix(turn: Turn, proposal_id: int) -> None:
         return
     if proposal.status is not Status.DIKEMBALIKAN:
         turn.say(texts.FIX_NOT_RETURNED)
+        return
+    if await period.refuse_fix(turn):
         return
     state = await open_conversation(turn)
     if state is not None and state[1].id != proposal.id:

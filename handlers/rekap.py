@@ -7,7 +7,7 @@ from collections import Counter
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from handlers import texts
+from handlers import allocation, period, texts
 from handlers.context import Services, Turn
 from models import store
 from models.rules.budget import new_participant_start, projected_cost
@@ -39,6 +39,11 @@ async def show(turn: Turn) -> None:
         per_area.setdefault(code, {})[status] = count
     by_area = sorted((_area_name(turn, code), counts) for code, counts in per_area.items())
     program, budget_lines = await program_figures(session, services, kecamatan_code=scope)
+    # The intake period and the kecamatan allocations, when the year has them.
+    extra = await allocation.rekap_lines(session, services, kecamatan_code=scope)
+    if (period_line := await period.rekap_line(session, services)) is not None:
+        extra.insert(0, period_line)
+    budget_lines = [*extra, *budget_lines]
     turn.say(
         texts.rekap(
             year=year,

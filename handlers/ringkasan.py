@@ -13,13 +13,13 @@ from dataclasses import dataclass, field
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from handlers import buttons, chart, onboarding, rekap, texts
+from handlers import allocation, buttons, chart, onboarding, period, rekap, texts
 from handlers.context import Services, Turn
 from handlers.messages import Button, Reply, split_text
-from models import reports, store
+from models import program_year, reports, store
 from models.reports import DesaFigures, Overdue
 from models.rules.status import Role, Status
-from models.tables import Officer, format_number
+from models.tables import KecamatanAllocation, Officer, format_number
 
 WEEK = dt.timedelta(days=7)
 PART_LIMIT = 3500  # characters per message: under Telegram's 4096 with room for emoji counted twice
@@ -43,6 +43,9 @@ class Snapshot:
     unreachable: list[reports.Unreachable] = field(default_factory=list)
     quota_lines: list[str] = field(default_factory=list)  # the dinas's quota and budget, as in /rekap
     chart_png: bytes | None = None  # drawn by snapshot() when a dinas summary needs it
+    # The year's kecamatan allocations (empty: not allocated) and, while intake is open, its period line.
+    allocations: dict[str, KecamatanAllocation] = field(default_factory=dict)
+    period_line: str | None = None
 
 
 def week_before(services: Services, moment: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
@@ -88,6 +91,9 @@ async def snapshot(
         unreachable=await reports.unreachable(session, reach_unbound=services.reach_unbound),
         quota_lines=quota_lines,
     )
+    snap.allocations = await program_year.allocations(session, year=year)
+    snap.quota_lines += allocation.lines(services, snap.allocations, year, None)
+    snap.period_line = await period.open_line(session, services)
     return snap
 
 
@@ -103,7 +109,15 @@ def _draw_chart(snap: Snapshot, services: Services) -> bytes:
         for k in kabupaten.kecamatan
     ]
     day = texts.tanggal(snap.now.astimezone(services.timezone).date())
-    return chart.proposals_by_kecamatan(rows, title=f"Usulan per kecamatan\n{kabupaten.name}, {day}")
+    # With allocations, each kecamatan's quota is marked against its bar of established proposals.
+    quotas = [
+        snap.allocations[k.code].quota if k.code in snap.allocations else None for k in kabupaten.kecamatan
+    ]
+    return chart.proposals_by_kecamatan(
+        rows,
+        title=f"Usulan per kecamatan\n{kabupaten.name}, {day}",
+        quotas=quotas if snap.allocations else None,
+    )
 
 
 def summary(snap: Snapshot, services: Services, officer: Officer) -> list[Reply]:
@@ -204,6 +218,9 @@ def _camat(snap: Snapshot, services: Services, officer: Officer) -> list[Reply]:
     if len(silent) > NAMES_LISTED:
         named.append(f"dan {len(silent) - NAMES_LISTED} lainnya")
     lines += ["", texts.not_proposed(year, named, len(silent), len(desa))]
+    if snap.period_line and silent:  # while intake is open: the desa that have still sent nothing
+        lines += [snap.period_line, texts.desa_without_proposal(silent)]
+    lines += allocation.lines(services, snap.allocations, year, kecamatan.code)
     lines += ["", texts.SUMMARY_APPROVER_FOOTER]
     return _parts("\n".join(lines), buttons=QUEUE_BUTTON)
 

@@ -1205,3 +1205,107 @@ def siaran_running(when: str, counts: str) -> str:
         f"Siaran Anda tanggal {when} masih dikirim ({counts}). "
         "Siaran baru dapat dibuat setelah semuanya terkirim; ketik /siaran lagi nanti."
     )
+
+
+# ----------------------------------------------------------- intake period and kecamatan allocations
+
+
+def period_line(
+    year: int, start: dt.date, end: dt.date, fix_until: dt.date, phase: str, left: int | None
+) -> str:
+    """The intake period on /rekap: dates and where today falls."""
+    head = f"Masa pengusulan {year}: {periode(start, end)}"
+    match phase:
+        case "before":
+            return f"{head} (belum dibuka)"
+        case "open":
+            return f"{head} (sisa {hari(left or 0)})"
+        case "fixing":
+            return f"{head} (sudah ditutup; perbaikan sampai {tanggal(fix_until)})"
+        case _:
+            return f"{head} (sudah ditutup)"
+
+
+def intake_not_open(start: dt.date, end: dt.date) -> str:
+    return (
+        f"Masa pengusulan belum dibuka. Usulan baru bisa dibuat mulai {tanggal(start)} sampai {tanggal(end)}."
+    )
+
+
+def intake_closed(end: dt.date) -> str:
+    return (
+        f"Masa pengusulan sudah ditutup pada {tanggal(end)}. Usulan baru tidak bisa dibuat lagi. "
+        "Untuk keperluan mendesak, hubungi Diskopnaker."
+    )
+
+
+def intake_closed_at_kirim(end: dt.date) -> str:
+    return (
+        f"Masa pengusulan sudah ditutup pada {tanggal(end)}, jadi usulan ini tidak bisa dikirim. "
+        "Isiannya tetap tersimpan, tidak ada yang hilang. Hubungi Diskopnaker bila masa pengusulan dibuka lagi."
+    )
+
+
+def fix_closed(fix_until: dt.date) -> str:
+    return (
+        f"Masa perbaikan usulan sudah berakhir pada {tanggal(fix_until)}. Usulan yang dikembalikan tidak bisa "
+        "diperbaiki lagi. Hubungi Diskopnaker bila ada yang perlu dibicarakan."
+    )
+
+
+def remind_closing(days: int, end: dt.date, desa: str) -> str:
+    when = "besok" if days == 1 else f"{angka(days)} hari lagi"
+    return (
+        f"⏰ Masa pengusulan ditutup {when}, {tanggal(end)}. {desa} belum mengirim usulan tahun ini.\n"
+        "Ketik /daftar untuk mengusulkan pekerja rentan sebelum ditutup."
+    )
+
+
+def desa_without_proposal(names: list[str]) -> str:
+    return f"Desa/kelurahan yang belum mengirim usulan tahun ini ({angka(len(names))}): " + ", ".join(names)
+
+
+def allocation_line(kecamatan: str, year: int, established: int, quota: int) -> str:
+    left = quota - established
+    tail = f"sisa {angka(left)}" if left > 0 else ("penuh" if left == 0 else f"lebih {angka(-left)}")
+    return f"Kuota Kec. {kecamatan} {year}: {angka(established)} dari {angka(quota)} ditetapkan, {tail}"
+
+
+def allocation_header(year: int) -> str:
+    return f"Kuota per kecamatan {year} (ditetapkan / kuota):"
+
+
+def allocation_row(kecamatan: str, established: int, quota: int) -> str:
+    mark = " ⚠️" if established > quota else (" (penuh)" if established == quota else "")
+    return f"• {kecamatan}: {angka(established)} / {angka(quota)}{mark}"
+
+
+def kecamatan_full(kecamatan: str, year: int, established: int, quota: int) -> str:
+    return (
+        f"Kuota Kec. {kecamatan} {year} penuh: {angka(established)} dari {angka(quota)} sudah ditetapkan. "
+        "Usulan ini belum ditetapkan dan tetap menunggu. Tetapkan melebihi kuota hanya dengan alasan tertulis."
+    )
+
+
+OVERRIDE = "⚠️ Melebihi kuota"
+
+
+def ask_override_reason(number: str, kecamatan: str) -> str:
+    return (
+        f"Tulis alasan menetapkan usulan {number} melebihi kuota Kec. {kecamatan} dalam satu kalimat "
+        "(atau /batal). Alasan ini tercatat di riwayat usulan."
+    )
+
+
+def over_allocation(kecamatan: str, year: int, established: int, quota: int) -> str:
+    return f"⚠️ Melebihi kuota Kec. {kecamatan} {year}: {angka(established)} dari {angka(quota)}"
+
+
+HISTORY_ACTION["override"] = "menetapkan melebihi kuota kecamatan"
+
+
+CHART_QUOTA = "Kuota kecamatan"
+
+
+def closes_in(end: dt.date, left: int) -> str:
+    return f"Masa pengusulan ditutup {tanggal(end)} (sisa {hari(left)})."

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 
-from handlers import ringkasan
+from handlers import period, ringkasan
 from handlers.context import Services
 from handlers.messages import Reply
 from models import reports, store
@@ -153,7 +153,8 @@ class Schedule:
                 return await self._summaries(occurrence, f"{year}-W{week:02d}")
             # Keyed by the day it is sent, not the day it was due: yesterday's reminder caught up this
             # morning and today's 09:00 run are one reminder, not two.
-            return await self._reminders(now, now.astimezone(self.services.timezone).date().isoformat())
+            queued = await self._reminders(now, now.astimezone(self.services.timezone).date().isoformat())
+            return queued + await self._closing(now)
         except Exception:
             log.exception("%s could not be sent; retried within %d minutes", kind, RETRY_EVERY // 60)
             self._failed.add(kind)
@@ -200,6 +201,23 @@ class Schedule:
         if queued:
             log.info("%s %s: %d messages queued", REMINDER, period, queued)
         self.services.events.scheduled(REMINDER, queued)
+        return queued
+
+    async def _closing(self, now: dt.datetime) -> int:
+        """The reminders 7 days and 1 day before the intake closes, to the operators of desa that have sent
+        nothing this year; keyed by the close ("2026-H7"), so each goes once whatever the day it runs."""
+        today = now.astimezone(self.services.timezone).date()
+        async with self.services.sessions() as session:
+            due = await period.closing_due(session, self.services, today)
+            if due is None:
+                return 0
+            people = await reports.recipients(session, reach_unbound=self.services.reach_unbound)
+        queued = 0
+        for person in people:
+            replies = period.closing_reminder(due, self.services, person.officer)
+            queued += await self._queue_once(period.CLOSING, due.period, person, replies, at=now)
+        if queued:
+            log.info("%s %s: %d messages queued", period.CLOSING, due.period, queued)
         return queued
 
     async def _queue_once(
