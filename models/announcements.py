@@ -10,6 +10,7 @@ from sqlalchemy import delete, func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from models import store
 from models.rules.announcement import Audience, Candidate, Progress, progress_of, recipients
 from models.tables import (
     Announcement,
@@ -18,7 +19,6 @@ from models.tables import (
     Delivery,
     Officer,
     OutboundMessage,
-    ProgramAudit,
 )
 
 ANNOUNCE = "announce"  # ProgramAudit.action
@@ -96,15 +96,14 @@ async def record(
     session.add(announcement)
     await session.flush()
     detail: dict[str, Any] = {"audience": audience.value, "region": region_code, "recipients": recipients}
-    session.add(
-        ProgramAudit(
-            action=ANNOUNCE,
-            subject=f"announcement:{announcement.id}",
-            officer_id=officer.id,
-            actor=officer.name,
-            detail=detail,
-            at=at,
-        )
+    await store.add_program_audit(
+        session,
+        action=ANNOUNCE,
+        subject=f"announcement:{announcement.id}",
+        officer_id=officer.id,
+        actor=officer.name,
+        detail=detail,
+        at=at,
     )
     return announcement
 

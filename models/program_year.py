@@ -12,12 +12,12 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from models import store
 from models.rules.period import Period
 from models.rules.status import Status
 from models.tables import (
     ActiveParticipant,
     KecamatanAllocation,
-    ProgramAudit,
     ProgramYear,
     Proposal,
     RegistryActive,
@@ -142,10 +142,13 @@ async def set_allocations(
         "before": before,
         "after": dict(sorted(quotas.items())),
     }
-    session.add(
-        ProgramAudit(
-            action="allocate", subject=f"allocation:{year}", officer_id=officer_id, actor=actor, detail=detail
-        )
+    await store.add_program_audit(
+        session,
+        action="allocate",
+        subject=f"allocation:{year}",
+        officer_id=officer_id,
+        actor=actor,
+        detail=detail,
     )
     return before
 

@@ -38,6 +38,7 @@ from models.tables import (
     Officer,
     OfficerCreate,
     OutboundMessage,
+    ProgramAudit,
     ProgramYear,
     Proposal,
     Purpose,
@@ -1867,10 +1868,17 @@ async def add_program_audit(
     detail: dict[str, Any],
     officer_id: int | None = None,
     actor: str | None = None,
+    at: dt.datetime | None = None,
 ) -> None:
-    """Audit one program action that is not a proposal's (here: a BPJS import); ``detail`` holds no NIK."""
-    from models.tables import ProgramAudit
-
+    """Audit one program action that is not a proposal's (an allocation, a BPJS import, an announcement, a
+    verification decision); ``detail`` holds figures and reasons, never a NIK."""
     session.add(
-        ProgramAudit(action=action, subject=subject[:48], officer_id=officer_id, actor=actor, detail=detail)
+        ProgramAudit(
+            action=action,
+            subject=subject[:48],
+            officer_id=officer_id,
+            actor=actor,
+            detail=detail,
+            at=at or utcnow(),
+        )
     )
