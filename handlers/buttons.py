@@ -11,7 +11,9 @@ The wire format is today's, unchanged (cards already sent in chats must keep wor
 ``i:<token>:<step>:<value>`` an intake question · ``d:<ref>:<act>`` decide on a card ·
 ``r:<ref>:<reason>`` a rejection reason · ``f:<ref>:<field>|go|skip`` what a returned proposal must fix ·
 ``q:<page>|new`` the queue · ``o:<ref>|next`` open a card · ``b:ask|no|go`` bulk approval ·
-``x:<kind>`` a choice of /ekspor · ``p:<id>`` Perbaiki (correct a returned proposal).
+``x:<kind>`` a choice of /ekspor · ``p:<id>`` Perbaiki (correct a returned proposal) ·
+``v:<ref>:<act>`` a re-verification decision (``v:0:<act>`` the round, the lists) ·
+``w:<ref>:<reason>`` why a participant no longer qualifies.
 
 The codec checks shape (ids, ASCII words); which actions exist stays with each handler, which answers an
 unknown one as a stale button.
@@ -49,12 +51,14 @@ class Kind(StrEnum):
     BULK = "b"
     EXPORT = "x"
     FIX = "p"
+    VERIFY = "v"  # re-verification: v:<item>.<version>:<act>, or v:0:<act> for the round and lists
+    VERIFY_REASON = "w"  # why a participant no longer qualifies: w:<item>.<version>:<reason>
 
 
 # The approver's buttons, all handled by ``handlers.approval``.
 APPROVAL = frozenset({Kind.DECIDE, Kind.REASON, Kind.FIX_FIELD, Kind.QUEUE, Kind.OPEN, Kind.BULK})
 # Kinds whose data names a proposal by ``<ref>`` and carries an action after it.
-_REF_ACTION = frozenset({Kind.DECIDE, Kind.REASON, Kind.FIX_FIELD})
+_REF_ACTION = frozenset({Kind.DECIDE, Kind.REASON, Kind.FIX_FIELD, Kind.VERIFY, Kind.VERIFY_REASON})
 
 
 @dataclass(frozen=True, slots=True)
