@@ -706,3 +706,51 @@ async def reminders(
                     )
                     found.append((person, f"r{round_.id}", [Reply(text)]))
     return found
+
+
+# ------------------------------------------------------------------------------------------------ exports
+
+CONTINUING_HEADERS = ("NIK", "Nama", "Desa", "Kecamatan", "Pekerjaan", "Peserta sejak", "Hasil")
+REMOVED_HEADERS = ("NIK", "Nama", "Desa", "Kecamatan", "Pekerjaan", "Peserta sejak", "Alasan", "Keterangan")
+REMOVED_HEADERS += ("Berakhir",)
+RESULT_LABEL = {
+    ItemStatus.LANJUT.value: "masih memenuhi syarat",
+    ItemStatus.TETAP.value: "usulan keluar ditolak",
+}
+
+
+async def build_export(
+    session: AsyncSession, services: Services, *, year: int, removed: bool
+) -> tuple[bytes, int]:
+    """The latest round of ``year``'s continuing (still qualifies, removal refused) or removed participants
+    as XLSX with full NIKs, and how many rows; LookupError when the year has no round."""
+    from models.exports import Sheet, xlsx_bytes
+    from models.rules.verification import CONTINUING
+
+    round_ = await vstore.round_of_year(session, year=year)
+    if round_ is None or round_.id is None:
+        raise LookupError(year)
+    statuses = frozenset({ItemStatus.KELUAR.value}) if removed else frozenset(s.value for s in CONTINUING)
+    ended = await vstore.end_day(session, round_=round_)
+    rows: list[list[object]] = []
+    for item in await vstore.items_of(session, round_id=round_.id, statuses=statuses):
+        try:
+            category = category_label(Category(item.category), None)
+        except ValueError:
+            category = item.category
+        row: list[object] = [
+            services.vault.decrypt(item.nik_encrypted),
+            item.name,
+            _desa_name(services, item.desa_code),
+            _kecamatan_name(services, item.kecamatan_code),
+            category,
+            item.coverage_start,
+        ]
+        if removed:
+            row += [REASONS.get(item.reason or "", item.reason or "-"), item.reason_text or "", ended]
+        else:
+            row.append(RESULT_LABEL.get(item.status, item.status))
+        rows.append(row)
+    title = f"Keluar {year}" if removed else f"Lanjut {year}"
+    headers = REMOVED_HEADERS if removed else CONTINUING_HEADERS
+    return xlsx_bytes(Sheet(title, headers, rows, text_columns=frozenset({0}))), len(rows)
