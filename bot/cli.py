@@ -17,6 +17,7 @@ import typer
 from rich.markup import escape
 
 from bot.cli_ops import backup, secret_app
+from bot.cli_verification import verification_app
 from bot.cli_whatsapp import whatsapp_app
 from bot.console import err, fail, load_settings, out
 from bot.services import ConfigError, build_services
@@ -53,6 +54,7 @@ participants_app = typer.Typer(help="The program's active participants.", no_arg
 app.add_typer(participants_app, name="participants")
 app.add_typer(whatsapp_app, name="whatsapp")
 app.add_typer(secret_app, name="secret")
+app.add_typer(verification_app, name="verification")
 db_app.command("backup")(backup)
 
 # soft_wrap: a message stays one line when stderr is a pipe or a log file, not cut at 80 columns.
