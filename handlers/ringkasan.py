@@ -8,12 +8,13 @@ outbox or back to the chat.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 from dataclasses import dataclass, field
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from handlers import buttons, chart, onboarding, rekap, texts
+from handlers import buttons, chart, onboarding, rekap, texts, verifikasi
 from handlers.context import Services, Turn
 from handlers.messages import Button, Reply, split_text
 from models import reports, store
@@ -43,6 +44,7 @@ class Snapshot:
     unreachable: list[reports.Unreachable] = field(default_factory=list)
     quota_lines: list[str] = field(default_factory=list)  # the dinas's quota and budget, as in /rekap
     chart_png: bytes | None = None  # drawn by snapshot() when a dinas summary needs it
+    verification: str | None = None  # the open re-verification round's progress line (dinas, camat)
 
 
 def week_before(services: Services, moment: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
@@ -88,6 +90,7 @@ async def snapshot(
         unreachable=await reports.unreachable(session, reach_unbound=services.reach_unbound),
         quota_lines=quota_lines,
     )
+    snap.verification = await verifikasi.summary_line(session)
     return snap
 
 
@@ -112,9 +115,17 @@ def summary(snap: Snapshot, services: Services, officer: Officer) -> list[Reply]
         case Role.OPERATOR:
             return _operator(snap, services, officer)
         case Role.CAMAT:
-            return _camat(snap, services, officer)
+            return _with_verification(snap, _camat(snap, services, officer))
         case Role.DINAS:
-            return _dinas(snap, services, officer)
+            return _with_verification(snap, _dinas(snap, services, officer))
+
+
+def _with_verification(snap: Snapshot, replies: list[Reply]) -> list[Reply]:
+    """The re-verification round's line at the end of the summary's first message."""
+    if not snap.verification or not replies:
+        return replies
+    first = replies[0]
+    return [dataclasses.replace(first, text=f"{first.text}\n\n{snap.verification}"), *replies[1:]]
 
 
 def _days(services: Services, since: dt.datetime | None, now: dt.datetime) -> int | None:

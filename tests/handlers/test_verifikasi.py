@@ -252,3 +252,23 @@ async def test_no_reminder_before_three_days_nor_for_a_finished_desa(
     await Schedule(services).run("pengingat")
     async with services.sessions() as session:
         assert (await session.exec(select(Dispatch).where(Dispatch.kind == "verifikasi"))).all() == []
+
+
+async def test_the_weekly_summary_of_the_dinas_and_the_camat_has_the_round(services: Services, chat):
+    from scheduler.jobs import summaries_for
+    from tests.conftest import DINAS_PHONE, NOW
+
+    await seed_participants(services)
+    for user_id, phone in ((3001, DINAS_PHONE), (2001, CAMAT_PHONE), (1001, OPERATOR_PHONE)):
+        await chat(user_id).onboard(phone)
+    await start_round(services)
+    rina = chat(1001)
+    await rina.say("/verifikasi")
+    await rina.press("Masih memenuhi syarat")
+
+    summaries = {person.officer.role: replies for person, replies in await summaries_for(services, NOW)}
+
+    line = "📋 Verifikasi peserta aktif 2027: 1/4 sudah diperiksa, 0 keluar."
+    assert line in summaries[Role.DINAS][0].text
+    assert line in summaries[Role.CAMAT][0].text
+    assert all(line not in r.text for r in summaries[Role.OPERATOR])
