@@ -222,3 +222,21 @@ def export(
             sink.write(content)
         out.print(f"{rows} rows written to {escape(str(path))}")
     err.print("these files hold full NIKs: keep them private, delete them once used")
+
+
+@verification_app.command("close")
+def close(
+    year: Annotated[int, typer.Option(min=2000, max=2100, help="The program year of the open round.")],
+) -> None:
+    """Close the year's open round: nothing more is decided in it; its lists can still be exported."""
+    from bot.cli import os_actor
+    from models import verification as vstore
+
+    services = _services()
+
+    async def work(session: AsyncSession) -> bool:
+        return await vstore.close_round(session, year=year, actor=os_actor()) is not None
+
+    if not _run(services, work):
+        fail(f"no open verification round of {year}")
+    out.print(f"verification {year} closed")

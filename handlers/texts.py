@@ -1195,6 +1195,10 @@ def verif_reason_line(reason: str, by: str) -> str:
     return f"Alasan: {reason} — diusulkan {by}"
 
 
+def verif_camat_agreed(by: str) -> str:
+    return f"Keluar disetujui {by}"
+
+
 def verif_decided(action: str, who: str, name: str) -> str:
     words = {
         "ok": "masih memenuhi syarat",

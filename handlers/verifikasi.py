@@ -611,17 +611,15 @@ async def _card(turn: Turn, item: VerificationItem) -> Reply:
     """The removal's card for the camat or the dinas, with Setujui keluar / Tolak."""
     round_ = await turn.session.get(VerificationRound, item.round_id)
     assert round_ is not None
-    proposer = await turn.session.get(Officer, item.officer_id) if item.officer_id else None
-    by = f"{texts.ROLE_TITLE[proposer.role]} {proposer.name}" if proposer else "-"
-    text = "\n".join(
-        [
-            texts.verif_card_head(item.status),
-            item_text(turn.services, item, await _reference(turn.session, round_)),
-            texts.verif_reason_line(reason_label(item), by)
-            if item.status == ItemStatus.USUL_KELUAR
-            else texts.verif_reason_line(reason_label(item), "operator"),
-        ]
-    )
+    last = await turn.session.get(Officer, item.officer_id) if item.officer_id else None
+    by = f"{texts.ROLE_TITLE[last.role]} {last.name}" if last else "-"
+    reference = await _reference(turn.session, round_)
+    lines = [texts.verif_card_head(item.status), item_text(turn.services, item, reference)]
+    if item.status == ItemStatus.USUL_KELUAR:
+        lines.append(texts.verif_reason_line(reason_label(item), by))
+    else:  # at the dinas: the last decision was the camat's
+        lines += [texts.verif_reason_line(reason_label(item), "operator desa"), texts.verif_camat_agreed(by)]
+    text = "\n".join(lines)
     rows = (
         (
             buttons.button(texts.VERIF_APPROVE_OUT, _ref(item, Kind.VERIFY, "out")),
@@ -711,8 +709,7 @@ async def reminders(
 # ------------------------------------------------------------------------------------------------ exports
 
 CONTINUING_HEADERS = ("NIK", "Nama", "Desa", "Kecamatan", "Pekerjaan", "Peserta sejak", "Hasil")
-REMOVED_HEADERS = ("NIK", "Nama", "Desa", "Kecamatan", "Pekerjaan", "Peserta sejak", "Alasan", "Keterangan")
-REMOVED_HEADERS += ("Berakhir",)
+REMOVED_HEADERS = (*CONTINUING_HEADERS[:-1], "Alasan", "Keterangan", "Berakhir")
 RESULT_LABEL = {
     ItemStatus.LANJUT.value: "masih memenuhi syarat",
     ItemStatus.TETAP.value: "usulan keluar ditolak",

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import case, func, insert, literal, update
+from sqlalchemy import select as sa_select  # nine columns: more than sqlmodel's select types
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -26,6 +27,7 @@ from models.tables import (
 )
 
 CHUNK = 5000  # rows read and inserted at a time: memory stays bounded whatever the list's length
+NO_DESIL = 99  # in the registry without a desil (DTKS-like rows): found, but no desil to compare
 
 
 class RoundOpen(Exception):
@@ -99,31 +101,23 @@ async def start_round(
     reference = reference_day(year, program.coverage_start if program else None)
     age_max = program.age_max if program and program.age_max is not None else default_age_max
     threshold = program.desil_threshold if program else None
-    dtsen_imported = await session.get(RegistryActive, "dtsen") is not None
+    active = await session.get(RegistryActive, "dtsen")
+    dtsen_imported = active is not None
     started = VerificationRound(year=year, due=due, officer_id=officer_id)
     session.add(started)
     await session.flush()
     assert started.id is not None
-    in_dtsen = (
-        select(func.count())
-        .select_from(RegistryEntry)
-        .join(RegistryActive, col(RegistryActive.batch_id) == col(RegistryEntry.batch_id))
+    # One lookup per participant on the (nik_hash, batch_id) index, the active batch named outright (a join
+    # to RegistryActive let PostgreSQL scan the registry): NULL when absent, NO_DESIL when found without one.
+    lowest_desil = (
+        select(func.min(func.coalesce(col(RegistryEntry.desil), NO_DESIL)))
         .where(
             col(RegistryEntry.nik_hash) == col(ActiveParticipant.nik_hash),
-            col(RegistryActive.source) == "dtsen",
+            col(RegistryEntry.batch_id) == (active.batch_id if active is not None else 0),
         )
         .scalar_subquery()
     )
-    desil = (
-        select(func.min(RegistryEntry.desil))
-        .join(RegistryActive, col(RegistryActive.batch_id) == col(RegistryEntry.batch_id))
-        .where(
-            col(RegistryEntry.nik_hash) == col(ActiveParticipant.nik_hash),
-            col(RegistryActive.source) == "dtsen",
-        )
-        .scalar_subquery()
-    )
-    page = select(
+    page = sa_select(
         col(ActiveParticipant.id),
         col(ActiveParticipant.nik_hash),
         col(ActiveParticipant.nik_encrypted),
@@ -131,8 +125,7 @@ async def start_round(
         col(ActiveParticipant.desa_code),
         col(ActiveParticipant.category),
         col(ActiveParticipant.coverage_start),
-        in_dtsen if dtsen_imported else literal(0),
-        desil if dtsen_imported else literal(None),
+        lowest_desil if dtsen_imported else literal(None),
     ).where(col(ActiveParticipant.ended_on).is_(None))
     connection = await session.connection()
     last, count = 0, 0
@@ -145,15 +138,15 @@ async def start_round(
         if not rows:
             break
         batch: list[dict[str, Any]] = []
-        for pid, nik_hash, encrypted, name, desa, category, since, found, lowest in rows:
+        for pid, nik_hash, encrypted, name, desa, category, since, lowest in rows:
             birth = birth_date_of(decrypt(encrypted), today=today)
             marks = premarks(
                 birth_date=birth,
                 reference=reference,
                 age_max=age_max,
                 dtsen_imported=dtsen_imported,
-                in_dtsen=bool(found),
-                desil=lowest,
+                in_dtsen=lowest is not None,
+                desil=None if lowest == NO_DESIL else lowest,
                 desil_threshold=threshold,
             )
             batch.append(
@@ -302,7 +295,7 @@ async def decide_item(
         .values(**values)
         .execution_options(synchronize_session=False)
     )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    if result.rowcount != 1:
         return False
     detail: dict[str, Any] = {"from": from_status, "to": to_status}
     if reason is not None:
@@ -329,7 +322,7 @@ async def end_participation(session: AsyncSession, *, item: VerificationItem, on
         .values(ended_on=on, end_reason=item.reason or "lainnya")
         .execution_options(synchronize_session=False)
     )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return bool(result.rowcount)
 
 
 async def end_day(session: AsyncSession, *, round_: VerificationRound) -> dt.date:
@@ -362,3 +355,22 @@ async def rounds_open(session: AsyncSession) -> list[VerificationRound]:
         .order_by(col(VerificationRound.id))
     )
     return list(rows.all())
+
+
+async def close_round(session: AsyncSession, *, year: int, actor: str | None) -> VerificationRound | None:
+    """Close the year's open round (its items stay as they are; a new round may start); None if none."""
+    round_ = await open_round(session, year=year)
+    if round_ is None:
+        return None
+    round_.closed_at = utcnow()
+    session.add(round_)
+    session.add(
+        ProgramAudit(
+            action="verification_close",
+            subject=f"verification-round:{round_.id}",
+            actor=actor,
+            detail={"year": year},
+        )
+    )
+    await session.flush()
+    return round_

@@ -104,6 +104,12 @@ async def test_start_refuses_a_second_round_then_show_and_export(tmp_path):
     assert twice.returncode != 0
     assert "exists" in twice.stderr
 
+    closed = await cli("verification", "close", "--year", "2027", env=env, cwd=tmp_path)
+    assert closed.stdout.strip() == "verification 2027 closed"
+    again = await cli("verification", "close", "--year", "2027", env=env, cwd=tmp_path)
+    assert again.stderr.strip().splitlines() == ["error: no open verification round of 2027"]
+    assert query(tmp_path, "SELECT closed_at IS NOT NULL FROM verificationround") == [(1,)]
+
 
 async def test_one_line_errors(tmp_path):
     env = await imported(tmp_path)
