@@ -1096,6 +1096,9 @@ VERIF_ALREADY = "Peserta itu sudah diputuskan sebelumnya. Tidak ada yang berubah
 VERIF_ASK_TEXT = "Tuliskan alasannya (paling banyak 200 huruf), atau /batal:"
 VERIF_REASON_CANCELLED = "Baik, peserta itu tetap menunggu pemeriksaan."
 VERIF_BULK_NONE = "Tidak ada usulan keluar tanpa peringatan."
+VERIF_INTAKE_OPEN = (
+    "Usulan yang sedang Anda isi masih terbuka. Selesaikan (Kirim) atau /batal dulu, lalu tekan lagi."
+)
 VERIF_BAD_DUE = "Tanggal batas tidak terbaca. Contoh: /verifikasi 31-01-2027"
 
 

@@ -13,7 +13,7 @@ import logging
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from handlers import buttons, texts
+from handlers import buttons, intake, texts
 from handlers.buttons import Kind, Press
 from handlers.context import Services, Turn
 from handlers.messages import Button, Reply
@@ -146,15 +146,21 @@ async def _conversation(turn: Turn) -> Conversation | None:
     return conversation if conversation is not None and conversation.flow == FLOW else None
 
 
-async def _open(turn: Turn, step: str, data: dict[str, object]) -> None:
+async def _open(turn: Turn, step: str, data: dict[str, object]) -> bool:
+    """Remember the step (a reason to type, a confirmation); False, saying why, while an intake is open:
+    an officer has one conversation, and a draft must not be lost to a reason."""
     officer = turn.officer
     assert officer is not None and officer.id is not None
     conversation = await store.conversation_of(turn.session, officer_id=officer.id)
+    if conversation is not None and conversation.flow in {intake.FLOW, intake.FIX_FLOW}:
+        turn.say(texts.VERIF_INTAKE_OPEN)
+        return False
     if conversation is None:
         conversation = Conversation(officer_id=officer.id, flow=FLOW, step=step)
     conversation.flow, conversation.step, conversation.proposal_id = FLOW, step, None
     conversation.data, conversation.updated_at = data, utcnow()
     turn.session.add(conversation)
+    return True
 
 
 async def forget(turn: Turn) -> None:
@@ -287,7 +293,8 @@ async def _dinas(turn: Turn) -> None:
     if not planned.participants:
         turn.say(texts.VERIF_NOBODY)
         return
-    await _open(turn, "start", {"year": year, "due": due.isoformat()})
+    if not await _open(turn, "start", {"year": year, "due": due.isoformat()}):
+        return
     rows = (
         (buttons.button(texts.VERIF_START, _round_press("start")),),
         (buttons.button(texts.CANCEL, _round_press("nostart")),),
@@ -389,7 +396,8 @@ async def _reason(turn: Turn, item: VerificationItem, code: str) -> None:
         turn.say(texts.VERIF_ALREADY)
         return
     if code == "lainnya":
-        await _open(turn, "reason", {"item": item.id, "v": item.version})
+        if not await _open(turn, "reason", {"item": item.id, "v": item.version}):
+            return
         turn.say(Reply(texts.VERIF_ASK_TEXT, edit=True))
         return
     await decide(turn, item, "out", reason=code)
@@ -477,7 +485,8 @@ async def _bulk(turn: Turn, action: str, conversation: Conversation | None) -> N
             turn.say(texts.VERIF_BULK_NONE)
             return
         # Exactly what the confirmation counts, in the version shown: nothing arriving meanwhile goes unseen.
-        await _open(turn, "bulk", {"bulk": [[i.id, i.version] for i in clean]})
+        if not await _open(turn, "bulk", {"bulk": [[i.id, i.version] for i in clean]}):
+            return
         rows = (
             (buttons.button(texts.bulk_yes(len(clean)), _round_press("bulkgo")),),
             (buttons.button(texts.CANCEL, _round_press("bulkno")),),

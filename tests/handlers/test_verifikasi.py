@@ -93,8 +93,16 @@ async def start_round(services: Services) -> int:
 
 
 async def forge(person, data: str):
-    """Press ``data`` (forged or stale) on the person's latest message with buttons."""
-    return await person.press_data(data, person.last_with_buttons())
+    """Press ``data`` (forged or stale) on the person's latest message that could carry inline buttons."""
+    for message in reversed(person.api.messages_to(person.user_id)):
+        if not message.reply_markup or "inline_keyboard" in message.reply_markup:
+            return await person.press_data(data, message)
+    raise AssertionError("no message to press on")
+
+
+def shown(answer, api) -> str:
+    """What a press showed: its new message, or the pressed message edited in place."""
+    return answer[-1].text if answer else str(api.edits[-1]["text"])
 
 
 async def items(services: Services) -> dict[str, VerificationItem]:
@@ -272,3 +280,78 @@ async def test_the_weekly_summary_of_the_dinas_and_the_camat_has_the_round(servi
     assert line in summaries[Role.DINAS][0].text
     assert line in summaries[Role.CAMAT][0].text
     assert all(line not in r.text for r in summaries[Role.OPERATOR])
+
+
+async def test_the_camat_confirms_in_bulk_only_the_removals_without_a_premark(
+    services: Services, chat, outbox: Outbox, fake_api
+):
+    from tests.conftest import DINAS_PHONE
+
+    await seed_participants(services)
+    rina, jonson, maria = chat(1001), chat(2001), chat(3001)
+    for person, phone in ((rina, OPERATOR_PHONE), (jonson, CAMAT_PHONE), (maria, DINAS_PHONE)):
+        await person.onboard(phone)
+    await start_round(services)
+    await rina.say("/verifikasi")
+    for _ in range(3):  # Andi (no mark), Bertha (over age), Candra (not in the DTSEN): all proposed out
+        await rina.press("Tidak lagi")
+        await rina.press("Meninggal dunia")
+    await outbox.deliver_pending()
+
+    progress = await jonson.say("/verifikasi")
+    assert "3 usulan keluar menunggu keputusan Anda" in progress[-1].text
+    asked = await jonson.press("Setujui 1 tanpa peringatan")
+    assert "Setujui keluar 1 peserta tanpa peringatan?" in shown(asked, fake_api)
+    done = await jonson.press("Ya")
+    assert "1 usulan keluar disetujui dan diteruskan ke Diskopnaker." in shown(done, fake_api)
+    again = await forge(jonson, "v:0:bulkgo")  # pressed twice: the list was used
+    assert "sudah" in again[-1].text.lower()
+
+    statuses = {name: item.status for name, item in (await items(services)).items()}
+    assert statuses["ANDI GULTOM"] == "keluar_camat"
+    assert statuses["BERTHA SIALLAGAN"] == "usul_keluar"
+    assert statuses["CANDRA SIDABUTAR"] == "usul_keluar"
+    await outbox.deliver_pending()
+    cards = [m.text for m in fake_api.messages_to(3001) if "menunggu Diskopnaker" in m.text]
+    assert len(cards) == 1
+    assert "ANDI GULTOM" in cards[0]
+    assert "Keluar disetujui Camat Jonson Simbolon" in cards[0]
+
+
+async def test_a_reason_to_type_never_takes_an_open_intake(services: Services, chat):
+    await seed_participants(services)
+    rina = chat(1001)
+    await rina.onboard(OPERATOR_PHONE)
+    await start_round(services)
+    await rina.say("/verifikasi")
+    await rina.press("Tidak lagi")
+    await rina.say("/daftar")  # an intake opened meanwhile
+    answer = await forge(rina, f"w:{(await items(services))['ANDI GULTOM'].id}.0:lainnya")
+    assert "masih terbuka" in answer[-1].text
+    async with services.sessions() as session:
+        conversation = await store.conversation_of(session, officer_id=1)
+    assert conversation is not None
+    assert conversation.flow == "intake"
+
+
+async def test_without_a_round_and_the_dinas_changing_their_mind(services: Services, chat, fake_api):
+    from tests.conftest import DINAS_PHONE
+
+    await seed_participants(services)
+    rina, jonson, maria = chat(1001), chat(2001), chat(3001)
+    for person, phone in ((rina, OPERATOR_PHONE), (jonson, CAMAT_PHONE), (maria, DINAS_PHONE)):
+        await person.onboard(phone)
+    assert "Belum ada verifikasi" in (await rina.say("/verifikasi"))[-1].text
+    assert "Belum ada verifikasi" in (await jonson.say("/verifikasi"))[-1].text
+    assert "tidak terbaca" in (await maria.say("/verifikasi besok"))[-1].text
+    asked = await maria.say("/verifikasi")
+    assert "4 peserta aktif di 2 desa" in asked[-1].text
+    assert "sebelum 24 Desember 2026" in asked[-1].text  # 30 days from today
+    cancelled = await maria.press("Batal")
+    assert "tidak dimulai" in shown(cancelled, fake_api)
+    stale = await forge(maria, "v:0:start")
+    assert "tidak berlaku" in stale[-1].text
+    async with services.sessions() as session:
+        assert await vstore.rounds_open(session) == []
+    forged = await forge(rina, "v:0:start")  # an operator cannot start one
+    assert "tidak berlaku" in forged[-1].text
