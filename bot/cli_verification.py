@@ -1,5 +1,4 @@
-"""`lanjutkan verification start|show|export`: the re-verification of active participants (penyesuaian
-data) from the command line."""
+"""`lanjutkan verification start|show|close|export`: re-verification of the active participants."""
 
 from __future__ import annotations
 

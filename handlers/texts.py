@@ -1143,6 +1143,10 @@ def verif_waiting(count: int, desa: str) -> str:
     return f"{angka(count)} peserta aktif Desa {desa} menunggu pemeriksaan Anda."
 
 
+def verif_none_in_desa(desa: str) -> str:
+    return f"Tidak ada peserta aktif Desa {desa} dalam verifikasi ini."
+
+
 def verif_all_done(desa: str) -> str:
     return f"✅ Semua peserta Desa {desa} sudah diperiksa. Terima kasih."
 

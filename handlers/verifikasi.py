@@ -1,10 +1,9 @@
-"""/verifikasi: re-verification of the active participants (penyesuaian data), in the chat.
+"""/verifikasi: the re-verification of the active participants (penyesuaian data) in the chat."""
 
-The dinas starts a round; each desa's operator goes through its participants one by one (still qualifies,
-or not any more with a reason); a removal goes to the camat, then to the dinas, as a card through the
-outbox; the dinas's confirmation ends the participation. Every press re-reads the item and the presser's
-role and region, and decides with a compare-and-set on the item's version.
-"""
+# The dinas starts a round; each desa's operator goes through its participants one by one (still
+# qualifies, or not any more with a reason); a removal goes to the camat, then to the dinas, as a card
+# through the outbox; the dinas's confirmation ends the participation. Every press re-reads the item and
+# the presser's role and region, and decides with a compare-and-set on the item's version.
 
 from __future__ import annotations
 
@@ -217,7 +216,9 @@ async def _operator_next(turn: Turn, round_: VerificationRound, *, intro: bool) 
     )
     desa = _desa_name(turn.services, officer.region_code)
     if item is None:
-        turn.say(texts.verif_all_done(desa))
+        mine = await vstore.progress(turn.session, round_id=round_.id, kecamatan_code=officer.region_code[:8])
+        known = any(row.desa_code == officer.region_code for row in mine)
+        turn.say(texts.verif_all_done(desa) if known else texts.verif_none_in_desa(desa))
         return
     if intro:
         turn.say(texts.verif_waiting(waiting, desa))

@@ -1,5 +1,4 @@
-"""Database functions of the re-verification rounds: start one in chunks, read progress, decide an item
-with compare-and-set, end a participation, audit it."""
+"""Database functions of re-verification rounds: start in chunks, progress, compare-and-set, audit."""
 
 from __future__ import annotations
 

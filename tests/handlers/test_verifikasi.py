@@ -355,3 +355,20 @@ async def test_without_a_round_and_the_dinas_changing_their_mind(services: Servi
         assert await vstore.rounds_open(session) == []
     forged = await forge(rina, "v:0:start")  # an operator cannot start one
     assert "tidak berlaku" in forged[-1].text
+
+
+async def test_an_operator_of_a_desa_without_participants_is_told_so(services: Services, chat):
+    phone = "+6281200000104"
+    await seed_roster(
+        services,
+        [OfficerCreate(name="Sari Nainggolan", role=Role.OPERATOR, region_code="12.17.01.2002", phone=phone)],
+    )
+    await seed_participants(services)
+    sari = chat(1004)
+    await sari.onboard(phone)
+    await start_round(services)
+
+    answer = await sari.say("/verifikasi")
+
+    assert "Tidak ada peserta aktif Desa" in answer[-1].text
+    assert "dalam verifikasi ini" in answer[-1].text
