@@ -19,6 +19,7 @@ from rich.markup import escape
 from bot.cli_bpjs import bpjs_app
 from bot.cli_ops import backup, secret_app
 from bot.cli_program import allocate, period_figures, period_line
+from bot.cli_verification import verification_app
 from bot.cli_whatsapp import whatsapp_app
 from bot.console import err, fail, load_settings, out
 from bot.services import ConfigError, build_services
@@ -57,6 +58,7 @@ app.add_typer(participants_app, name="participants")
 app.add_typer(whatsapp_app, name="whatsapp")
 app.add_typer(secret_app, name="secret")
 app.add_typer(bpjs_app, name="bpjs")
+app.add_typer(verification_app, name="verification")
 db_app.command("backup")(backup)
 
 # soft_wrap: a message stays one line when stderr is a pipe or a log file, not cut at 80 columns.

@@ -13,6 +13,8 @@ The wire format is today's, unchanged (cards already sent in chats must keep wor
 ``q:<page>|new`` the queue · ``o:<ref>|next`` open a card · ``b:ask|no|go`` bulk approval ·
 ``x:<kind>`` a choice of /ekspor · ``p:<id>`` Perbaiki (correct a returned proposal) ·
 ``s:<token>:<step>:<value>`` a step of /siaran (an announcement), shaped like an intake answer.
+``v:<ref>:<act>`` a re-verification decision (``v:0:<act>`` the round, the lists) ·
+``w:<ref>:<reason>`` why a participant no longer qualifies.
 
 The codec checks shape (ids, ASCII words); which actions exist stays with each handler, which answers an
 unknown one as a stale button.
@@ -51,6 +53,8 @@ class Kind(StrEnum):
     EXPORT = "x"
     FIX = "p"
     SIARAN = "s"
+    VERIFY = "v"  # re-verification: v:<item>.<version>:<act>, or v:0:<act> for the round and lists
+    VERIFY_REASON = "w"  # why a participant no longer qualifies: w:<item>.<version>:<reason>
 
 
 # The approver's buttons, all handled by ``handlers.approval``.
@@ -58,7 +62,7 @@ APPROVAL = frozenset({Kind.DECIDE, Kind.REASON, Kind.FIX_FIELD, Kind.QUEUE, Kind
 # Kinds whose data is a conversation's token, its step and the answer: intake, /siaran.
 _STEPPED = frozenset({Kind.INTAKE, Kind.SIARAN})
 # Kinds whose data names a proposal by ``<ref>`` and carries an action after it.
-_REF_ACTION = frozenset({Kind.DECIDE, Kind.REASON, Kind.FIX_FIELD})
+_REF_ACTION = frozenset({Kind.DECIDE, Kind.REASON, Kind.FIX_FIELD, Kind.VERIFY, Kind.VERIFY_REASON})
 
 
 @dataclass(frozen=True, slots=True)

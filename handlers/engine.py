@@ -14,7 +14,19 @@ from typing import TypeGuard
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from handlers import approval, buttons, ekspor, intake, onboarding, queries, rekap, ringkasan, siaran, texts
+from handlers import (
+    approval,
+    buttons,
+    ekspor,
+    intake,
+    onboarding,
+    queries,
+    rekap,
+    ringkasan,
+    siaran,
+    texts,
+    verifikasi,
+)
 from handlers.context import Services, Turn
 from handlers.messages import Answer, Inbound, Kind, Reply, dump_replies
 from models import db, store
@@ -265,6 +277,8 @@ async def route(turn: Turn) -> None:
         if command != "batal" and _deciding(conversation):
             # A command means they moved on: a reason half typed must not catch a later message.
             await approval.forget_decision(turn)
+        if command not in {"batal", "verifikasi"} and _verifying(conversation):
+            await verifikasi.forget(turn)
         await run_command(turn, command, conversation)
         return
     if inbound.kind is Kind.BUTTON:
@@ -275,6 +289,9 @@ async def route(turn: Turn) -> None:
         if kind in buttons.APPROVAL:
             assert kind is not None
             await approval.on_button(turn, press, kind)
+            return
+        if kind in {buttons.Kind.VERIFY, buttons.Kind.VERIFY_REASON}:  # /verifikasi
+            await verifikasi.on_button(turn, press)
             return
         if kind is buttons.Kind.EXPORT:  # a choice of /ekspor
             await ekspor.on_button(turn, press)
@@ -290,6 +307,12 @@ async def route(turn: Turn) -> None:
             return
         # An intake answer (or data of no kind): the open conversation checks it is for its question.
     conversation = await store.conversation_of(turn.session, officer_id=officer.id)
+    if (
+        _verifying(conversation)
+        and inbound.kind is Kind.TEXT
+        and await verifikasi.on_text(turn, conversation)
+    ):
+        return
     if _deciding(conversation) and inbound.kind is not Kind.BUTTON:
         if inbound.kind is not Kind.TEXT:
             turn.say(texts.CANNOT_READ)
@@ -317,6 +340,11 @@ async def route(turn: Turn) -> None:
         turn.say(texts.NOT_UNDERSTOOD)
 
 
+def _verifying(conversation: Conversation | None) -> TypeGuard[Conversation]:
+    """Whether the officer's conversation is a re-verification step (a reason typed, a confirmation)."""
+    return conversation is not None and conversation.flow == verifikasi.FLOW
+
+
 def _deciding(conversation: Conversation | None) -> TypeGuard[Conversation]:
     """Whether the officer's conversation is an approver's open decision."""
     return conversation is not None and conversation.flow == approval.FLOW
@@ -337,7 +365,9 @@ async def run_command(turn: Turn, command: str, conversation: intake.Looked = in
             await siaran.start(turn, conversation)
         case "batal":
             deciding = conversation is intake.LOOK_UP or _deciding(conversation)
-            if not (deciding and await approval.cancel(turn)):
+            if await verifikasi.cancel(turn):
+                pass
+            elif not (deciding and await approval.cancel(turn)):
                 await intake.cancel(turn, conversation)
         case "antrian":
             await approval.show_queue(turn)
@@ -353,6 +383,8 @@ async def run_command(turn: Turn, command: str, conversation: intake.Looked = in
             await intake.remind(turn, conversation)
         case "ekspor":
             await ekspor.show(turn)
+        case "verifikasi":
+            await verifikasi.show(turn)
         case "buka":  # the answer to a template sent outside WhatsApp's window: what waited follows
             turn.say(texts.OPENED)
             await intake.remind(turn, conversation)

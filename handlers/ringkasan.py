@@ -8,12 +8,13 @@ outbox or back to the chat.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 from dataclasses import dataclass, field
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from handlers import allocation, buttons, chart, onboarding, period, rekap, texts
+from handlers import allocation, buttons, chart, onboarding, period, rekap, texts, verifikasi
 from handlers.context import Services, Turn
 from handlers.messages import Button, Reply, split_text
 from models import program_year, reports, store
@@ -46,6 +47,7 @@ class Snapshot:
     # The year's kecamatan allocations (empty: not allocated) and, while intake is open, its period line.
     allocations: dict[str, KecamatanAllocation] = field(default_factory=dict)
     period_line: str | None = None
+    verification: str | None = None  # the open re-verification round's progress line (dinas, camat)
 
 
 def week_before(services: Services, moment: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
@@ -94,6 +96,7 @@ async def snapshot(
     snap.allocations = await program_year.allocations(session, year=year)
     snap.quota_lines += allocation.lines(services, snap.allocations, year, None)
     snap.period_line = await period.open_line(session, services)
+    snap.verification = await verifikasi.summary_line(session)
     return snap
 
 
@@ -126,9 +129,17 @@ def summary(snap: Snapshot, services: Services, officer: Officer) -> list[Reply]
         case Role.OPERATOR:
             return _operator(snap, services, officer)
         case Role.CAMAT:
-            return _camat(snap, services, officer)
+            return _with_verification(snap, _camat(snap, services, officer))
         case Role.DINAS:
-            return _dinas(snap, services, officer)
+            return _with_verification(snap, _dinas(snap, services, officer))
+
+
+def _with_verification(snap: Snapshot, replies: list[Reply]) -> list[Reply]:
+    """The re-verification round's line at the end of the summary's first message."""
+    if not snap.verification or not replies:
+        return replies
+    first = replies[0]
+    return [dataclasses.replace(first, text=f"{first.text}\n\n{snap.verification}"), *replies[1:]]
 
 
 def _days(services: Services, since: dt.datetime | None, now: dt.datetime) -> int | None:

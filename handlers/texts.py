@@ -68,6 +68,7 @@ COMMANDS = (
     ("ringkasan", "Ringkasan 7 hari terakhir untuk wilayah Anda"),
     ("ekspor", "Unduh daftar untuk BPJS, lampiran SK, semua usulan (Diskopnaker)"),
     ("siaran", "Kirim pengumuman ke petugas wilayah Anda (camat, Diskopnaker)"),
+    ("verifikasi", "Verifikasi ulang peserta aktif (penyesuaian data)"),
     ("batal", "Batalkan pengisian usulan"),
     ("bantuan", "Yang dapat saya lakukan"),
 )
@@ -1309,3 +1310,188 @@ CHART_QUOTA = "Kuota kecamatan"
 
 def closes_in(end: dt.date, left: int) -> str:
     return f"Masa pengusulan ditutup {tanggal(end)} (sisa {hari(left)})."
+
+
+# ------------------------------------------------------------------ re-verification (penyesuaian data)
+# (/verifikasi: handlers/verifikasi.py)
+
+VERIF_CONTINUES = "✅ Masih memenuhi syarat"
+VERIF_NOT_ANY_MORE = "❌ Tidak lagi"
+VERIF_START = "▶️ Mulai"
+VERIF_APPROVE_OUT = "✅ Setujui keluar"
+VERIF_REFUSE_OUT = "↩️ Tolak"
+VERIF_NEXT = "Berikutnya ▶"
+VERIF_NO_ROUND = "Belum ada verifikasi peserta aktif yang berjalan."
+VERIF_ONLY_DINAS_STARTS = "Verifikasi peserta aktif dimulai oleh Diskopnaker."
+VERIF_NOBODY = (
+    "Tidak ada peserta aktif untuk diverifikasi. Impor daftar peserta dulu (lanjutkan participants import)."
+)
+VERIF_START_CANCELLED = "Baik, verifikasi tidak dimulai."
+VERIF_ALREADY = "Peserta itu sudah diputuskan sebelumnya. Tidak ada yang berubah."
+VERIF_ASK_TEXT = "Tuliskan alasannya (paling banyak 200 huruf), atau /batal:"
+VERIF_REASON_CANCELLED = "Baik, peserta itu tetap menunggu pemeriksaan."
+VERIF_BULK_NONE = "Tidak ada usulan keluar tanpa peringatan."
+VERIF_INTAKE_OPEN = (
+    "Usulan yang sedang Anda isi masih terbuka. Selesaikan (Kirim) atau /batal dulu, lalu tekan lagi."
+)
+VERIF_BAD_DUE = "Tanggal batas tidak terbaca. Contoh: /verifikasi 31-01-2027"
+
+
+def verif_date(day: dt.date) -> str:
+    return tanggal(day)
+
+
+def verif_confirm_start(year: int, participants: int, desa: int, due: dt.date) -> str:
+    return (
+        f"Mulai verifikasi peserta aktif untuk tahun {year}?\n"
+        f"{angka(participants)} peserta aktif di {angka(desa)} desa akan diperiksa operator desanya "
+        f"sebelum {tanggal(due)}. Setiap operator diberi tahu."
+    )
+
+
+def verif_started(year: int, items: int, desa: int, due: dt.date) -> str:
+    return (
+        f"Verifikasi tahun {year} dimulai: {angka(items)} peserta di {angka(desa)} desa, "
+        f"batas {tanggal(due)}. Operator desa sudah diberi tahu."
+    )
+
+
+def verif_round_open(year: int) -> str:
+    return f"Verifikasi tahun {year} sudah berjalan. Ketik /verifikasi untuk melihat kemajuannya."
+
+
+def verif_tell_operator(count: int, desa: str, due: dt.date) -> str:
+    return (
+        f"📋 {angka(count)} peserta aktif Desa {desa} perlu diperiksa sebelum {tanggal(due)}. "
+        "Ketik /verifikasi."
+    )
+
+
+def verif_remind_operator(count: int, desa: str, due: dt.date) -> str:
+    return (
+        f"⏰ Pengingat: {angka(count)} peserta aktif Desa {desa} belum diperiksa; batasnya {tanggal(due)}. "
+        "Ketik /verifikasi."
+    )
+
+
+def verif_waiting(count: int, desa: str) -> str:
+    return f"{angka(count)} peserta aktif Desa {desa} menunggu pemeriksaan Anda."
+
+
+def verif_none_in_desa(desa: str) -> str:
+    return f"Tidak ada peserta aktif Desa {desa} dalam verifikasi ini."
+
+
+def verif_all_done(desa: str) -> str:
+    return f"✅ Semua peserta Desa {desa} sudah diperiksa. Terima kasih."
+
+
+def verif_premark(code: str, value: int | None, limit: int | None, reference: dt.date) -> str:
+    if code == "usia":
+        return f"⚠️ usia {value} tahun pada {tanggal(reference)}, di atas batas {limit}"
+    if code == "desil":
+        return f"⚠️ desil {value} di DTSEN terbaru, di atas batas desil {limit}"
+    return "⚠️ tidak ada di DTSEN terbaru"
+
+
+def verif_item(
+    *,
+    name: str,
+    masked_nik: str,
+    age: int | None,
+    reference: dt.date,
+    category: str,
+    since: dt.date,
+    desa: str,
+    marks: list[str],
+    status_line: str | None = None,
+) -> str:
+    lines = [
+        f"👤 {name}",
+        f"NIK: {masked_nik}",
+        f"Usia pada {tanggal(reference)}: {'-' if age is None else f'{age} tahun'}",
+        f"Pekerjaan: {category}",
+        f"Peserta sejak: {tanggal(since)}",
+        f"Desa: {desa}",
+        *marks,
+    ]
+    if status_line:
+        lines.append(status_line)
+    return "\n".join(lines)
+
+
+def verif_ask_reason(item_text: str) -> str:
+    return f"{item_text}\n\nMengapa tidak lagi memenuhi syarat?"
+
+
+def verif_proposed(name: str, reason: str) -> str:
+    return f"Diusulkan keluar: {name} ({reason}). Menunggu keputusan camat."
+
+
+def verif_card_head(stage: str) -> str:
+    who = "camat" if stage == "usul_keluar" else "Diskopnaker"
+    return f"🔎 Usulan keluar peserta (menunggu {who})"
+
+
+def verif_reason_line(reason: str, by: str) -> str:
+    return f"Alasan: {reason} — diusulkan {by}"
+
+
+def verif_camat_agreed(by: str) -> str:
+    return f"Keluar disetujui {by}"
+
+
+def verif_decided(action: str, who: str, name: str) -> str:
+    words = {
+        "ok": "masih memenuhi syarat",
+        "out_camat": "keluar disetujui camat, diteruskan ke Diskopnaker",
+        "out": "keluar dari program",
+        "keep": "usulan keluar ditolak: tetap menjadi peserta",
+    }
+    return f"{name}: {words[action]} — {who}."
+
+
+def verif_told_operator(name: str, action: str, who: str) -> str:
+    return f"Hasil verifikasi: {verif_decided(action, who, name)}"
+
+
+def verif_progress(title: str, lines: list[str], waiting: int | None = None) -> str:
+    text = "\n".join([title, *lines]) if lines else f"{title}\n(belum ada peserta)"
+    if waiting:
+        text += f"\n\n{angka(waiting)} usulan keluar menunggu keputusan Anda."
+    return text
+
+
+def verif_progress_line(label: str, done: int, total: int) -> str:
+    mark = "✅" if done == total else "•"
+    return f"{mark} {label}: {angka(done)}/{angka(total)}"
+
+
+def verif_progress_title(year: int, due: dt.date, area: str) -> str:
+    return f"📋 Verifikasi peserta aktif {year} — {area} (batas {tanggal(due)})"
+
+
+def verif_open_waiting(count: int) -> str:
+    return f"Buka usulan keluar ({angka(count)})"
+
+
+def verif_bulk_button(count: int) -> str:
+    return f"Setujui {angka(count)} tanpa peringatan"
+
+
+def verif_bulk_confirm(count: int) -> str:
+    return f"Setujui keluar {angka(count)} peserta tanpa peringatan? Yang berperingatan tetap diperiksa satu per satu."
+
+
+def verif_bulk_done(done: int, skipped: int) -> str:
+    text = f"{angka(done)} usulan keluar disetujui dan diteruskan ke Diskopnaker."
+    if skipped:
+        text += f" {angka(skipped)} dilewati (sudah diputuskan atau berubah)."
+    return text
+
+
+def verif_summary_line(year: int, done: int, total: int, removed: int) -> str:
+    return (
+        f"📋 Verifikasi peserta aktif {year}: {angka(done)}/{angka(total)} sudah diperiksa, "
+        f"{angka(removed)} keluar."
+    )

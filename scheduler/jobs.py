@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 
-from handlers import period, ringkasan
+from handlers import period, ringkasan, verifikasi
 from handlers.context import Services
 from handlers.messages import Reply
 from models import reports, store
@@ -198,6 +198,10 @@ class Schedule:
                 continue
             replies = ringkasan.reminder(found, self.services, person.officer)
             queued += await self._queue_once(REMINDER, period, person, replies, at=now)
+        # Re-verification: the operators of desa not finished near the due date, once per round.
+        today = now.astimezone(self.services.timezone).date()
+        for person, round_key, replies in await verifikasi.reminders(self.services, today=today):
+            queued += await self._queue_once(verifikasi.DISPATCH_KIND, round_key, person, replies, at=now)
         if queued:
             log.info("%s %s: %d messages queued", REMINDER, period, queued)
         self.services.events.scheduled(REMINDER, queued)
