@@ -29,6 +29,7 @@ from models.tables import (
     RegistryActive,
     RegistryBatch,
     SecretRotation,
+    VerificationItem,
     utcnow,
 )
 
@@ -64,6 +65,8 @@ SPECS = (
     # BPJS's participation numbers (`lanjutkan bpjs import`), encrypted like the NIKs
     _Spec("proposal_kpj", _table(Proposal), "id", "bpjs_kpj_encrypted"),
     _Spec("activeparticipant_kpj", _table(ActiveParticipant), "id", "kpj_encrypted"),
+    # A verification round's snapshot of each participant
+    _Spec("verificationitem", _table(VerificationItem), "id", "nik_encrypted", "nik_hash"),
 )
 
 

@@ -21,6 +21,8 @@ from models.tables import (
     Proposal,
     RegistryBatch,
     SecretRotation,
+    VerificationItem,
+    VerificationRound,
 )
 from tests.conftest import SECRET, SIMANINDO, TOMOK, synthetic_nik
 
@@ -61,6 +63,17 @@ async def seed(services: Services, old: NikVault) -> None:
             OutboundMessage(channel="telegram", chat_id="1", text="", reply=True, payload=old.encrypt("[]"))
         )
         session.add(OutboundMessage(channel="telegram", chat_id="1", text="sent"))  # no payload: untouched
+        verification = VerificationRound(year=2027, due=dt.date(2027, 1, 31))
+        session.add(verification)
+        await session.flush()
+        assert verification.id is not None
+        session.add(
+            VerificationItem(
+                round_id=verification.id, nik_hash=old.hash(PARTICIPANT_NIKS[0]),
+                nik_encrypted=old.encrypt(PARTICIPANT_NIKS[0]), name="Peserta", desa_code=TOMOK,
+                kecamatan_code=SIMANINDO, category="petani", coverage_start=dt.date(2026, 1, 1),
+            )
+        )  # fmt: skip
         batch = await store.start_registry_batch(
             session, source="dtsen", file_name="dtsen.csv"
         )  # legacy: no key
@@ -106,8 +119,13 @@ async def test_rotation_interrupted_then_resumed_leaves_everything_under_the_new
     assert second.finished
     assert second.changed == {
         "proposal": 1, "activeparticipant": 3, "inboundupdate": 5, "outboundmessage": 1,
-        "proposal_kpj": 0, "activeparticipant_kpj": 0,
+        "proposal_kpj": 0, "activeparticipant_kpj": 0, "verificationitem": 1,
     }  # fmt: skip
+    async with services.sessions() as session:
+        [item] = (await session.exec(select(VerificationItem))).all()
+    fresh = NikVault(NEW_SECRET)  # the old secret dropped: the snapshot's NIK still reads, its hash is new
+    assert fresh.decrypt(item.nik_encrypted) == PARTICIPANT_NIKS[0]
+    assert item.nik_hash == fresh.hash(PARTICIPANT_NIKS[0])
     # The registry cannot be re-keyed (no NIKs stored): reported, its batch marked with the old key.
     assert [(r.source, r.rows) for r in second.stale_registries] == [("dtsen", 1)]
 
