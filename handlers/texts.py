@@ -137,6 +137,7 @@ def help_text(role: Role) -> str:
             "• /status NOMOR — lihat satu usulan, misalnya /status U-00042\n"
             "• /riwayat NOMOR — siapa memutuskan apa dan kapan\n"
             "• /ringkasan — ringkasan 7 hari terakhir untuk desa Anda\n"
+            "• /verifikasi — periksa ulang peserta aktif desa Anda (penyesuaian data)\n"
             "• /batal — batalkan pengisian usulan\n"
             "• /bantuan — tampilkan pesan ini"
         )
@@ -155,6 +156,7 @@ def help_text(role: Role) -> str:
         "• /rekap — jumlah usulan per status, kuota dan anggaran\n"
         "• /ringkasan — ringkasan 7 hari terakhir (juga dikirim tiap minggu)\n"
         f"• /siaran — kirim pengumuman ke petugas {area}\n"
+        "• /verifikasi — verifikasi ulang peserta aktif: keputusan dan kemajuannya\n"
         f"{failed}"
         "• /bantuan — tampilkan pesan ini\n\n"
         "Usulan yang perlu keputusan Anda akan dikirim ke sini."

@@ -13,6 +13,7 @@ from handlers.context import Services
 from handlers.verifikasi import start
 from models import store
 from models import verification as vstore
+from models.db import when_free
 from models.rules.status import Role
 from models.rules.verification import ItemStatus
 from models.tables import (
@@ -133,6 +134,32 @@ async def test_a_second_open_round_of_the_same_year_is_refused(services: Service
         await start_round(services)
     async with services.sessions() as session:
         assert len(await vstore.rounds_open(session)) == 1
+
+
+async def test_two_starts_at_the_same_moment_open_one_round(services: Services):
+    """Two dinas (or the chat and the command line) start the year's round at once: one round, one refusal."""
+    await seed_participants(services)
+
+    async def attempt() -> str:
+        async def once() -> str:
+            async with services.sessions() as session:
+                try:
+                    await start(
+                        session, services, year=2027, due=dt.date(2027, 1, 31), officer_id=None, actor="t"
+                    )
+                except vstore.RoundOpen:
+                    return "refused"
+                await session.commit()
+                return "started"
+
+        return await when_free(once)
+
+    outcomes = await asyncio.gather(attempt(), attempt())
+
+    assert sorted(outcomes) == ["refused", "started"]
+    async with services.sessions() as session:
+        assert len(await vstore.rounds_open(session)) == 1
+    assert len(await items(services)) == len(PEOPLE)
 
 
 async def test_a_forged_or_stale_verification_button_changes_nothing(services: Services, chat):
