@@ -11,7 +11,7 @@ import sys
 from collections.abc import Awaitable, Callable
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn, TextIO, TypeVar
+from typing import TYPE_CHECKING, Annotated, NoReturn, TextIO
 
 import typer
 from rich.markup import escape
@@ -21,7 +21,16 @@ from bot.cli_ops import backup, secret_app
 from bot.cli_program import allocate, period_figures, period_line
 from bot.cli_verification import verification_app
 from bot.cli_whatsapp import whatsapp_app
-from bot.console import err, fail, load_settings, out
+from bot.console import (
+    err,
+    fail,
+    load_settings,
+    os_actor,
+    out,
+    prepare_database,
+    upgrade_database,
+    with_session,
+)
 from bot.services import ConfigError, build_services
 from bot.settings import Settings
 
@@ -37,7 +46,6 @@ if TYPE_CHECKING:
     from models.store import RosterChange
     from models.tables import ProgramYear
 
-T = TypeVar("T")
 
 app = typer.Typer(help="LANJUTKAN: usulan peserta BPJS Ketenagakerjaan pekerja rentan.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -101,15 +109,6 @@ QUIET_LOGGERS = {
     "apscheduler": logging.INFO,
     "alembic": logging.WARNING,
 }
-
-
-def upgrade_database(url: str) -> None:
-    from models.migrate import upgrade
-
-    try:
-        upgrade(url)
-    except Exception as exc:  # a wrong URL, an unreachable server: one line, not a traceback
-        fail(f"cannot upgrade the database: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}")
 
 
 @app.command()
@@ -318,7 +317,7 @@ def officers_import(
     # Whoever a rejected row meant to keep might be deactivated by mistake: only a clean file is the
     # whole roster.
     authoritative = not partial and not problems
-    _prepare_database(settings.database_url)
+    prepare_database(settings.database_url)
     try:
         changes = asyncio.run(
             _save_roster(settings.database_url, rows, kabupaten, authoritative=authoritative, dry_run=dry_run)
@@ -417,7 +416,7 @@ def officers_deactivate(
     if not parsed.valid or parsed.e164 is None:
         fail(f"{phone!r} is not an Indonesian phone number")
     e164 = parsed.e164
-    _prepare_database(settings.database_url)
+    prepare_database(settings.database_url)
     from models import store
 
     async def work(session: AsyncSession) -> str | None:
@@ -429,7 +428,7 @@ def officers_deactivate(
         change = await store.deactivate_officer(session, officer=officer)
         return f"deactivated: {_officer_line(kabupaten, change)}"
 
-    done = _with_session(settings.database_url, work)
+    done = with_session(settings.database_url, work)
     if done is None:
         fail(f"no officer with phone {_masked_phone(e164)} on the roster", code=1)
     out.print(escape(done))
@@ -498,16 +497,16 @@ def program_set(
     }
     given = {k: v for k, v in figures.items() if v is not None}
     settings = load_settings()
-    _prepare_database(settings.database_url)
+    prepare_database(settings.database_url)
     from models import program_year, store
 
     if intake_open or intake_close or fix_close:
-        current = _with_session(settings.database_url, lambda s: program_year.period_of(s, year=year))
+        current = with_session(settings.database_url, lambda s: program_year.period_of(s, year=year))
         given |= period_figures(intake_open, intake_close, fix_close, current)
     if not given:
         fail("nothing to set: give at least one figure (see --help)")
 
-    program = _with_session(
+    program = with_session(
         settings.database_url,
         lambda session: store.set_program(
             session, year=year, default_quota=settings.new_participant_quota, figures=given
@@ -520,38 +519,11 @@ def program_set(
 def program_show() -> None:
     """Print every year's figures."""
     settings = load_settings()
-    _prepare_database(settings.database_url)
+    prepare_database(settings.database_url)
     from models import store
 
-    for program in _with_session(settings.database_url, store.program_years):
+    for program in with_session(settings.database_url, store.program_years):
         _print_program(program)
-
-
-def _prepare_database(url: str) -> None:
-    from models.db import is_sqlite
-
-    if is_sqlite(url):
-        upgrade_database(url)
-
-
-def _with_session(url: str, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
-    """Run ``work(session)`` in one committed transaction; a database failure is one line."""
-    from models.db import create_engine, session_maker
-
-    async def run() -> T:
-        engine = create_engine(url)
-        try:
-            async with session_maker(engine)() as session:
-                result = await work(session)
-                await session.commit()
-                return result
-        finally:
-            await engine.dispose()
-
-    try:
-        return asyncio.run(run())
-    except Exception as exc:
-        fail(f"database: {type(exc).__name__}: {str(exc).splitlines()[0][:160]}")
 
 
 def _print_program(program: ProgramYear) -> None:
@@ -637,7 +609,7 @@ def _run_import(
         services = build_services(settings)
     except ConfigError as exc:
         fail(str(exc))
-    _prepare_database(settings.database_url)
+    prepare_database(settings.database_url)
     unit_column = DownloadColumn() if file.suffix.lower() == ".csv" else MofNCompleteColumn()
     bar = Bar(
         "{task.description}", BarColumn(), unit_column, TimeRemainingColumn(), console=err, transient=True
@@ -701,7 +673,7 @@ def export(
         services = build_services(settings)
     except ConfigError as exc:
         fail(str(exc))
-    _prepare_database(settings.database_url)
+    prepare_database(settings.database_url)
 
     from models.private_files import private_file
 
@@ -712,25 +684,12 @@ def export(
         )
         return made
 
-    made = _with_session(settings.database_url, work)
+    made = with_session(settings.database_url, work)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / made.file_name
     with private_file(path) as sink:  # full NIKs (bpjs, lampiran): a new file readable by this user only
         sink.write(made.content)
     out.print(f"{kind}: {made.rows} rows written to {escape(str(path))}")
-
-
-def os_actor() -> str:
-    """Who runs this command, for the audit: OS user and host (``uid 1000`` when there is no login name)."""
-    import getpass
-    import os
-    import socket
-
-    try:
-        user = getpass.getuser()
-    except (OSError, KeyError):  # a container's uid without a passwd entry nor LOGNAME/USER
-        user = f"uid {os.getuid()}"
-    return f"{user}@{socket.gethostname()}"[:120]
 
 
 def main() -> None:

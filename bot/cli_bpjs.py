@@ -33,7 +33,7 @@ def bpjs_import(
     skip_bad: Annotated[bool, typer.Option("--skip-bad", "--partial", help=SKIP_BAD_HELP)] = False,
 ) -> None:
     """Record BPJS's results on the established proposals; by default any bad row records nothing."""
-    from bot.cli import _prepare_database, os_actor
+    from bot.console import os_actor, prepare_database
     from handlers.bpjs import registered_notice
     from models.bpjs import import_bpjs
     from models.imports import ImportRefused
@@ -46,7 +46,7 @@ def bpjs_import(
         fail(str(exc))
     if settings.whatsapp_token is not None:  # as the bot reaches officers bound nowhere: by template
         services = dataclasses.replace(services, reach_unbound="whatsapp")
-    _prepare_database(settings.database_url)
+    prepare_database(settings.database_url)
 
     async def work() -> BpjsReport:
         try:

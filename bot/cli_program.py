@@ -152,7 +152,7 @@ def allocate(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the change without saving it.")] = False,
 ) -> None:
     """Share the year's new-participant quota among kecamatan: from a file, or in proportion."""
-    from bot.cli import _prepare_database, _with_session
+    from bot.console import prepare_database, with_session
     from models import program_year, store
     from models.regions import UnknownKabupaten, load_kabupaten
     from models.rules.allocation import changes, largest_remainder
@@ -164,7 +164,7 @@ def allocate(
         kabupaten = load_kabupaten(settings.kabupaten)
     except UnknownKabupaten as exc:
         fail(f"unknown kabupaten code: {exc}")
-    _prepare_database(settings.database_url)
+    prepare_database(settings.database_url)
     codes = [k.code for k in kabupaten.kecamatan]
     given = _read_file(file, kabupaten) if file is not None else None
 
@@ -195,7 +195,7 @@ def allocate(
             await program_year.set_allocations(session, year=year, quotas=quotas, actor=_actor())
         return before, quotas, program.new_quota
 
-    result = _with_session(settings.database_url, work)
+    result = with_session(settings.database_url, work)
     if result is None:
         what = (
             "people of the active DTSEN import within the desil threshold"

@@ -35,7 +35,7 @@ def _services() -> Services:
     from models.db import is_sqlite
 
     if is_sqlite(settings.database_url):
-        from bot.cli import upgrade_database
+        from bot.console import upgrade_database
 
         upgrade_database(settings.database_url)
     return services
@@ -74,7 +74,7 @@ def start(
     due: Annotated[str, typer.Option(help="When the operators must be done (YYYY-MM-DD).")],
 ) -> None:
     """Start a round over every active participant; each desa's operators are told how many wait."""
-    from bot.cli import os_actor
+    from bot.console import os_actor
     from handlers import verifikasi
     from models import verification as vstore
 
@@ -178,7 +178,7 @@ def export(
     force: Annotated[bool, typer.Option("--force", help="Replace files that exist.")] = False,
 ) -> None:
     """Export the continuing and/or removed lists; each file is audited and readable by its owner only."""
-    from bot.cli import os_actor
+    from bot.console import os_actor
     from handlers.verifikasi import build_export
     from models import store
     from models.private_files import private_file
@@ -228,7 +228,7 @@ def close(
     year: Annotated[int, typer.Option(min=2000, max=2100, help="The program year of the open round.")],
 ) -> None:
     """Close the year's open round: nothing more is decided in it; its lists can still be exported."""
-    from bot.cli import os_actor
+    from bot.console import os_actor
     from models import verification as vstore
 
     services = _services()

@@ -82,7 +82,10 @@ async def decide(
     if not await store.change_status(turn.session, proposal=proposal, to_status=after, at=now):
         # Another approver's decision committed between our read and our write.
         if action is Action.ESTABLISH:
-            await store.release_quota_place(turn.session, year=year, kecamatan_code=proposal.kecamatan_code)
+            await store.release_quota_place(turn.session, year=year)
+            await program_year.release_kecamatan_place(
+                turn.session, year=year, kecamatan_code=proposal.kecamatan_code
+            )
         await turn.session.refresh(proposal)
         raise Refused(await _already_decided(turn, proposal))
     if action is Action.RETURN:

@@ -1373,19 +1373,14 @@ async def recent_deliveries(
     return [(channel, chat, at) for channel, chat, at in rows if at is not None]
 
 
-async def release_quota_place(session: AsyncSession, *, year: int, kecamatan_code: str | None = None) -> None:
-    """Give back a place taken in this transaction (the decision it was for lost a race), and the
-    kecamatan's place with it when the year is allocated."""
+async def release_quota_place(session: AsyncSession, *, year: int) -> None:
+    """Give back a place taken in this transaction (the decision it was for lost a race)."""
     await session.exec(
         update(ProgramYear)
         .execution_options(synchronize_session=False)
         .where(col(ProgramYear.year) == year)
         .values(new_established=col(ProgramYear.new_established) - 1)
     )
-    if kecamatan_code is not None:
-        from models.program_year import release_kecamatan_place  # the allocation's functions live there
-
-        await release_kecamatan_place(session, year=year, kecamatan_code=kecamatan_code)
 
 
 async def queue_overview(
