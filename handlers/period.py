@@ -4,6 +4,7 @@ before the close and the camat's list of desa that have proposed nothing yet."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -26,19 +27,15 @@ async def _period(turn: Turn) -> tuple[Period, dt.date]:
 
 async def refuse_new(turn: Turn) -> bool:
     """/daftar outside the period: say when intake opens, or that it closed; True when refused."""
-    period, today = await _period(turn)
-    if may_propose(period, today):
-        return False
-    assert period.open is not None and period.close is not None
-    if phase(period, today) is Phase.BEFORE:
-        turn.say(texts.intake_not_open(period.open, period.close))
-    else:
-        turn.say(texts.intake_closed(period.close))
-    return True
+    return await _refuse(turn, texts.intake_closed)
 
 
 async def refuse_kirim(turn: Turn) -> bool:
     """Kirim of a new draft after the close (or before the open): the draft stays; True when refused."""
+    return await _refuse(turn, texts.intake_closed_at_kirim)
+
+
+async def _refuse(turn: Turn, closed: Callable[[dt.date], str]) -> bool:
     period, today = await _period(turn)
     if may_propose(period, today):
         return False
@@ -46,7 +43,7 @@ async def refuse_kirim(turn: Turn) -> bool:
     if phase(period, today) is Phase.BEFORE:
         turn.say(texts.intake_not_open(period.open, period.close))
     else:
-        turn.say(texts.intake_closed_at_kirim(period.close))
+        turn.say(closed(period.close))
     return True
 
 
