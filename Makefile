@@ -31,6 +31,7 @@ bench: $(STAMP)  ## the speed and memory targets
 	$(BIN)/python benchmarks/outbox.py
 	$(BIN)/python benchmarks/registry.py
 	$(BIN)/python benchmarks/summary.py
+	$(BIN)/python benchmarks/verification.py
 	$(BIN)/python benchmarks/fuzz.py
 	$(BIN)/python benchmarks/chaos.py
 

@@ -72,3 +72,25 @@ async def test_the_scale_benchmark_runs_one_worker_then_two_on_postgresql_and_pr
         assert re.search(rf"^  {name} saturating +192 updates in ", text, re.MULTILINE), text
     assert text.count("proposals in the database: {'menunggu_camat': 24}") == 3, text
     assert text.count("NIK clean-up at Kirim incomplete for 0 of 24 officers") == 3, text
+
+
+async def test_the_verification_benchmark_starts_a_round_and_prints_its_figures():
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, str(REPO / "benchmarks" / "verification.py"), "--participants", "300", cwd=REPO,
+        env=base_env(), stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )  # fmt: skip
+    try:
+        out, _ = await asyncio.wait_for(proc.communicate(), 120)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    text = out.decode(errors="replace")
+    assert proc.returncode == 0, text
+    last = text.strip().splitlines()[-1]
+    postgres = rf"(?:{NUMBER} s|skipped[^,]*)"  # without PostgreSQL's binaries its part is skipped
+    pattern = (
+        rf"verification: 300 items in {NUMBER} s \(sqlite\), {postgres} \(postgresql\), peak {NUMBER} MB"
+    )
+    assert re.fullmatch(pattern, last), text
