@@ -310,7 +310,7 @@ async def test_officer_onboards_and_submits_a_proposal_with_the_nik_masked_after
         commands = [p["commands"] for m, p in d.api.calls if m == "setMyCommands"]
         assert [c["command"] for c in commands[0]] == [
             "daftar", "daftarku", "status", "antrian", "riwayat", "gagal", "rekap", "ringkasan", "ekspor",
-            "batal", "bantuan",
+            "siaran", "verifikasi", "batal", "bantuan",
         ]  # fmt: skip
         assert proc.returncode is None  # still serving
         # Stopped the way a service manager does: SIGTERM ends long polling cleanly.
