@@ -658,7 +658,11 @@ def _run_import(
 @app.command("export")
 def export(
     kind: Annotated[
-        str, typer.Argument(help="bpjs (XLSX for BPJS), lampiran (XLSX for the decree) or usulan (CSV).")
+        str,
+        typer.Argument(
+            help="bpjs (XLSX for BPJS), lampiran (XLSX for the decree), usulan (CSV), or verif_lanjut / "
+            "verif_keluar (the latest verification round's lists, XLSX)."
+        ),
     ],
     folder: Annotated[Path, typer.Option("--out", help="Folder to write the file in.")] = Path("."),
 ) -> None:

@@ -205,7 +205,7 @@ def export(
                 session,
                 officer_id=None,
                 actor=os_actor(),
-                kind=f"verifikasi_{kind}",
+                kind=f"verif_{kind}",  # as /ekspor records the same lists
                 rows=rows,
                 channel="cli",
             )

@@ -1,4 +1,5 @@
-"""Exports for the dinas: the BPJS collective-registration list, the decree's lampiran, all proposals.
+"""Exports for the dinas: the BPJS collective-registration list, the decree's lampiran, all proposals, and
+the latest re-verification round's continuing and removed participants.
 
 The same builders serve `/ekspor` in the chat (files sent to the dinas officer) and `lanjutkan export`.
 """
@@ -10,18 +11,19 @@ from dataclasses import dataclass
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from handlers import buttons, texts
+from handlers import buttons, texts, verifikasi
 from handlers.buttons import Kind, Press
 from handlers.context import Services, Turn
 from handlers.messages import Reply
-from models import store
+from models import store, verification
 from models.exports import Sheet, csv_bytes, xlsx_bytes
 from models.rules.budget import new_participant_start
 from models.rules.nik import mask_nik
 from models.rules.status import Role, Status
 from models.tables import Proposal
 
-KINDS = ("bpjs", "lampiran", "usulan")
+VERIFIED = ("verif_lanjut", "verif_keluar")  # the latest verification round's lists (handlers.verifikasi)
+KINDS = ("bpjs", "lampiran", "usulan", *VERIFIED)
 PROGRAM = "JKK + JKM"
 
 BPJS_HEADERS = (
@@ -52,9 +54,18 @@ def _desa_kecamatan(services: Services, proposal: Proposal) -> tuple[str, str, s
 
 
 async def build(session: AsyncSession, services: Services, kind: str) -> Export:
-    """One export of the current year's data, as a file."""
+    """One export of the current year's data (or of the latest verification round), as a file;
+    LookupError for a verification list when no round was ever started."""
     year = services.today().year
     stamp = services.today().strftime("%Y%m%d")
+    if kind in VERIFIED:
+        latest = await verification.latest_round(session)
+        if latest is None:
+            raise LookupError(kind)
+        removed = kind == "verif_keluar"
+        content, count = await verifikasi.build_export(session, services, year=latest.year, removed=removed)
+        name = f"verifikasi-{'keluar' if removed else 'lanjut'}-{latest.year}-{stamp}.xlsx"
+        return Export(kind, name, content, count)
     if kind == "usulan":
         rows = await _proposal_rows(session, services)
         return Export(kind, f"usulan-lanjutkan-{stamp}.csv", csv_bytes(USULAN_HEADERS, rows), len(rows))
@@ -181,7 +192,11 @@ def _may_export(turn: Turn) -> bool:
 async def send(turn: Turn, kind: str) -> None:
     officer = turn.officer
     assert officer is not None and officer.id is not None
-    export = await build(turn.session, turn.services, kind)
+    try:
+        export = await build(turn.session, turn.services, kind)
+    except LookupError:
+        turn.say(texts.NO_VERIFICATION_ROUND)
+        return
     await store.record_export(
         turn.session, officer_id=officer.id, kind=kind, rows=export.rows, channel=turn.inbound.channel
     )

@@ -820,7 +820,10 @@ EXPORT_CHOICES = {
     "bpjs": "📗 Peserta baru untuk BPJS (XLSX)",
     "lampiran": "📄 Lampiran SK Bupati (XLSX)",
     "usulan": "📋 Semua usulan dan riwayatnya (CSV)",
+    "verif_lanjut": "✅ Verifikasi: peserta lanjut (XLSX)",
+    "verif_keluar": "🚪 Verifikasi: peserta keluar dan alasannya (XLSX)",
 }
+NO_VERIFICATION_ROUND = "Belum ada putaran verifikasi peserta aktif. Mulai dengan /verifikasi."
 
 
 def export_caption(kind: str, rows: int) -> str:
@@ -828,6 +831,8 @@ def export_caption(kind: str, rows: int) -> str:
         "bpjs": "Peserta baru yang ditetapkan, untuk pendaftaran kolektif BPJS Ketenagakerjaan",
         "lampiran": "Lampiran Keputusan Bupati, urut kecamatan dan desa",
         "usulan": "Semua usulan dengan status dan riwayat keputusan (NIK disamarkan)",
+        "verif_lanjut": "Peserta aktif yang tetap memenuhi syarat pada verifikasi terakhir",
+        "verif_keluar": "Peserta yang keluar pada verifikasi terakhir, dengan alasannya",
     }[kind]
     secret = " Berisi NIK lengkap: simpan dan kirim hanya lewat jalur resmi." if kind != "usulan" else ""
     return f"{what}: {angka(rows)} baris.{secret} Pengunduhan ini tercatat."

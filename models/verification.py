@@ -73,6 +73,12 @@ async def open_round(session: AsyncSession, *, year: int | None = None) -> Verif
     return found.first()
 
 
+async def latest_round(session: AsyncSession) -> VerificationRound | None:
+    """The round started last, open or closed."""
+    found = await session.exec(select(VerificationRound).order_by(col(VerificationRound.id).desc()).limit(1))
+    return found.first()
+
+
 async def round_of_year(session: AsyncSession, *, year: int) -> VerificationRound | None:
     """The latest round of a year, open or closed."""
     found = await session.exec(

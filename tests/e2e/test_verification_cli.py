@@ -94,8 +94,8 @@ async def test_start_refuses_a_second_round_then_show_and_export(tmp_path):
     for path in (continuing, removed):
         assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert query(tmp_path, "SELECT kind, rows, channel FROM exportrecord ORDER BY id") == [
-        ("verifikasi_lanjut", 1, "cli"),
-        ("verifikasi_keluar", 1, "cli"),
+        ("verif_lanjut", 1, "cli"),
+        ("verif_keluar", 1, "cli"),
     ]
 
     twice = await cli(

@@ -13,7 +13,7 @@ from sqlmodel import col, select
 
 from handlers.context import Services
 from handlers.verifikasi import build_export
-from models.tables import ActiveParticipant, ProgramAudit, VerificationItem
+from models.tables import ActiveParticipant, ExportRecord, ProgramAudit, VerificationItem
 from tests.channels import People, choices_of, text_of
 from tests.conftest import CAMAT_PHONE, DINAS_PHONE, OPERATOR_PHONE
 from tests.handlers.test_both_channels import person  # noqa: F401 (the fixture)
@@ -116,6 +116,18 @@ async def test_a_round_from_start_to_a_confirmed_removal(person: People, service
     ]
     assert audits[0].detail["reason"] == "lainnya"
     assert NIK_C not in str([a.detail for a in audits])
+
+    # The dinas downloads the removed list from the chat: the ended participant, the reason; recorded
+    await maria.say("/ekspor")
+    [sent] = [s for s in await maria.press("peserta keluar") if s.file is not None]
+    assert sent.file is not None
+    assert sent.file[0].startswith("verifikasi-keluar-2027-")
+    assert "1 baris" in sent.text
+    (row,) = sheet_rows(sent.file[1])
+    assert (row[0], row[1]) == (NIK_C, "CANDRA SIDABUTAR")
+    async with services.sessions() as session:
+        kinds = (await session.exec(select(ExportRecord.kind))).all()
+    assert kinds == ["verif_keluar"]
 
     async with services.sessions() as session:
         continuing, _ = await build_export(session, services, year=2027, removed=False)
