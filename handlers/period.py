@@ -75,22 +75,22 @@ async def rekap_line(session: AsyncSession, services: Services) -> str | None:
 class Closing:
     """Today's reminder before the close: how many days are left, the close, the desa with no proposal."""
 
-    days: int
+    days: int  # left before the close (0: it closes today)
     period: str  # the Dispatch period: "2026-H7"
     close: dt.date
     silent_desa: frozenset[str]
 
 
 async def closing_due(session: AsyncSession, services: Services, today: dt.date) -> Closing | None:
-    """The reminder to send today (7 or 1 days before the close), or None."""
+    """The reminder due today (see ``reminder_due``: 7 days before the close, then 1), or None."""
     period = await program_year.period_of(session, year=today.year)
-    days = reminder_due(period, today)
-    if days is None:
+    kind = reminder_due(period, today)
+    if kind is None:
         return None
     assert period.close is not None
     sent = await program_year.desa_with_proposals(session, year=today.year, zone=services.timezone)
     silent = frozenset(d.code for d in services.kabupaten.all_desa() if d.code not in sent)
-    return Closing(days, f"{today.year}-H{days}", period.close, silent)
+    return Closing((period.close - today).days, f"{today.year}-H{kind}", period.close, silent)
 
 
 def closing_reminder(closing: Closing, services: Services, officer: Officer) -> list[Reply]:

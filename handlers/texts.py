@@ -1262,7 +1262,7 @@ def fix_closed(fix_until: dt.date) -> str:
 
 
 def remind_closing(days: int, end: dt.date, desa: str) -> str:
-    when = "besok" if days == 1 else f"{angka(days)} hari lagi"
+    when = "hari ini" if days <= 0 else "besok" if days == 1 else f"{angka(days)} hari lagi"
     return (
         f"⏰ Masa pengusulan ditutup {when}, {tanggal(end)}. {desa} belum mengirim usulan tahun ini.\n"
         "Ketik /daftar untuk mengusulkan pekerja rentan sebelum ditutup."

@@ -90,9 +90,11 @@ def days_left(period: Period, today: dt.date) -> int | None:
 
 
 def reminder_due(period: Period, today: dt.date) -> int | None:
-    """The reminder to send today: 7 or 1 (days before the close), or None."""
+    """Which reminder is due today: 7 (from 7 days before the close until 2 days before) or 1 (the day
+    before and the close day), or None. A window, not a day: a bot that was down on the day sends it on
+    its next run (once: the reminder's dispatch key), saying the days actually left."""
     if phase(period, today) is not Phase.OPEN:
         return None
     assert period.close is not None
     before = (period.close - today).days
-    return before if before in REMINDER_DAYS else None
+    return next((days for days in sorted(REMINDER_DAYS) if before <= days), None)

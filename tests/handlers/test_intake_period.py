@@ -158,6 +158,28 @@ async def test_reminders_seven_days_and_one_day_before_the_close_once_each(servi
     ]
 
 
+async def test_a_reminder_missed_while_the_bot_was_down_goes_on_its_next_run(services: Services):
+    """Down from before H-7 until H-4: the reminder goes at H-4 with the days actually left, once, and
+    the day before the close the last one goes as usual."""
+    officers = await bind_everyone(services)
+    await make_proposal(services, officers, Status.MENUNGGU_CAMAT)
+    await set_period(services, D(2026, 11, 1), D(2026, 12, 1))
+    clock = Clock(NOW + dt.timedelta(days=3))  # 27 November, H-4
+    later = dataclasses.replace(services, clock=clock)
+
+    await Schedule(later).run(REMINDER, catching_up=True)  # the start-up catch-up after the outage
+    await Schedule(later).run(REMINDER)
+    clock.now = NOW + dt.timedelta(days=6)  # 30 November, H-1
+    await Schedule(later).run(REMINDER)
+
+    async with services.sessions() as session:
+        sent = list(await session.exec(select(OutboundMessage).order_by(col(OutboundMessage.id))))
+    closing = [m.text for m in sent if m.chat_id == str(LAMRIA) and "Masa pengusulan ditutup" in m.text]
+    assert len(closing) == 2
+    assert "ditutup 4 hari lagi, 1 Desember 2026" in closing[0]
+    assert "ditutup besok, 1 Desember 2026" in closing[1]
+
+
 class Clock:
     def __init__(self, now: dt.datetime) -> None:
         self.now = now
