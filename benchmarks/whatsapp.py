@@ -89,7 +89,6 @@ import math
 import os
 import shutil
 import signal
-import socket
 import sqlite3
 import sys
 import tempfile
@@ -105,9 +104,9 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 import aiohttp  # noqa: E402
+from intake import _letters, nik_for  # noqa: E402  (the same names and NIKs as the Telegram benchmarks)
 
 from models.regions import Desa, load_kabupaten  # noqa: E402
-from tests.conftest import synthetic_nik  # noqa: E402
 from tests.e2e.test_run import base_env, cli  # noqa: E402
 from tests.fakewhatsapp import (  # noqa: E402
     APP_SECRET,
@@ -118,6 +117,7 @@ from tests.fakewhatsapp import (  # noqa: E402
     SentMessage,
     Webhook,
 )
+from tests.pgcluster import free_port  # noqa: E402
 
 SECRET = "wabench-secret-" + "w" * 17  # 32 characters, synthetic
 KABUPATEN = "12.17"
@@ -199,27 +199,6 @@ def roster(count: int) -> tuple[list[Officer], str]:
     return officers, "\n".join(lines) + "\n"
 
 
-def _letters(n: int) -> str:
-    """A name-like word from a number (names must be letters): 0 -> "Aaa", 27 -> "Bba"..."""
-    word = ""
-    for _ in range(3):
-        n, r = divmod(n, 26)
-        word += chr(ord("a") + r)
-    return word.capitalize()
-
-
-def nik_for(officer: Officer, serial: int) -> str:
-    """A unique, valid NIK from the officer's own kecamatan (no warnings), aged 27-56 on coverage start."""
-    return synthetic_nik(
-        district=officer.desa.kecamatan_code.replace(".", ""),
-        day=1 + serial % 28,
-        month=1 + (serial // 28) % 12,
-        year=1970 + serial % 30,
-        female=serial % 2 == 1,
-        serial=serial % 9999 + 1,
-    )
-
-
 @dataclass(frozen=True)
 class BotKind:
     name: str
@@ -284,12 +263,6 @@ def plan(officer: Officer, kind: BotKind, serial: int, *, first: bool) -> None:
 
 
 # --------------------------------------------------------------------------------------------- the bots
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 class Bot:
