@@ -328,6 +328,11 @@ class Result:
         return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)] * 1000
 
 
+def minus(after: float | None, before: float | None) -> float | None:
+    """A counter's growth over a phase, when both readings exist (/proc may not tell)."""
+    return after - before if after is not None and before is not None else None
+
+
 async def throughput(api: BenchApi, officers: list[Officer]) -> Result:
     """Every officer at once, each sending its next update as soon as the previous one was answered."""
     latencies: list[float] = []

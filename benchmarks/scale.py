@@ -100,7 +100,6 @@ import asyncio
 import contextlib
 import gc
 import json
-import math
 import os
 import shutil
 import signal
@@ -415,28 +414,13 @@ class Bot:
 
 
 @dataclass
-class Result:
-    updates: int
-    seconds: float
-    latencies: list[float]
-    cpu: float  # this process (the load generator and the fake)
-    bot_cpu: float | None
-    pg_cpu: float | None
-    machine: float | None  # the whole machine's busy CPU seconds (other processes' too)
+class Result(intake.Result):
+    """intake.py's figures of a phase, and the CPU of the bot, PostgreSQL and the whole machine in it."""
+
+    bot_cpu: float | None = None
+    pg_cpu: float | None = None
+    machine: float | None = None  # the whole machine's busy CPU seconds (other processes' too)
     cleanup_short: int = 0  # officers whose NIK clean-up at Kirim was incomplete
-
-    @property
-    def rate(self) -> float:
-        return self.updates / self.seconds
-
-    def pct(self, p: float) -> float:
-        """Nearest-rank percentile of the handling latencies, in ms."""
-        ordered = sorted(self.latencies)
-        return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)] * 1000
-
-
-def _minus(after: float | None, before: float | None) -> float | None:
-    return after - before if after is not None and before is not None else None
 
 
 async def saturate(bot: Bot, officers: list[Officer], concurrency: int, server: int | None) -> Result:
@@ -454,8 +438,9 @@ async def saturate(bot: Bot, officers: list[Officer], concurrency: int, server: 
     machine = machine_busy()
     await asyncio.gather(*(run(o) for o in officers))
     seconds = time.perf_counter() - start
-    return Result(len(latencies), seconds, latencies, time.process_time() - cpu, _minus(bot.cpu(), bot_cpu),
-                  _minus(postgres_cpu(server), pg_cpu), _minus(machine_busy(), machine))  # fmt: skip
+    minus = intake.minus
+    return Result(len(latencies), seconds, latencies, time.process_time() - cpu, minus(bot.cpu(), bot_cpu),
+                  minus(postgres_cpu(server), pg_cpu), minus(machine_busy(), machine))  # fmt: skip
 
 
 def show(name: str, phase: str, result: Result, extra: str = "") -> None:

@@ -104,6 +104,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 import aiohttp  # noqa: E402
+import intake  # noqa: E402
 from intake import _letters, nik_for  # noqa: E402  (the same names and NIKs as the Telegram benchmarks)
 
 from models.regions import Desa, load_kabupaten  # noqa: E402
@@ -382,21 +383,10 @@ class Bot:
 
 
 @dataclass
-class Result:
-    updates: int
-    seconds: float
-    latencies: list[float]
-    cpu: float = 0.0  # this process's CPU seconds (the load generator and the fake) during the phase
-    bot_cpu: float | None = None  # the bot process's CPU seconds during the phase (Linux: /proc)
+class Result(intake.Result):
+    """intake.py's figures of a phase, and the bot process's CPU seconds in it (Linux: /proc)."""
 
-    @property
-    def rate(self) -> float:
-        return self.updates / self.seconds
-
-    def pct(self, p: float) -> float:
-        """Nearest-rank percentile of the handling latencies, in ms."""
-        ordered = sorted(self.latencies)
-        return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)] * 1000
+    bot_cpu: float | None = None
 
 
 async def saturate(bot: Bot, officers: list[Officer], concurrency: int) -> Result:
@@ -413,7 +403,7 @@ async def saturate(bot: Bot, officers: list[Officer], concurrency: int) -> Resul
     cpu, bot_cpu, start = time.process_time(), bot.cpu(), time.monotonic()
     await asyncio.gather(*(run(o) for o in officers))
     return Result(len(latencies), time.monotonic() - start, latencies, time.process_time() - cpu,
-                  _minus(bot.cpu(), bot_cpu))  # fmt: skip
+                  intake.minus(bot.cpu(), bot_cpu))  # fmt: skip
 
 
 async def paced(bot: Bot, officers: list[Officer], rate: float, total: int) -> tuple[Result, int]:
@@ -447,13 +437,9 @@ async def paced(bot: Bot, officers: list[Officer], rate: float, total: int) -> t
     offered_for = time.monotonic() - start
     await asyncio.gather(*tasks)
     result = Result(
-        len(latencies), offered_for, latencies, time.process_time() - cpu, _minus(bot.cpu(), bot_cpu)
+        len(latencies), offered_for, latencies, time.process_time() - cpu, intake.minus(bot.cpu(), bot_cpu)
     )
     return result, late
-
-
-def _minus(after: float | None, before: float | None) -> float | None:
-    return after - before if after is not None and before is not None else None
 
 
 @dataclass
