@@ -28,6 +28,7 @@ from bot.console import (
     os_actor,
     out,
     prepare_database,
+    ready_services,
     upgrade_database,
     with_session,
 )
@@ -604,12 +605,7 @@ def _run_import(
     from models.imports import ImportRefused
     from models.tabular import TabularFileError
 
-    settings = load_settings()
-    try:
-        services = build_services(settings)
-    except ConfigError as exc:
-        fail(str(exc))
-    prepare_database(settings.database_url)
+    _, services = ready_services()
     unit_column = DownloadColumn() if file.suffix.lower() == ".csv" else MofNCompleteColumn()
     bar = Bar(
         "{task.description}", BarColumn(), unit_column, TimeRemainingColumn(), console=err, transient=True
@@ -672,12 +668,7 @@ def export(
 
     if kind not in KINDS:
         fail(f"unknown export {kind!r}: choose {', '.join(KINDS)}")
-    settings = load_settings()
-    try:
-        services = build_services(settings)
-    except ConfigError as exc:
-        fail(str(exc))
-    prepare_database(settings.database_url)
+    settings, services = ready_services()
 
     from models.private_files import private_file
 

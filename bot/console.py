@@ -17,6 +17,8 @@ from bot.settings import Settings
 if TYPE_CHECKING:
     from sqlmodel.ext.asyncio.session import AsyncSession
 
+    from handlers.context import Services
+
 T = TypeVar("T")
 
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -89,3 +91,17 @@ def os_actor() -> str:
     except (OSError, KeyError):  # a container's uid without a passwd entry nor LOGNAME/USER
         user = f"uid {os.getuid()}"
     return f"{user}@{socket.gethostname()}"[:120]
+
+
+def ready_services() -> tuple[Settings, Services]:
+    """The settings and the services of a command that works on the database (a SQLite file brought to
+    the latest schema first), or one line saying what is wrong."""
+    from bot.services import ConfigError, build_services
+
+    settings = load_settings()
+    try:
+        services = build_services(settings)
+    except ConfigError as exc:
+        fail(str(exc))
+    prepare_database(settings.database_url)
+    return settings, services
