@@ -458,8 +458,10 @@ async def test_a_turn_gives_up_waiting_for_a_reply_a_dead_process_never_sent(
     await Engine(services).answer(inbound(RINA, "/daftar", 2101), holder=dead)
     await Engine(services).answer(inbound(RINA, synthetic_nik(serial=8), 2102), holder=dead)
 
+    started = time.monotonic()
     answer = await Engine(services).answer(inbound(RINA, "Maruli Sitanggang", 2103), holder=direct_holder())
 
+    assert time.monotonic() - started >= 0.1  # it waited for the read-back's ids first, then went on
     assert "15 Agustus 1990" in "\n".join(reply.text for reply in answer.replies)
     async with services.sessions() as session:
         conversation = await store.conversation_of(session, officer_id=await officer_of(session, RINA))
