@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import getpass
-import socket
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -13,7 +11,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table as RichTable
 
-from bot.console import err, fail, load_settings, out
+from bot.console import err, fail, load_settings, os_actor, out
 
 if TYPE_CHECKING:
     from sqlmodel.ext.asyncio.session import AsyncSession
@@ -70,14 +68,6 @@ def period_line(program: ProgramYear) -> str:
         f"  intake period: {program.intake_open} to {program.intake_close}, "
         f"corrections until {program.fix_close or '-'}"
     )
-
-
-def _actor() -> str:
-    try:
-        user = getpass.getuser()
-    except Exception:  # no login name (a container without one): the host still says where
-        user = "?"
-    return f"{user}@{socket.gethostname()}"[:120]
 
 
 def _read_file(path: Path, kabupaten: Kabupaten) -> dict[str, int]:
@@ -192,7 +182,7 @@ def allocate(
             await store.set_program(
                 session, year=year, default_quota=settings.new_participant_quota, figures={}
             )  # the year's row: the allocation's foreign key
-            await program_year.set_allocations(session, year=year, quotas=quotas, actor=_actor())
+            await program_year.set_allocations(session, year=year, quotas=quotas, actor=os_actor())
         return before, quotas, program.new_quota
 
     result = with_session(settings.database_url, work)
