@@ -116,6 +116,9 @@ def _read_file(path: Path, kabupaten: Kabupaten) -> dict[str, int]:
                 if quota is None:
                     problems.append(f"line {line}: kuota kosong")
                     continue
+                if quota < 0:  # a number cell of a spreadsheet may hold one; text "-5" is refused above
+                    problems.append(f"line {line}: kuota {quota} negatif")
+                    continue
                 quotas[code] = quota
     except TabularFileError as exc:
         fail(str(exc))
