@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import getpass
-import socket
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -13,7 +11,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table as RichTable
 
-from bot.console import err, fail, load_settings, out
+from bot.console import err, fail, load_settings, os_actor, out
 
 if TYPE_CHECKING:
     from sqlmodel.ext.asyncio.session import AsyncSession
@@ -72,14 +70,6 @@ def period_line(program: ProgramYear) -> str:
     )
 
 
-def _actor() -> str:
-    try:
-        user = getpass.getuser()
-    except Exception:  # no login name (a container without one): the host still says where
-        user = "?"
-    return f"{user}@{socket.gethostname()}"[:120]
-
-
 def _read_file(path: Path, kabupaten: Kabupaten) -> dict[str, int]:
     """Quotas by kecamatan code from a CSV/XLSX; every bad line is reported and nothing is returned."""
     from models.tabular import (
@@ -125,6 +115,9 @@ def _read_file(path: Path, kabupaten: Kabupaten) -> dict[str, int]:
                     continue
                 if quota is None:
                     problems.append(f"line {line}: kuota kosong")
+                    continue
+                if quota < 0:  # a number cell of a spreadsheet may hold one; text "-5" is refused above
+                    problems.append(f"line {line}: kuota {quota} negatif")
                     continue
                 quotas[code] = quota
     except TabularFileError as exc:
@@ -192,7 +185,7 @@ def allocate(
             await store.set_program(
                 session, year=year, default_quota=settings.new_participant_quota, figures={}
             )  # the year's row: the allocation's foreign key
-            await program_year.set_allocations(session, year=year, quotas=quotas, actor=_actor())
+            await program_year.set_allocations(session, year=year, quotas=quotas, actor=os_actor())
         return before, quotas, program.new_quota
 
     result = with_session(settings.database_url, work)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from handlers import texts
@@ -28,15 +30,20 @@ async def card_line(turn: Turn, kecamatan_code: str) -> str | None:
 
 async def full_text(turn: Turn, kecamatan_code: str, year: int) -> str:
     """The refusal of a Tetapkan when the kecamatan's allocation is used up, with its figures."""
-    row = await program_year.allocation_of(turn.session, year=year, kecamatan_code=kecamatan_code)
-    established, quota = (row.established, row.quota) if row else (0, 0)
-    return texts.kecamatan_full(kecamatan_name(turn.services, kecamatan_code), year, established, quota)
+    return await _figures_text(turn, kecamatan_code, year, texts.kecamatan_full)
 
 
 async def over_text(turn: Turn, kecamatan_code: str, year: int) -> str:
+    """The note on a Tetapkan the dinas made over the kecamatan's allocation, with its figures."""
+    return await _figures_text(turn, kecamatan_code, year, texts.over_allocation)
+
+
+async def _figures_text(
+    turn: Turn, kecamatan_code: str, year: int, text: Callable[[str, int, int, int], str]
+) -> str:
     row = await program_year.allocation_of(turn.session, year=year, kecamatan_code=kecamatan_code)
     established, quota = (row.established, row.quota) if row else (0, 0)
-    return texts.over_allocation(kecamatan_name(turn.services, kecamatan_code), year, established, quota)
+    return text(kecamatan_name(turn.services, kecamatan_code), year, established, quota)
 
 
 def lines(

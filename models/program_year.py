@@ -126,9 +126,9 @@ async def _insert_allocation_if_missing(session: AsyncSession, *, year: int, kec
 
 async def set_allocations(
     session: AsyncSession, *, year: int, quotas: dict[str, int], actor: str, officer_id: int | None = None
-) -> dict[str, int]:
+) -> None:
     """Replace the year's allocation with ``quotas`` (what was established stays counted) and audit the
-    change; returns the quotas before (a kecamatan not allocated before is absent)."""
+    change, with the quotas before (a kecamatan not allocated before is absent)."""
     before = {code: row.quota for code, row in (await allocations(session, year=year)).items()}
     for code, quota in quotas.items():
         await _insert_allocation_if_missing(session, year=year, kecamatan_code=code)
@@ -150,7 +150,6 @@ async def set_allocations(
         actor=actor,
         detail=detail,
     )
-    return before
 
 
 async def registry_weights(session: AsyncSession, *, desil_threshold: int | None) -> dict[str, int]:

@@ -168,3 +168,29 @@ async def test_allocate_in_proportion_to_the_dtsen_registry_and_to_active_partic
     quotas = dict(query(tmp_path, "SELECT kecamatan_code, quota FROM kecamatanallocation WHERE quota > 0"))
     assert quotas == {"12.17.02": 3, "12.17.04": 7}  # 2.5 and 7.5: the tie to the first by code
     assert "-8" in result.stdout  # Simanindo 8 -> 0
+
+
+def test_a_negative_quota_in_a_spreadsheet_number_cell_is_refused(tmp_path: Path) -> None:
+    """Text "-5" is no whole number; a number cell of -5 must not pass either (it would let the other
+    kecamatan add up above the year's quota, and make its own kecamatan full for good)."""
+    import pytest
+    import typer
+
+    from bot.cli_program import _read_file
+    from models.regions import load_kabupaten
+
+    def sheet_of(quota: int) -> Path:
+        book = Workbook()
+        sheet = book.active
+        assert sheet is not None
+        sheet.append(["kecamatan", "kuota"])
+        sheet.append(["Simanindo", quota])
+        sheet.append(["Pangururan", 40])
+        path = tmp_path / f"kuota{quota}.xlsx"
+        book.save(path)
+        return path
+
+    kabupaten = load_kabupaten("12.17")
+    assert _read_file(sheet_of(5), kabupaten) == {"12.17.01": 5, "12.17.08": 40}
+    with pytest.raises(typer.Exit):
+        _read_file(sheet_of(-5), kabupaten)

@@ -122,6 +122,15 @@ async def test_perbaiki_until_fix_close_and_refused_after_it(
     await set_period(services, D(2026, 10, 1), D(2026, 11, 20))  # closed; corrections until 4 December
     allowed = await bot.press(RINA, f"p:{returned.id}")
     assert allowed[0].startswith(f"Perbaikan usulan {returned.number}: isi ulang Nama.")
+    # Intake is closed for new proposals, but the correction's Kirim goes (the gate is fix-close's).
+    await bot.say(RINA, "Budi Santoso Sitanggang")
+    await set_period(services, D(2026, 10, 1), D(2026, 11, 1), D(2026, 11, 23))  # fix-close passed meanwhile
+    assert await bot.press_label(RINA, "Kirim") == [texts.fix_closed(D(2026, 11, 23))]
+    assert await status_of(services, returned.id) is Status.DIKEMBALIKAN
+    await set_period(services, D(2026, 10, 1), D(2026, 11, 20))
+    sent = await bot.press_label(RINA, "Kirim")
+    assert f"Perbaikan usulan {returned.number} terkirim" in "\n".join(sent)
+    assert await status_of(services, returned.id) is Status.MENUNGGU_CAMAT
 
 
 async def test_reminders_seven_days_and_one_day_before_the_close_once_each(services: Services):
