@@ -24,6 +24,7 @@ from models.rules.privacy import mask_nik_like
 from models.rules.status import Role
 from models.rules.verification import (
     REASONS,
+    STAGE,
     Decider,
     ItemStatus,
     Premark,
@@ -238,7 +239,7 @@ async def _progress(turn: Turn, round_: VerificationRound, *, kecamatan_code: st
     if kecamatan_code is not None:
         area = f"Kec. {_kecamatan_name(services, kecamatan_code)}"
         lines = [texts.verif_progress_line(_desa_name(services, r.desa_code), r.done, r.total) for r in rows]
-        stage = ItemStatus.USUL_KELUAR
+        stage = STAGE[Decider.CAMAT]
     else:
         area = services.kabupaten.name
         per: dict[str, list[int]] = {}
@@ -250,7 +251,7 @@ async def _progress(turn: Turn, round_: VerificationRound, *, kecamatan_code: st
             texts.verif_progress_line(f"Kec. {_kecamatan_name(services, code)}", done, total)
             for code, (done, total) in sorted(per.items())
         ]
-        stage = ItemStatus.KELUAR_CAMAT
+        stage = STAGE[Decider.DINAS]
     _, waiting = await vstore.next_item(
         turn.session, round_id=round_.id, status=stage, kecamatan_code=kecamatan_code
     )
@@ -454,7 +455,7 @@ async def _open_next(turn: Turn) -> None:
         turn.say(texts.STALE_BUTTON if round_ is not None else texts.VERIF_NO_ROUND)
         return
     kecamatan = officer.region_code if decider is Decider.CAMAT else None
-    stage = ItemStatus.USUL_KELUAR if decider is Decider.CAMAT else ItemStatus.KELUAR_CAMAT
+    stage = STAGE[Decider.CAMAT if decider is Decider.CAMAT else Decider.DINAS]
     item, _ = await vstore.next_item(turn.session, round_id=round_.id, status=stage, kecamatan_code=kecamatan)
     if item is None:
         await _progress(turn, round_, kecamatan_code=kecamatan)
@@ -546,7 +547,7 @@ async def _open_next_after(turn: Turn, round_: VerificationRound) -> None:
     assert officer is not None and round_.id is not None
     decider = _decider(turn)
     kecamatan = officer.region_code if decider is Decider.CAMAT else None
-    stage = ItemStatus.USUL_KELUAR if decider is Decider.CAMAT else ItemStatus.KELUAR_CAMAT
+    stage = STAGE[Decider.CAMAT if decider is Decider.CAMAT else Decider.DINAS]
     _, waiting = await vstore.next_item(
         turn.session, round_id=round_.id, status=stage, kecamatan_code=kecamatan
     )
@@ -705,7 +706,7 @@ async def reminders(
         people = await reports.recipients(session, reach_unbound=services.reach_unbound)
         for round_ in rounds:
             assert round_.id is not None
-            waiting = dict(await vstore.unfinished_desa(session, round_id=round_.id))
+            waiting = dict(await vstore.desa_counts(session, round_id=round_.id))
             for person in people:
                 officer = person.officer
                 if officer.role is Role.OPERATOR and officer.region_code in waiting:

@@ -356,11 +356,6 @@ async def items_of(
     return list(rows.all())
 
 
-async def unfinished_desa(session: AsyncSession, *, round_id: int) -> list[tuple[str, int]]:
-    """Desa whose operator still has items to look at, with how many."""
-    return await desa_counts(session, round_id=round_id)
-
-
 async def rounds_open(session: AsyncSession) -> list[VerificationRound]:
     rows = await session.exec(
         select(VerificationRound)
