@@ -170,18 +170,24 @@ async def forget(turn: Turn) -> None:
         await turn.session.delete(conversation)
 
 
-async def _queue(turn: Turn, officer_id: int, reply: Reply, purpose: Purpose) -> None:
-    for account in await store.accounts_of(
-        turn.session, officer_id=officer_id, reach_unbound=turn.services.reach_unbound
-    ):
+async def _queue_to(
+    session: AsyncSession, services: Services, officer_id: int, reply: Reply, purpose: Purpose
+) -> int:
+    """Queue a message to each of an officer's accounts; how many were queued."""
+    accounts = await store.accounts_of(session, officer_id=officer_id, reach_unbound=services.reach_unbound)
+    for account in accounts:
         await store.queue_message(
-            turn.session,
+            session,
             account=account,
             text=reply.text,
             buttons=[[[b.label, b.data] for b in row] for row in reply.buttons],
             purpose=purpose,
         )
-        turn.queued += 1
+    return len(accounts)
+
+
+async def _queue(turn: Turn, officer_id: int, reply: Reply, purpose: Purpose) -> None:
+    turn.queued += await _queue_to(turn.session, turn.services, officer_id, reply, purpose)
 
 
 # -------------------------------------------------------------------------------------------- /verifikasi
@@ -332,16 +338,10 @@ async def start(
         operators.setdefault(officer.region_code, []).append(officer)
     queued = 0
     for desa, count in per_desa:
-        text = texts.verif_tell_operator(count, _desa_name(services, desa), due)
+        note = Reply(texts.verif_tell_operator(count, _desa_name(services, desa), due))
         for officer in operators.get(desa, []):
             assert officer.id is not None
-            for account in await store.accounts_of(
-                session, officer_id=officer.id, reach_unbound=services.reach_unbound
-            ):
-                await store.queue_message(
-                    session, account=account, text=text, buttons=[], purpose=Purpose.NOTICE
-                )
-                queued += 1
+            queued += await _queue_to(session, services, officer.id, note, Purpose.NOTICE)
     log.info("verification round %s of %s started: %d items", round_.id, year, round_.items)
     return round_, len(per_desa), queued
 
