@@ -116,12 +116,16 @@ def reason_label(item: VerificationItem) -> str:
     return REASONS.get(item.reason or "", item.reason or "-")
 
 
+def _category(item: VerificationItem) -> str:
+    """The work category as people read it (a code no longer known as it was stored)."""
+    try:
+        return category_label(Category(item.category), None)
+    except ValueError:
+        return item.category
+
+
 def item_text(services: Services, item: VerificationItem, reference: dt.date) -> str:
     """One participant as the officers see them: masked NIK, age on the reference day, pre-marks."""
-    try:
-        category = category_label(Category(item.category), None)
-    except ValueError:
-        category = item.category
     marks = []
     for code in item.premarks:
         mark = Premark.decode(code)
@@ -132,7 +136,7 @@ def item_text(services: Services, item: VerificationItem, reference: dt.date) ->
         masked_nik=mask_nik(services.vault.decrypt(item.nik_encrypted)),
         age=age_on(item.birth_date, reference) if item.birth_date else None,
         reference=reference,
-        category=category,
+        category=_category(item),
         since=item.coverage_start,
         desa=_desa_label(services, item.desa_code),
         marks=marks,
@@ -742,16 +746,12 @@ async def build_export(
     ended = await vstore.end_day(session, round_=round_)
     rows: list[list[object]] = []
     for item in await vstore.items_of(session, round_id=round_.id, statuses=statuses):
-        try:
-            category = category_label(Category(item.category), None)
-        except ValueError:
-            category = item.category
         row: list[object] = [
             services.vault.decrypt(item.nik_encrypted),
             item.name,
             _desa_name(services, item.desa_code),
             _kecamatan_name(services, item.kecamatan_code),
-            category,
+            _category(item),
             item.coverage_start,
         ]
         if removed:
