@@ -100,6 +100,11 @@ def _ref(item: VerificationItem, kind: Kind, action: str) -> Press:
     return Press(kind, action=action, id=item.id, version=item.version)
 
 
+def _shown(status: str, action: str) -> str:
+    """How a decision is told: a camat's agreement to a removal ("out_camat") is not yet the removal."""
+    return "out_camat" if status == ItemStatus.KELUAR_CAMAT else action
+
+
 def _round_press(action: str) -> Press:
     return Press(Kind.VERIFY, action=action, id=ROUND)
 
@@ -534,7 +539,7 @@ async def decide(
     who = f"{texts.ROLE_TITLE[officer.role]} {officer.name}"
     round_ = await turn.session.get(VerificationRound, item.round_id)
     assert round_ is not None
-    shown = "out_camat" if item.status == ItemStatus.KELUAR_CAMAT else action
+    shown = _shown(item.status, action)
     if _decider(turn) is Decider.OPERATOR:
         if action == "out":
             turn.say(Reply(texts.verif_proposed(item.name, reason_label(item)), edit=True))
@@ -614,8 +619,7 @@ async def _apply(
             turn.session, item=item, on=await vstore.end_day(turn.session, round_=round_)
         )
     if decider is not Decider.OPERATOR:
-        shown = "out_camat" if after is ItemStatus.KELUAR_CAMAT else action
-        note = Reply(texts.verif_told_operator(item.name, shown, who))
+        note = Reply(texts.verif_told_operator(item.name, _shown(after, action), who))
         for operator in await store.officers_of(turn.session, role=Role.OPERATOR, region_code=item.desa_code):
             assert operator.id is not None
             await _queue(turn, operator.id, note, Purpose.NOTICE)
