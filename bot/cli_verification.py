@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated, TypeVar
 import typer
 from rich.markup import escape
 
-from bot.console import err, fail, load_settings, out
+from bot.console import err, fail, load_settings, out, prepare_database
 from bot.services import ConfigError, build_services
 
 if TYPE_CHECKING:
@@ -32,12 +32,7 @@ def _services() -> Services:
         services = build_services(settings)
     except ConfigError as exc:
         fail(str(exc))
-    from models.db import is_sqlite
-
-    if is_sqlite(settings.database_url):
-        from bot.console import upgrade_database
-
-        upgrade_database(settings.database_url)
+    prepare_database(settings.database_url)
     return services
 
 

@@ -24,6 +24,7 @@ from models.rules.privacy import mask_nik_like
 from models.rules.status import Role
 from models.rules.verification import (
     REASONS,
+    STAGE,
     Decider,
     ItemStatus,
     Premark,
@@ -99,6 +100,11 @@ def _ref(item: VerificationItem, kind: Kind, action: str) -> Press:
     return Press(kind, action=action, id=item.id, version=item.version)
 
 
+def _shown(status: str, action: str) -> str:
+    """How a decision is told: a camat's agreement to a removal ("out_camat") is not yet the removal."""
+    return "out_camat" if status == ItemStatus.KELUAR_CAMAT else action
+
+
 def _round_press(action: str) -> Press:
     return Press(Kind.VERIFY, action=action, id=ROUND)
 
@@ -115,12 +121,16 @@ def reason_label(item: VerificationItem) -> str:
     return REASONS.get(item.reason or "", item.reason or "-")
 
 
+def _category(item: VerificationItem) -> str:
+    """The work category as people read it (a code no longer known as it was stored)."""
+    try:
+        return category_label(Category(item.category), None)
+    except ValueError:
+        return item.category
+
+
 def item_text(services: Services, item: VerificationItem, reference: dt.date) -> str:
     """One participant as the officers see them: masked NIK, age on the reference day, pre-marks."""
-    try:
-        category = category_label(Category(item.category), None)
-    except ValueError:
-        category = item.category
     marks = []
     for code in item.premarks:
         mark = Premark.decode(code)
@@ -131,7 +141,7 @@ def item_text(services: Services, item: VerificationItem, reference: dt.date) ->
         masked_nik=mask_nik(services.vault.decrypt(item.nik_encrypted)),
         age=age_on(item.birth_date, reference) if item.birth_date else None,
         reference=reference,
-        category=category,
+        category=_category(item),
         since=item.coverage_start,
         desa=_desa_label(services, item.desa_code),
         marks=marks,
@@ -169,18 +179,24 @@ async def forget(turn: Turn) -> None:
         await turn.session.delete(conversation)
 
 
-async def _queue(turn: Turn, officer_id: int, reply: Reply, purpose: Purpose) -> None:
-    for account in await store.accounts_of(
-        turn.session, officer_id=officer_id, reach_unbound=turn.services.reach_unbound
-    ):
+async def _queue_to(
+    session: AsyncSession, services: Services, officer_id: int, reply: Reply, purpose: Purpose
+) -> int:
+    """Queue a message to each of an officer's accounts; how many were queued."""
+    accounts = await store.accounts_of(session, officer_id=officer_id, reach_unbound=services.reach_unbound)
+    for account in accounts:
         await store.queue_message(
-            turn.session,
+            session,
             account=account,
             text=reply.text,
             buttons=[[[b.label, b.data] for b in row] for row in reply.buttons],
             purpose=purpose,
         )
-        turn.queued += 1
+    return len(accounts)
+
+
+async def _queue(turn: Turn, officer_id: int, reply: Reply, purpose: Purpose) -> None:
+    turn.queued += await _queue_to(turn.session, turn.services, officer_id, reply, purpose)
 
 
 # -------------------------------------------------------------------------------------------- /verifikasi
@@ -238,7 +254,7 @@ async def _progress(turn: Turn, round_: VerificationRound, *, kecamatan_code: st
     if kecamatan_code is not None:
         area = f"Kec. {_kecamatan_name(services, kecamatan_code)}"
         lines = [texts.verif_progress_line(_desa_name(services, r.desa_code), r.done, r.total) for r in rows]
-        stage = ItemStatus.USUL_KELUAR
+        stage = STAGE[Decider.CAMAT]
     else:
         area = services.kabupaten.name
         per: dict[str, list[int]] = {}
@@ -250,7 +266,7 @@ async def _progress(turn: Turn, round_: VerificationRound, *, kecamatan_code: st
             texts.verif_progress_line(f"Kec. {_kecamatan_name(services, code)}", done, total)
             for code, (done, total) in sorted(per.items())
         ]
-        stage = ItemStatus.KELUAR_CAMAT
+        stage = STAGE[Decider.DINAS]
     _, waiting = await vstore.next_item(
         turn.session, round_id=round_.id, status=stage, kecamatan_code=kecamatan_code
     )
@@ -331,16 +347,10 @@ async def start(
         operators.setdefault(officer.region_code, []).append(officer)
     queued = 0
     for desa, count in per_desa:
-        text = texts.verif_tell_operator(count, _desa_name(services, desa), due)
+        note = Reply(texts.verif_tell_operator(count, _desa_name(services, desa), due))
         for officer in operators.get(desa, []):
             assert officer.id is not None
-            for account in await store.accounts_of(
-                session, officer_id=officer.id, reach_unbound=services.reach_unbound
-            ):
-                await store.queue_message(
-                    session, account=account, text=text, buttons=[], purpose=Purpose.NOTICE
-                )
-                queued += 1
+            queued += await _queue_to(session, services, officer.id, note, Purpose.NOTICE)
     log.info("verification round %s of %s started: %d items", round_.id, year, round_.items)
     return round_, len(per_desa), queued
 
@@ -454,7 +464,7 @@ async def _open_next(turn: Turn) -> None:
         turn.say(texts.STALE_BUTTON if round_ is not None else texts.VERIF_NO_ROUND)
         return
     kecamatan = officer.region_code if decider is Decider.CAMAT else None
-    stage = ItemStatus.USUL_KELUAR if decider is Decider.CAMAT else ItemStatus.KELUAR_CAMAT
+    stage = STAGE[Decider.CAMAT if decider is Decider.CAMAT else Decider.DINAS]
     item, _ = await vstore.next_item(turn.session, round_id=round_.id, status=stage, kecamatan_code=kecamatan)
     if item is None:
         await _progress(turn, round_, kecamatan_code=kecamatan)
@@ -529,7 +539,7 @@ async def decide(
     who = f"{texts.ROLE_TITLE[officer.role]} {officer.name}"
     round_ = await turn.session.get(VerificationRound, item.round_id)
     assert round_ is not None
-    shown = "out_camat" if item.status == ItemStatus.KELUAR_CAMAT else action
+    shown = _shown(item.status, action)
     if _decider(turn) is Decider.OPERATOR:
         if action == "out":
             turn.say(Reply(texts.verif_proposed(item.name, reason_label(item)), edit=True))
@@ -546,7 +556,7 @@ async def _open_next_after(turn: Turn, round_: VerificationRound) -> None:
     assert officer is not None and round_.id is not None
     decider = _decider(turn)
     kecamatan = officer.region_code if decider is Decider.CAMAT else None
-    stage = ItemStatus.USUL_KELUAR if decider is Decider.CAMAT else ItemStatus.KELUAR_CAMAT
+    stage = STAGE[Decider.CAMAT if decider is Decider.CAMAT else Decider.DINAS]
     _, waiting = await vstore.next_item(
         turn.session, round_id=round_.id, status=stage, kecamatan_code=kecamatan
     )
@@ -609,8 +619,7 @@ async def _apply(
             turn.session, item=item, on=await vstore.end_day(turn.session, round_=round_)
         )
     if decider is not Decider.OPERATOR:
-        shown = "out_camat" if after is ItemStatus.KELUAR_CAMAT else action
-        note = Reply(texts.verif_told_operator(item.name, shown, who))
+        note = Reply(texts.verif_told_operator(item.name, _shown(after, action), who))
         for operator in await store.officers_of(turn.session, role=Role.OPERATOR, region_code=item.desa_code):
             assert operator.id is not None
             await _queue(turn, operator.id, note, Purpose.NOTICE)
@@ -705,7 +714,7 @@ async def reminders(
         people = await reports.recipients(session, reach_unbound=services.reach_unbound)
         for round_ in rounds:
             assert round_.id is not None
-            waiting = dict(await vstore.unfinished_desa(session, round_id=round_.id))
+            waiting = dict(await vstore.desa_counts(session, round_id=round_.id))
             for person in people:
                 officer = person.officer
                 if officer.role is Role.OPERATOR and officer.region_code in waiting:
@@ -741,16 +750,12 @@ async def build_export(
     ended = await vstore.end_day(session, round_=round_)
     rows: list[list[object]] = []
     for item in await vstore.items_of(session, round_id=round_.id, statuses=statuses):
-        try:
-            category = category_label(Category(item.category), None)
-        except ValueError:
-            category = item.category
         row: list[object] = [
             services.vault.decrypt(item.nik_encrypted),
             item.name,
             _desa_name(services, item.desa_code),
             _kecamatan_name(services, item.kecamatan_code),
-            category,
+            _category(item),
             item.coverage_start,
         ]
         if removed:

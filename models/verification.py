@@ -282,7 +282,6 @@ async def decide_item(
     from_status: str,
     to_status: str,
     actor: Officer | None,
-    actor_name: str | None = None,
     action: str,
     reason: str | None = None,
     reason_text: str | None = None,
@@ -320,7 +319,7 @@ async def decide_item(
             action=f"verification_{action}",
             subject=f"verification-item:{item_id}",
             officer_id=actor.id if actor is not None else None,
-            actor=actor.name if actor is not None else actor_name,
+            actor=actor.name if actor is not None else None,
             detail=detail,
         )
     )
@@ -354,11 +353,6 @@ async def items_of(
         .order_by(col(VerificationItem.desa_code), col(VerificationItem.name), col(VerificationItem.id))
     )
     return list(rows.all())
-
-
-async def unfinished_desa(session: AsyncSession, *, round_id: int) -> list[tuple[str, int]]:
-    """Desa whose operator still has items to look at, with how many."""
-    return await desa_counts(session, round_id=round_id)
 
 
 async def rounds_open(session: AsyncSession) -> list[VerificationRound]:

@@ -22,7 +22,6 @@ class ItemStatus(StrEnum):
     TETAP = "tetap"  # a removal refused: the participant continues
 
 
-DONE_AT_DESA = frozenset(ItemStatus) - {ItemStatus.MENUNGGU}
 CONTINUING = frozenset({ItemStatus.LANJUT, ItemStatus.TETAP})
 
 # Why an operator says a participant no longer qualifies (the code is stored, the label shown).
@@ -52,8 +51,12 @@ TRANSITIONS: dict[tuple[Decider, ItemStatus, str], ItemStatus] = {
     (Decider.DINAS, ItemStatus.KELUAR_CAMAT, "keep"): ItemStatus.TETAP,
 }
 
-STAGE = {Decider.OPERATOR: ItemStatus.MENUNGGU, Decider.CAMAT: ItemStatus.USUL_KELUAR}
-STAGE[Decider.DINAS] = ItemStatus.KELUAR_CAMAT
+# the status each decider decides in (what waits for them)
+STAGE = {
+    Decider.OPERATOR: ItemStatus.MENUNGGU,
+    Decider.CAMAT: ItemStatus.USUL_KELUAR,
+    Decider.DINAS: ItemStatus.KELUAR_CAMAT,
+}
 
 
 def next_status(decider: Decider, status: str, action: str) -> ItemStatus | None:

@@ -399,3 +399,22 @@ async def test_an_operator_of_a_desa_without_participants_is_told_so(services: S
 
     assert "Tidak ada peserta aktif Desa" in answer[-1].text
     assert "dalam verifikasi ini" in answer[-1].text
+
+
+async def test_batal_while_typing_a_reason_leaves_the_participant_waiting(services: Services, chat):
+    await seed_participants(services)
+    rina = chat(1001)
+    await rina.onboard(OPERATOR_PHONE)
+    await start_round(services)
+    await rina.say("/verifikasi")
+    await rina.press("Tidak lagi")
+    await rina.press("Lainnya")
+
+    answer = await rina.say("/batal")
+    later = await rina.say("Sudah pindah ke Medan")  # no reason is asked any more: not taken as one
+
+    assert "tetap menunggu pemeriksaan" in answer[-1].text
+    assert all("Diusulkan keluar" not in r.text for r in later)
+    assert (await items(services))["ANDI GULTOM"].status == "menunggu"
+    async with services.sessions() as session:
+        assert await store.conversation_of(session, officer_id=1) is None

@@ -132,10 +132,18 @@ async def test_a_round_from_start_to_a_confirmed_removal(person: People, service
     async with services.sessions() as session:
         continuing, _ = await build_export(session, services, year=2027, removed=False)
         removed, _ = await build_export(session, services, year=2027, removed=True)
-    assert [row[0] for row in sheet_rows(continuing)] == [NIK_A, NIK_B]
+    # Each continuing row says why it continues; the removed row its reason, the text
+    # typed (its NIK masked), the end day.
+    assert [(row[0], row[-1]) for row in sheet_rows(continuing)] == [
+        (NIK_A, "masih memenuhi syarat"),
+        (NIK_B, "usulan keluar ditolak"),
+    ]
     (gone,) = sheet_rows(removed)
     assert gone[0] == NIK_C
-    assert "Sudah pindah ke Medan" in " ".join(str(v) for v in gone)
+    reason, typed, ended = gone[-3:]
+    assert (reason, ended) == ("lainnya", dt.datetime(2027, 1, 1))
+    assert str(typed).startswith("Sudah pindah ke Medan, NIK ")
+    assert NIK_C not in str(typed)  # masked
 
 
 def sheet_rows(content: bytes) -> list[tuple[object, ...]]:
