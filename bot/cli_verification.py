@@ -137,9 +137,8 @@ def show(
     for row in rows:
         per.setdefault(row.kecamatan_code, []).append(row)
     for code, desas in sorted(per.items()):
-        kecamatan = kabupaten.kecamatan_by_code(code)
         k_done, k_total = sum(d.done for d in desas), sum(d.total for d in desas)
-        out.print(f"  Kec. {escape(kecamatan.name if kecamatan else code)}: {k_done}/{k_total}")
+        out.print(f"  Kec. {escape(kabupaten.kecamatan_name(code))}: {k_done}/{k_total}")
         for d in desas:
             desa = kabupaten.desa_by_code(d.desa_code)
             mark = "done" if d.done == d.total else "open"

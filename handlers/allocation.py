@@ -12,11 +12,6 @@ from models import program_year
 from models.tables import KecamatanAllocation
 
 
-def kecamatan_name(services: Services, code: str) -> str:
-    kecamatan = services.kabupaten.kecamatan_by_code(code)
-    return kecamatan.name if kecamatan else code
-
-
 async def card_line(turn: Turn, kecamatan_code: str) -> str | None:
     """ "Kuota Kec. Simanindo 2026: 12 dari 25 ditetapkan, sisa 13" (None: the year is not allocated)."""
     year = turn.services.today().year
@@ -24,7 +19,7 @@ async def card_line(turn: Turn, kecamatan_code: str) -> str | None:
     if row is None:
         return None
     return texts.allocation_line(
-        kecamatan_name(turn.services, kecamatan_code), year, row.established, row.quota
+        turn.services.kabupaten.kecamatan_name(kecamatan_code), year, row.established, row.quota
     )
 
 
@@ -43,7 +38,7 @@ async def _figures_text(
 ) -> str:
     row = await program_year.allocation_of(turn.session, year=year, kecamatan_code=kecamatan_code)
     established, quota = (row.established, row.quota) if row else (0, 0)
-    return text(kecamatan_name(turn.services, kecamatan_code), year, established, quota)
+    return text(turn.services.kabupaten.kecamatan_name(kecamatan_code), year, established, quota)
 
 
 def lines(
@@ -57,11 +52,13 @@ def lines(
         if row is None:
             return []
         return [
-            texts.allocation_line(kecamatan_name(services, kecamatan_code), year, row.established, row.quota)
+            texts.allocation_line(
+                services.kabupaten.kecamatan_name(kecamatan_code), year, row.established, row.quota
+            )
         ]
-    ordered = sorted(rows.values(), key=lambda r: kecamatan_name(services, r.kecamatan_code))
+    ordered = sorted(rows.values(), key=lambda r: services.kabupaten.kecamatan_name(r.kecamatan_code))
     return [texts.allocation_header(year)] + [
-        texts.allocation_row(kecamatan_name(services, r.kecamatan_code), r.established, r.quota)
+        texts.allocation_row(services.kabupaten.kecamatan_name(r.kecamatan_code), r.established, r.quota)
         for r in ordered
     ]
 

@@ -155,7 +155,7 @@ async def _ask_override(turn: Turn, proposal: Proposal) -> None:
     """Tetapkan melebihi kuota: ask the dinas for the reason, typed in the chat."""
     if await _may(turn, proposal, Action.ESTABLISH):
         await _open_decision(turn, proposal, "override", {"v": proposal.resubmissions})
-        name = allocation.kecamatan_name(turn.services, proposal.kecamatan_code)
+        name = turn.services.kabupaten.kecamatan_name(proposal.kecamatan_code)
         turn.say(Reply(texts.ask_override_reason(proposal.number, name), edit=True))
 
 

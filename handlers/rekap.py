@@ -88,5 +88,4 @@ def _area_name(turn: Turn, code: str) -> str:
     if len(code) > 8:
         desa = kabupaten.desa_by_code(code)
         return desa.name if desa else code
-    kecamatan = kabupaten.kecamatan_by_code(code)
-    return kecamatan.name if kecamatan else code
+    return kabupaten.kecamatan_name(code)

@@ -398,8 +398,7 @@ def _remind_dinas(found: Overdues, services: Services, officer: Officer) -> list
     if escalated:
         rows = []
         for code, late in escalated:
-            kecamatan = services.kabupaten.kecamatan_by_code(code)
-            name = kecamatan.name if kecamatan else code
+            name = services.kabupaten.kecamatan_name(code)
             oldest = _days(services, late.oldest[0].since, found.now) or 0 if late.oldest else 0
             rows.append(texts.escalation_row(name, late.count, oldest, found.camats.get(code, [])))
         total = sum(late.count for _, late in escalated)

@@ -91,11 +91,6 @@ def _desa_label(services: Services, code: str) -> str:
     return desa.label if desa else code
 
 
-def _kecamatan_name(services: Services, code: str) -> str:
-    kecamatan = services.kabupaten.kecamatan_by_code(code)
-    return kecamatan.name if kecamatan else code
-
-
 def _ref(item: VerificationItem, kind: Kind, action: str) -> Press:
     return Press(kind, action=action, id=item.id, version=item.version)
 
@@ -252,7 +247,7 @@ async def _progress(turn: Turn, round_: VerificationRound, *, kecamatan_code: st
     rows = await vstore.progress(turn.session, round_id=round_.id, kecamatan_code=kecamatan_code)
     services = turn.services
     if kecamatan_code is not None:
-        area = f"Kec. {_kecamatan_name(services, kecamatan_code)}"
+        area = f"Kec. {services.kabupaten.kecamatan_name(kecamatan_code)}"
         lines = [texts.verif_progress_line(_desa_name(services, r.desa_code), r.done, r.total) for r in rows]
         stage = STAGE[Decider.CAMAT]
     else:
@@ -263,7 +258,7 @@ async def _progress(turn: Turn, round_: VerificationRound, *, kecamatan_code: st
             counts[0] += r.done
             counts[1] += r.total
         lines = [
-            texts.verif_progress_line(f"Kec. {_kecamatan_name(services, code)}", done, total)
+            texts.verif_progress_line(f"Kec. {services.kabupaten.kecamatan_name(code)}", done, total)
             for code, (done, total) in sorted(per.items())
         ]
         stage = STAGE[Decider.DINAS]
@@ -754,7 +749,7 @@ async def build_export(
             services.vault.decrypt(item.nik_encrypted),
             item.name,
             _desa_name(services, item.desa_code),
-            _kecamatan_name(services, item.kecamatan_code),
+            services.kabupaten.kecamatan_name(item.kecamatan_code),
             _category(item),
             item.coverage_start,
         ]

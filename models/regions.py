@@ -51,6 +51,11 @@ class Kabupaten:
         code = normalize_wilayah_code(code)
         return next((k for k in self.kecamatan if k.code == code), None)
 
+    def kecamatan_name(self, code: str) -> str:
+        """A kecamatan's name, or the code itself when it is not this kabupaten's."""
+        kecamatan = self.kecamatan_by_code(code)
+        return kecamatan.name if kecamatan else code
+
     def desa_by_code(self, code: str) -> Desa | None:
         return self._by_code.get(code) or self._by_code.get(normalize_wilayah_code(code))
 
