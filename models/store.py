@@ -369,13 +369,21 @@ async def each_statement_alone(session: AsyncSession) -> None:
         await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
 
 
+async def hold_lock(session: AsyncSession, *, key: str) -> None:
+    """Hold the lock named ``key`` until the transaction ends, so that processes sharing a PostgreSQL
+    database take turns (SQLite, one writer at a time, needs none: it returns at once)."""
+    if session.bind is not None and session.bind.dialect.name == "postgresql":
+        connection = await session.connection()
+        await connection.execute(_LOCK, {"key": key})
+
+
 class EarlierPending(Exception):
     """An earlier update of the same person is not handled yet (by another process): wait for it."""
 
 
 # PostgreSQL: one person's turns one at a time across processes (a lock held until the transaction ends),
 # and in the order their updates were received.
-_PERSON_LOCK = text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))")
+_LOCK = text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))")
 # The lock and the check in one round trip. The check may see the rows as they were before the lock was
 # granted (one snapshot per statement): an earlier update handled meanwhile then looks pending, and the
 # turn is tried again; one seen handled stays handled, so "none pending" is always right.
@@ -396,7 +404,7 @@ async def take_person_turn(
     connection = await session.connection()
     key = f"{channel}:{person}"
     if not in_order:
-        await connection.execute(_PERSON_LOCK, {"key": key})
+        await connection.execute(_LOCK, {"key": key})
         return
     earlier = await connection.execute(
         _PERSON_TURN, {"key": key, "channel": channel, "person": person, "update_id": update_id}

@@ -7,11 +7,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import case, func, insert, literal, text, update
+from sqlalchemy import case, func, insert, literal, update
 from sqlalchemy import select as sa_select  # nine columns: more than sqlmodel's select types
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from models import store
 from models.rules.verification import ItemStatus, birth_date_of, premarks, reference_day
 from models.tables import (
     ActiveParticipant,
@@ -27,9 +28,6 @@ from models.tables import (
 
 CHUNK = 5000  # rows read and inserted at a time: memory stays bounded whatever the list's length
 NO_DESIL = 99  # in the registry without a desil (DTKS-like rows): found, but no desil to compare
-
-
-_ROUND_LOCK = text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))")
 
 
 class RoundOpen(Exception):
@@ -103,11 +101,9 @@ async def start_round(
 ) -> VerificationRound:
     """A new round over every active participant, inserted in chunks (keyset pages, executemany) with the
     rules' pre-marks; :class:`RoundOpen` if the year has an open round. The caller commits."""
-    if session.bind is not None and session.bind.dialect.name == "postgresql":
-        # Two starts at once (two dinas, or the chat and the CLI): the second waits here and then sees the
-        # first's round. SQLite has one writer at a time: the second's insert fails busy and is run again.
-        connection = await session.connection()
-        await connection.execute(_ROUND_LOCK, {"key": f"verification-round:{year}"})
+    # Two starts at once (two dinas, or the chat and the CLI): the second waits here and then sees the first's
+    # round. On SQLite the second's insert fails busy and is run again.
+    await store.hold_lock(session, key=f"verification-round:{year}")
     if await open_round(session, year=year) is not None:
         raise RoundOpen
     program = await session.get(ProgramYear, year)
