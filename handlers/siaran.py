@@ -63,11 +63,7 @@ async def start(turn: Turn, conversation: object) -> None:
         turn.say(texts.SIARAN_STILL_OPEN)
         turn.say(await _ask(turn, conversation))
         return
-    running = await announcements.running(turn.session, officer_id=officer.id)
-    if running is not None:
-        announcement, progress = running
-        counts = texts.siaran_counts(progress.sent, progress.not_yet, progress.failed)
-        turn.say(texts.siaran_running(turn.services.local_time(announcement.created_at), counts))
+    if await _said_running(turn, officer.id):
         return
     if conversation is not None:
         # Another flow's row: one conversation per officer, and the command says they moved on.
@@ -205,11 +201,7 @@ async def _send(turn: Turn, conversation: Conversation) -> None:
         turn.say(texts.STALE_BUTTON)
         return
     turn.session.expunge(conversation)  # deleted by the statement above
-    running = await announcements.running(turn.session, officer_id=officer.id)
-    if running is not None:
-        announcement, progress = running
-        counts = texts.siaran_counts(progress.sent, progress.not_yet, progress.failed)
-        turn.say(texts.siaran_running(turn.services.local_time(announcement.created_at), counts))
+    if await _said_running(turn, officer.id):
         return
     # The roster as it is now: someone deactivated since the preview gets nothing.
     found = await announcements.recipients_of(
@@ -249,6 +241,17 @@ async def _send(turn: Turn, conversation: Conversation) -> None:
 
 
 # ---------------------------------------------------------------------------------------------- helpers
+
+
+async def _said_running(turn: Turn, officer_id: int) -> bool:
+    """Whether the sender's previous announcement is still being sent (then said, with its counts)."""
+    running = await announcements.running(turn.session, officer_id=officer_id)
+    if running is None:
+        return False
+    announcement, progress = running
+    counts = texts.siaran_counts(progress.sent, progress.not_yet, progress.failed)
+    turn.say(texts.siaran_running(turn.services.local_time(announcement.created_at), counts))
+    return True
 
 
 async def _still_allowed(turn: Turn, conversation: Conversation) -> bool:
