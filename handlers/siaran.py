@@ -207,14 +207,10 @@ async def _send(turn: Turn, conversation: Conversation) -> None:
     found = await announcements.recipients_of(
         turn.session, audience=audience, region_code=region, sender_id=officer.id
     )
-    targets = []
-    for recipient in found:
-        assert recipient.id is not None
-        accounts = await store.accounts_of(
-            turn.session, officer_id=recipient.id, reach_unbound=turn.services.reach_unbound
-        )
-        if accounts:
-            targets.append(accounts)
+    by_officer = await store.accounts_of_officers(
+        turn.session, officers=found, reach_unbound=turn.services.reach_unbound
+    )  # one query, not one per recipient
+    targets = [by_officer[o.id] for o in found if o.id in by_officer]
     if not targets:
         turn.say(texts.SIARAN_NOBODY_NOW)
         return

@@ -590,6 +590,28 @@ async def accounts_of(
     return [unbound_account(officer, reach_unbound)] if officer is not None and officer.active else []
 
 
+async def accounts_of_officers(
+    session: AsyncSession, *, officers: Sequence[Officer], reach_unbound: str | None = None
+) -> dict[int, list[ChatAccount]]:
+    """:func:`accounts_of` for many officers in one query, by officer id (an officer with nowhere to be
+    written to is absent)."""
+    active = {o.id: o for o in officers if o.id is not None and o.active}
+    if not active:
+        return {}
+    rows = await session.exec(
+        select(ChatAccount).where(col(ChatAccount.officer_id).in_(list(active))).order_by(col(ChatAccount.id))
+    )
+    found: dict[int, list[ChatAccount]] = {}
+    for account in rows:
+        if account.officer_id is not None:
+            found.setdefault(account.officer_id, []).append(account)
+    if reach_unbound is not None:
+        for officer_id, officer in active.items():
+            if officer_id not in found:
+                found[officer_id] = [unbound_account(officer, reach_unbound)]
+    return found
+
+
 def _queue_filter(status: Status, kecamatan_code: str | None) -> list[Any]:
     where: list[Any] = [Proposal.status == status]
     if kecamatan_code is not None:
