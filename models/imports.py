@@ -111,7 +111,7 @@ def rejected_path(path: Path) -> Path:
     return path.with_name(f"{path.stem}.ditolak.csv")
 
 
-class _Rejects:
+class Rejects:
     """Collects bad rows: the first few for the report, all of them in the .ditolak.csv when asked."""
 
     def __init__(self, report: ImportReport, table: Table, path: Path, write_file: bool) -> None:
@@ -285,7 +285,7 @@ async def _import_registry(
         )
 
     batch_id: int = await store.write_transaction(sessions, start)
-    rejects = _Rejects(report, table, path, write_file=skip_bad)
+    rejects = Rejects(report, table, path, write_file=skip_bad)
     nik_at, name_at = columns["nik"], columns["nama"]
     desil_at, desa_at, kec_at = columns.get("desil"), columns.get("desa"), columns.get("kecamatan")
     desa_reader = _DesaReader(kabupaten)
@@ -380,7 +380,7 @@ async def import_participants(
     report = ImportReport(file_name=path.name)
     with Table(path) as table:
         columns = locate(table.header, PARTICIPANT_COLUMNS, path.name)
-        rejects = _Rejects(report, table, path, write_file=skip_bad)
+        rejects = Rejects(report, table, path, write_file=skip_bad)
         desa_reader = _DesaReader(kabupaten)
         rows: list[dict[str, Any]] = []
         seen: dict[str, int] = {}
