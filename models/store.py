@@ -559,6 +559,20 @@ async def officers_of(session: AsyncSession, *, role: Role, region_code: str | N
     return list(await session.exec(statement.order_by(col(Officer.id))))
 
 
+async def proposal_operators(session: AsyncSession, *, proposal: Proposal) -> list[Officer]:
+    """Who hears of a proposal: its proposer while still an active operator of its desa; if the roster has
+    moved them off it or taken them off since, the desa's current operators (someone who may act on it)."""
+    proposer = await session.get(Officer, proposal.officer_id)
+    if (
+        proposer is not None
+        and proposer.active
+        and proposer.role is Role.OPERATOR
+        and proposer.region_code == proposal.desa_code
+    ):
+        return [proposer]
+    return await officers_of(session, role=Role.OPERATOR, region_code=proposal.desa_code)
+
+
 def wa_id(phone: str) -> str:
     """A roster phone (E.164, "+6281234567890") as a WhatsApp id ("6281234567890")."""
     return phone.removeprefix("+")
