@@ -364,11 +364,9 @@ async def _preview(turn: Turn, conversation: Conversation) -> Reply:
         turn.session, audience=audience, region_code=region, sender_id=officer.id
     )
     ids = [o.id for o in found if o.id is not None]
-    counted = reach(
-        ids,
-        await announcements.channels_of(turn.session, officer_ids=ids),
-        reach_unbound=turn.services.reach_unbound,
-    )
+    bound = await store.accounts_of_officers(turn.session, officers=found)  # the bound accounts only
+    channels = {officer_id: [a.channel for a in accounts] for officer_id, accounts in bound.items()}
+    counted = reach(ids, channels, reach_unbound=turn.services.reach_unbound)
     line = texts.siaran_reach(
         counted.officers, counted.reached, counted.channels, counted.unbound, counted.reach_unbound
     )
