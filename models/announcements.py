@@ -120,7 +120,8 @@ async def progress(session: AsyncSession, *, announcement_ids: Iterable[int]) ->
 
 
 async def running(session: AsyncSession, *, officer_id: int) -> tuple[Announcement, Progress] | None:
-    """The sender's announcement still being sent, with its progress, if any."""
+    """The sender's announcement still being sent, with its progress, if any. Only pending messages count:
+    one waiting for a person to open WhatsApp's window (who may never) must not stop the sender for good."""
     pending = (
         await session.exec(
             select(Announcement)
