@@ -10,7 +10,7 @@ file again changes nothing: a row whose result is already recorded is counted as
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,7 +23,7 @@ from models.imports import ImportRefused, ImportReport, Rejects
 from models.rules.bpjs import Result, effective_cell, kpj_cell, note_text, result_cell
 from models.rules.categories import Category
 from models.tables import Proposal, utcnow
-from models.tabular import Cell, CellError, Column, Table, locate, nik_cell
+from models.tabular import Cell, CellError, Column, Table, cell_at, locate, nik_cell
 
 AUDIT_ACTION = "bpjs_import"
 KPJ_NAMES = (
@@ -70,19 +70,15 @@ class _Row:
     note: str | None
 
 
-def _cell(cells: Sequence[Cell], index: int | None) -> Cell:
-    return cells[index] if index is not None and index < len(cells) else None
-
-
 def read_row(line: int, cells: list[Cell], columns: dict[str, int], vault: NikVault) -> _Row:
     """One row checked on its own (raises CellError with the reason); matching comes later."""
-    nik = nik_cell(_cell(cells, columns["nik"]))
-    result = result_cell(_cell(cells, columns["status"]))
-    note = note_text(_cell(cells, columns.get("keterangan")))
+    nik = nik_cell(cell_at(cells, columns["nik"]))
+    result = result_cell(cell_at(cells, columns["status"]))
+    note = note_text(cell_at(cells, columns.get("keterangan")))
     kpj = effective = None
     if result is Result.BERHASIL:
-        kpj = kpj_cell(_cell(cells, columns.get("kpj")))
-        effective = effective_cell(_cell(cells, columns.get("efektif")))
+        kpj = kpj_cell(cell_at(cells, columns.get("kpj")))
+        effective = effective_cell(cell_at(cells, columns.get("efektif")))
     return _Row(line, cells, nik, tuple(vault.hashes(nik)), result, kpj, effective, note)
 
 
