@@ -12,6 +12,7 @@ from typing import Any
 from handlers import buttons, texts
 from handlers.buttons import Press
 from handlers.context import Turn
+from handlers.intake import CANCEL_WORDS
 from handlers.messages import Button, Kind, Reply
 from models import announcements, store
 from models.regions import Kabupaten
@@ -34,7 +35,6 @@ AUDIENCE, REGION, TEXT, PREVIEW = "audience", "region", "text", "preview"
 SEND, EDIT, CANCEL = "send", "edit", "cancel"
 PAGE_PREFIX = "pg"  # a region list's page: "pg2"
 HISTORY = 5  # the sender's latest announcements shown by /siaran
-CANCEL_WORDS = {"batal", "/batal", "cancel"}
 MAX_TYPED = 4 * MAX_TEXT  # a longer message is refused before cleaning it
 
 

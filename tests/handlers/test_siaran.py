@@ -280,6 +280,10 @@ async def test_the_text_is_cleaned_a_nik_masked_and_ubah_teks_and_batal_send_not
     assert "dibatalkan" in texts_of(await maria.say("/batal"))
     assert await rows(services, Announcement) == []
     assert "Tidak ada pengisian" in texts_of(await maria.say("/batal"))
+    await maria.say("/siaran")
+    await maria.press("Operator desa")
+    assert "dibatalkan" in texts_of(await maria.say("  Batal "))  # the word typed, as in an intake
+    assert await rows(services, Conversation) == []
 
 
 async def test_a_region_without_recipients_is_asked_again(chat: Any, services: Services):
