@@ -26,10 +26,7 @@ SKIP_BAD_HELP = (
 
 @bpjs_app.command("import")
 def bpjs_import(
-    file: Annotated[
-        Path,
-        typer.Argument(help="CSV or XLSX with NIK, nomor kepesertaan, tanggal efektif, status, keterangan"),
-    ],
+    file: Annotated[Path, typer.Argument(help=FILE_HELP)],
     skip_bad: Annotated[bool, typer.Option("--skip-bad", "--partial", help=SKIP_BAD_HELP)] = False,
 ) -> None:
     """Record BPJS's results on the established proposals; by default any bad row records nothing."""

@@ -29,7 +29,7 @@ from models.rules.status import (
     acts_on,
     authorize,
 )
-from models.tables import Conversation, Officer, Proposal, format_number, utcnow
+from models.tables import Conversation, Proposal, format_number, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -171,16 +171,7 @@ async def _tell_proposer(turn: Turn, proposal: Proposal, action: Action, reason:
         text += "\n" + texts.told_fix(proposal.fix_fields)
         keyboard = ((buttons.button(f"{texts.FIX} {proposal.number}", Press(Kind.FIX, id=proposal.id)),),)
     reply = Reply(text, buttons=keyboard)
-    proposer = await turn.session.get(Officer, proposal.officer_id)
-    if (
-        proposer is not None
-        and proposer.active
-        and proposer.role is Role.OPERATOR
-        and proposer.region_code == proposal.desa_code
-    ):
-        await cards.tell_officer(turn, proposal.officer_id, reply)
-        return
-    for operator in await store.officers_of(turn.session, role=Role.OPERATOR, region_code=proposal.desa_code):
+    for operator in await store.proposal_operators(turn.session, proposal=proposal):
         assert operator.id is not None
         await cards.tell_officer(turn, operator.id, reply)
 

@@ -10,7 +10,7 @@ from models import store
 from models.bpjs import Notify
 from models.rules.bpjs import mask_kpj
 from models.rules.status import Role
-from models.tables import Officer, Proposal, Purpose
+from models.tables import Proposal, Purpose
 
 FAILURES_SHOWN = 10
 
@@ -25,18 +25,8 @@ def registered_notice(services: Services) -> Notify:
     async def notify(session: AsyncSession, proposal: Proposal) -> int:
         assert proposal.bpjs_effective is not None
         text = texts.bpjs_registered(proposal.number, proposal.name or "-", proposal.bpjs_effective)
-        proposer = await session.get(Officer, proposal.officer_id)
-        if (
-            proposer is not None
-            and proposer.active
-            and proposer.role is Role.OPERATOR
-            and proposer.region_code == proposal.desa_code
-        ):
-            officers = [proposer]
-        else:
-            officers = await store.officers_of(session, role=Role.OPERATOR, region_code=proposal.desa_code)
         queued = 0
-        for officer in officers:
+        for officer in await store.proposal_operators(session, proposal=proposal):
             assert officer.id is not None
             for account in await store.accounts_of(
                 session, officer_id=officer.id, reach_unbound=services.reach_unbound

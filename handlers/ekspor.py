@@ -17,6 +17,7 @@ from handlers.context import Services, Turn
 from handlers.messages import Reply
 from models import store, verification
 from models.exports import Sheet, csv_bytes, xlsx_bytes
+from models.rules.bpjs import Result
 from models.rules.budget import new_participant_start
 from models.rules.nik import mask_nik
 from models.rules.status import Role, Status
@@ -73,7 +74,7 @@ async def build(session: AsyncSession, services: Services, kind: str) -> Export:
     if kind == "bpjs":
         program = await store.program_year(session, year=year, default_quota=services.new_participant_quota)
         # Who BPJS registered already (`lanjutkan bpjs import`) is not sent again; who it could not is.
-        to_register = [p for p in established if p.bpjs_status != "berhasil"]
+        to_register = [p for p in established if p.bpjs_status != Result.BERHASIL]
         rows = [_bpjs_row(services, p, program.coverage_start, program.declared_income) for p in to_register]
         sheet = Sheet("Peserta baru", BPJS_HEADERS, rows, frozenset({0, 8, 9}))
         return Export(kind, f"bpjs-peserta-baru-{year}-{stamp}.xlsx", xlsx_bytes(sheet), len(rows))

@@ -12,6 +12,7 @@ from typing import Any
 from handlers import buttons, texts
 from handlers.buttons import Press
 from handlers.context import Turn
+from handlers.intake import CANCEL_WORDS
 from handlers.messages import Button, Kind, Reply
 from models import announcements, store
 from models.regions import Kabupaten
@@ -34,7 +35,6 @@ AUDIENCE, REGION, TEXT, PREVIEW = "audience", "region", "text", "preview"
 SEND, EDIT, CANCEL = "send", "edit", "cancel"
 PAGE_PREFIX = "pg"  # a region list's page: "pg2"
 HISTORY = 5  # the sender's latest announcements shown by /siaran
-CANCEL_WORDS = {"batal", "/batal", "cancel"}
 MAX_TYPED = 4 * MAX_TEXT  # a longer message is refused before cleaning it
 
 
@@ -63,11 +63,7 @@ async def start(turn: Turn, conversation: object) -> None:
         turn.say(texts.SIARAN_STILL_OPEN)
         turn.say(await _ask(turn, conversation))
         return
-    running = await announcements.running(turn.session, officer_id=officer.id)
-    if running is not None:
-        announcement, progress = running
-        counts = texts.siaran_counts(progress.sent, progress.not_yet, progress.failed)
-        turn.say(texts.siaran_running(turn.services.local_time(announcement.created_at), counts))
+    if await _said_running(turn, officer.id):
         return
     if conversation is not None:
         # Another flow's row: one conversation per officer, and the command says they moved on.
@@ -205,24 +201,16 @@ async def _send(turn: Turn, conversation: Conversation) -> None:
         turn.say(texts.STALE_BUTTON)
         return
     turn.session.expunge(conversation)  # deleted by the statement above
-    running = await announcements.running(turn.session, officer_id=officer.id)
-    if running is not None:
-        announcement, progress = running
-        counts = texts.siaran_counts(progress.sent, progress.not_yet, progress.failed)
-        turn.say(texts.siaran_running(turn.services.local_time(announcement.created_at), counts))
+    if await _said_running(turn, officer.id):
         return
     # The roster as it is now: someone deactivated since the preview gets nothing.
     found = await announcements.recipients_of(
         turn.session, audience=audience, region_code=region, sender_id=officer.id
     )
-    targets = []
-    for recipient in found:
-        assert recipient.id is not None
-        accounts = await store.accounts_of(
-            turn.session, officer_id=recipient.id, reach_unbound=turn.services.reach_unbound
-        )
-        if accounts:
-            targets.append(accounts)
+    by_officer = await store.accounts_of_officers(
+        turn.session, officers=found, reach_unbound=turn.services.reach_unbound
+    )  # one query, not one per recipient
+    targets = [by_officer[o.id] for o in found if o.id in by_officer]
     if not targets:
         turn.say(texts.SIARAN_NOBODY_NOW)
         return
@@ -249,6 +237,17 @@ async def _send(turn: Turn, conversation: Conversation) -> None:
 
 
 # ---------------------------------------------------------------------------------------------- helpers
+
+
+async def _said_running(turn: Turn, officer_id: int) -> bool:
+    """Whether the sender's previous announcement is still being sent (then said, with its counts)."""
+    running = await announcements.running(turn.session, officer_id=officer_id)
+    if running is None:
+        return False
+    announcement, progress = running
+    counts = texts.siaran_counts(progress.sent, progress.not_yet, progress.failed)
+    turn.say(texts.siaran_running(turn.services.local_time(announcement.created_at), counts))
+    return True
 
 
 async def _still_allowed(turn: Turn, conversation: Conversation) -> bool:
@@ -365,11 +364,9 @@ async def _preview(turn: Turn, conversation: Conversation) -> Reply:
         turn.session, audience=audience, region_code=region, sender_id=officer.id
     )
     ids = [o.id for o in found if o.id is not None]
-    counted = reach(
-        ids,
-        await announcements.channels_of(turn.session, officer_ids=ids),
-        reach_unbound=turn.services.reach_unbound,
-    )
+    bound = await store.accounts_of_officers(turn.session, officers=found)  # the bound accounts only
+    channels = {officer_id: [a.channel for a in accounts] for officer_id, accounts in bound.items()}
+    counted = reach(ids, channels, reach_unbound=turn.services.reach_unbound)
     line = texts.siaran_reach(
         counted.officers, counted.reached, counted.channels, counted.unbound, counted.reach_unbound
     )

@@ -9,6 +9,7 @@ import datetime as dt
 
 from lokal import format_rupiah, parse_phone
 
+from models.rules.bpjs import Result
 from models.rules.candidate import Finding, FindingCode
 from models.rules.privacy import mask_nik_like as shown
 from models.rules.registry import SOURCE_LABEL, RegistryHit
@@ -1096,7 +1097,7 @@ def bpjs_registered(number: str, name: str, effective: dt.date) -> str:
 
 def bpjs_status_line(status: str, kpj: str | None, effective: dt.date | None, note: str | None) -> str:
     """/status's line on BPJS's result: registered with its number and date, or failed with the reason."""
-    if status == "berhasil" and effective is not None:
+    if status == Result.BERHASIL and effective is not None:
         return f"• BPJS Ketenagakerjaan: terdaftar sejak {tanggal(effective)}, nomor kepesertaan {kpj or '-'}"
     reason = f": {shown(note)}" if note else ""
     return f"• BPJS Ketenagakerjaan: gagal didaftarkan{reason}"

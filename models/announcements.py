@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import delete, func
@@ -14,7 +14,6 @@ from models import store
 from models.rules.announcement import Audience, Candidate, Progress, progress_of, recipients
 from models.tables import (
     Announcement,
-    ChatAccount,
     Conversation,
     Delivery,
     Officer,
@@ -40,22 +39,6 @@ async def recipients_of(
     candidates = [Candidate(o.id, o.role, o.region_code, o.active) for o in rows if o.id is not None]
     chosen = set(recipients(candidates, audience=audience, region_code=region_code, sender_id=sender_id))
     return [o for o in rows if o.id in chosen]
-
-
-async def channels_of(session: AsyncSession, *, officer_ids: Sequence[int]) -> dict[int, list[str]]:
-    """The channels each officer is bound on (officers bound on none are absent)."""
-    if not officer_ids:
-        return {}
-    rows = await session.exec(
-        select(ChatAccount.officer_id, ChatAccount.channel)
-        .where(col(ChatAccount.officer_id).in_(list(officer_ids)))
-        .order_by(col(ChatAccount.id))
-    )
-    found: dict[int, list[str]] = {}
-    for officer_id, channel in rows:
-        if officer_id is not None:
-            found.setdefault(officer_id, []).append(channel)
-    return found
 
 
 async def claim_preview(session: AsyncSession, *, officer_id: int, token: str, step: str) -> bool:
@@ -137,7 +120,8 @@ async def progress(session: AsyncSession, *, announcement_ids: Iterable[int]) ->
 
 
 async def running(session: AsyncSession, *, officer_id: int) -> tuple[Announcement, Progress] | None:
-    """The sender's announcement still being sent, with its progress, if any."""
+    """The sender's announcement still being sent, with its progress, if any. Only pending messages count:
+    one waiting for a person to open WhatsApp's window (who may never) must not stop the sender for good."""
     pending = (
         await session.exec(
             select(Announcement)

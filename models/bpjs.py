@@ -9,9 +9,8 @@ file again changes nothing: a row whose result is already recorded is counted as
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,12 +19,11 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from models import store
 from models.crypto import NikVault
 from models.db import SessionMaker
-from models.imports import SHOWN_PROBLEMS, ImportRefused, ImportReport, Rejected, rejected_path
-from models.private_files import private_file
+from models.imports import ImportRefused, ImportReport, Rejects
 from models.rules.bpjs import Result, effective_cell, kpj_cell, note_text, result_cell
 from models.rules.categories import Category
 from models.tables import Proposal, utcnow
-from models.tabular import Cell, CellError, Column, Table, cell_text, locate, nik_cell
+from models.tabular import Cell, CellError, Column, Table, cell_at, locate, nik_cell
 
 AUDIT_ACTION = "bpjs_import"
 KPJ_NAMES = (
@@ -72,19 +70,15 @@ class _Row:
     note: str | None
 
 
-def _cell(cells: Sequence[Cell], index: int | None) -> Cell:
-    return cells[index] if index is not None and index < len(cells) else None
-
-
 def read_row(line: int, cells: list[Cell], columns: dict[str, int], vault: NikVault) -> _Row:
     """One row checked on its own (raises CellError with the reason); matching comes later."""
-    nik = nik_cell(_cell(cells, columns["nik"]))
-    result = result_cell(_cell(cells, columns["status"]))
-    note = note_text(_cell(cells, columns.get("keterangan")))
+    nik = nik_cell(cell_at(cells, columns["nik"]))
+    result = result_cell(cell_at(cells, columns["status"]))
+    note = note_text(cell_at(cells, columns.get("keterangan")))
     kpj = effective = None
     if result is Result.BERHASIL:
-        kpj = kpj_cell(_cell(cells, columns.get("kpj")))
-        effective = effective_cell(_cell(cells, columns.get("efektif")))
+        kpj = kpj_cell(cell_at(cells, columns.get("kpj")))
+        effective = effective_cell(cell_at(cells, columns.get("efektif")))
     return _Row(line, cells, nik, tuple(vault.hashes(nik)), result, kpj, effective, note)
 
 
@@ -124,7 +118,6 @@ async def import_bpjs(
     report = BpjsReport(file_name=path.name)
     with Table(path) as table:
         columns = locate(table.header, COLUMNS, path.name)
-        header = table.header
         good: list[_Row] = []
         bad: list[tuple[int, str, list[Cell]]] = []
         seen: dict[str, int] = {}
@@ -160,7 +153,7 @@ async def import_bpjs(
                 report.unchanged += 1
             else:
                 changes.append((row, proposal))
-        _reject(report, bad, path, header, skip_bad)
+        _reject(report, bad, table, path, skip_bad)
         if bad and not skip_bad:
             return  # all or nothing: the transaction commits no change
         at = utcnow()
@@ -186,24 +179,15 @@ async def import_bpjs(
 
 
 def _reject(
-    report: BpjsReport, bad: list[tuple[int, str, list[Cell]]], path: Path, header: list[str], skip_bad: bool
+    report: BpjsReport, bad: list[tuple[int, str, list[Cell]]], table: Table, path: Path, skip_bad: bool
 ) -> None:
     """The bad rows in line order: the first few in the report, all in <name>.ditolak.csv with skip_bad."""
-
-    for line, reason, _cells in sorted(bad, key=lambda item: item[0]):
-        report.rejected_count += 1
-        if len(report.rejected) < SHOWN_PROBLEMS:
-            report.rejected.append(Rejected(line, reason))
-    if not (skip_bad and bad):
-        return
-    target = rejected_path(path)
-    # It holds NIKs as the source file does: a new file readable by its owner only.
-    with private_file(target, encoding="utf-8-sig") as sink:
-        writer = csv.writer(sink)
-        writer.writerow(["baris", "alasan", *header])
+    rejects = Rejects(report, table, path, write_file=skip_bad)
+    try:
         for line, reason, cells in sorted(bad, key=lambda item: item[0]):
-            writer.writerow([line, reason, *(cell_text(c) for c in cells)])
-    report.rejected_file = target
+            rejects.add(line, reason, cells)
+    finally:
+        rejects.close()
 
 
 async def _record(

@@ -35,6 +35,7 @@ from models.tabular import (
     CellError,
     Column,
     Table,
+    cell_at,
     cell_text,
     date_cell,
     int_cell,
@@ -111,7 +112,7 @@ def rejected_path(path: Path) -> Path:
     return path.with_name(f"{path.stem}.ditolak.csv")
 
 
-class _Rejects:
+class Rejects:
     """Collects bad rows: the first few for the report, all of them in the .ditolak.csv when asked."""
 
     def __init__(self, report: ImportReport, table: Table, path: Path, write_file: bool) -> None:
@@ -136,10 +137,6 @@ class _Rejects:
 
     def close(self) -> None:
         self._files.close()
-
-
-def _cell(cells: Sequence[Cell], index: int | None) -> Cell:
-    return cells[index] if index is not None and index < len(cells) else None
 
 
 def _name(value: Cell) -> str:
@@ -285,7 +282,7 @@ async def _import_registry(
         )
 
     batch_id: int = await store.write_transaction(sessions, start)
-    rejects = _Rejects(report, table, path, write_file=skip_bad)
+    rejects = Rejects(report, table, path, write_file=skip_bad)
     nik_at, name_at = columns["nik"], columns["nama"]
     desil_at, desa_at, kec_at = columns.get("desil"), columns.get("desa"), columns.get("kecamatan")
     desa_reader = _DesaReader(kabupaten)
@@ -302,17 +299,17 @@ async def _import_registry(
         for line, cells in table:
             report.rows += 1
             try:
-                nik = nik_cell(cells[nik_at] if nik_at < len(cells) else None)
-                name = text_name(_cell(cells, name_at))
+                nik = nik_cell(cell_at(cells, nik_at))
+                name = text_name(cell_at(cells, name_at))
                 desil = None
-                if desil_at is not None and (raw := _cell(cells, desil_at)) not in (None, ""):
+                if desil_at is not None and (raw := cell_at(cells, desil_at)) not in (None, ""):
                     desil = int_cell(raw, "desil")
                     if not 1 <= desil <= 10:
                         raise CellError(f"desil {shown(desil)} harus 1 sampai 10")
                 desa_code = None
-                if desa_at is not None and cell_text(_cell(cells, desa_at)).strip():
+                if desa_at is not None and cell_text(cell_at(cells, desa_at)).strip():
                     try:
-                        desa_code = desa_reader.read(_cell(cells, desa_at), _cell(cells, kec_at)).code
+                        desa_code = desa_reader.read(cell_at(cells, desa_at), cell_at(cells, kec_at)).code
                     except CellError:
                         desa_code = None  # a registry's desa is informative only: an unknown one is left out
             except CellError as error:
@@ -380,7 +377,7 @@ async def import_participants(
     report = ImportReport(file_name=path.name)
     with Table(path) as table:
         columns = locate(table.header, PARTICIPANT_COLUMNS, path.name)
-        rejects = _Rejects(report, table, path, write_file=skip_bad)
+        rejects = Rejects(report, table, path, write_file=skip_bad)
         desa_reader = _DesaReader(kabupaten)
         rows: list[dict[str, Any]] = []
         seen: dict[str, int] = {}
@@ -389,16 +386,16 @@ async def import_participants(
             for line, cells in table:
                 report.rows += 1
                 try:
-                    nik = nik_cell(_cell(cells, columns["nik"]))
+                    nik = nik_cell(cell_at(cells, columns["nik"]))
                     nik_hash = vault.hash(nik)
                     if nik_hash in seen:
                         raise CellError(f"NIK sama dengan baris {seen[nik_hash]}")
-                    name = _name(_cell(cells, columns["nama"]))
+                    name = _name(cell_at(cells, columns["nama"]))
                     desa = desa_reader.read(
-                        _cell(cells, columns["desa"]), _cell(cells, columns.get("kecamatan"))
+                        cell_at(cells, columns["desa"]), cell_at(cells, columns.get("kecamatan"))
                     )
-                    category = _category(_cell(cells, columns["kategori"]))
-                    start = date_cell(_cell(cells, columns["mulai"]), "mulai")
+                    category = _category(cell_at(cells, columns["kategori"]))
+                    start = date_cell(cell_at(cells, columns["mulai"]), "mulai")
                 except CellError as error:
                     rejects.add(line, str(error), cells)
                     continue

@@ -567,6 +567,20 @@ async def officers_of(session: AsyncSession, *, role: Role, region_code: str | N
     return list(await session.exec(statement.order_by(col(Officer.id))))
 
 
+async def proposal_operators(session: AsyncSession, *, proposal: Proposal) -> list[Officer]:
+    """Who hears of a proposal: its proposer while still an active operator of its desa; if the roster has
+    moved them off it or taken them off since, the desa's current operators (someone who may act on it)."""
+    proposer = await session.get(Officer, proposal.officer_id)
+    if (
+        proposer is not None
+        and proposer.active
+        and proposer.role is Role.OPERATOR
+        and proposer.region_code == proposal.desa_code
+    ):
+        return [proposer]
+    return await officers_of(session, role=Role.OPERATOR, region_code=proposal.desa_code)
+
+
 def wa_id(phone: str) -> str:
     """A roster phone (E.164, "+6281234567890") as a WhatsApp id ("6281234567890")."""
     return phone.removeprefix("+")
@@ -596,6 +610,28 @@ async def accounts_of(
         return rows
     officer = await session.get(Officer, officer_id)  # most often in the session already (no query)
     return [unbound_account(officer, reach_unbound)] if officer is not None and officer.active else []
+
+
+async def accounts_of_officers(
+    session: AsyncSession, *, officers: Sequence[Officer], reach_unbound: str | None = None
+) -> dict[int, list[ChatAccount]]:
+    """:func:`accounts_of` for many officers in one query, by officer id (an officer with nowhere to be
+    written to is absent)."""
+    active = {o.id: o for o in officers if o.id is not None and o.active}
+    if not active:
+        return {}
+    rows = await session.exec(
+        select(ChatAccount).where(col(ChatAccount.officer_id).in_(list(active))).order_by(col(ChatAccount.id))
+    )
+    found: dict[int, list[ChatAccount]] = {}
+    for account in rows:
+        if account.officer_id is not None:
+            found.setdefault(account.officer_id, []).append(account)
+    if reach_unbound is not None:
+        for officer_id, officer in active.items():
+            if officer_id not in found:
+                found[officer_id] = [unbound_account(officer, reach_unbound)]
+    return found
 
 
 def _queue_filter(status: Status, kecamatan_code: str | None) -> list[Any]:

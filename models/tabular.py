@@ -211,6 +211,11 @@ class _XmlSpans:
         self.close()
 
 
+def cell_at(cells: Sequence[Cell], index: int | None) -> Cell:
+    """The cell at ``index`` of a row, or None when the column is absent or the row is shorter."""
+    return cells[index] if index is not None and index < len(cells) else None
+
+
 class Table:
     """An open CSV or XLSX file: its header, then ``(line, cells)`` for every non-blank row, lazily.
 

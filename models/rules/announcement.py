@@ -182,12 +182,6 @@ class Progress:
         """Not delivered yet, but not given up: the sender's "menunggu"."""
         return self.pending + self.waiting
 
-    @property
-    def running(self) -> bool:
-        """Still being sent. Messages waiting for a person to open WhatsApp's window do not count: someone
-        who never opens it would otherwise stop the sender from ever announcing again."""
-        return self.pending > 0
-
 
 def progress_of(counts: Mapping[str, int]) -> Progress:
     """A Progress from message counts by status ("sent", "pending", "waiting", "failed", "direct"...)."""

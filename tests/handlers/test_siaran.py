@@ -203,6 +203,28 @@ async def test_the_dinas_announcing_twice_waits_for_the_first_and_kirim_counts_o
     assert "Untuk siapa?" in free
 
 
+async def test_messages_waiting_for_whatsapps_window_do_not_hold_up_the_next_announcement(
+    chat: Any, services: Services
+):
+    """A recipient who never opens WhatsApp's window must not stop the sender from announcing again."""
+    who = await people(chat)
+    maria = who["maria"]
+    await prepare(maria)
+    await maria.press("Kirim")
+    async with services.sessions() as session:
+        for message in (await session.exec(select(OutboundMessage))).all():
+            if message.announcement_id is not None:
+                message.status = Delivery.WAITING
+                session.add(message)
+        await session.commit()
+
+    again = texts_of(await maria.say("/siaran"))
+
+    assert "0 terkirim, 2 menunggu, 0 gagal" in again  # its history line: waiting counts as "menunggu"
+    assert "masih dikirim" not in again
+    assert "Untuk siapa?" in again
+
+
 async def test_a_deactivated_recipient_gets_nothing_of_a_pending_announcement(
     chat: Any, services: Services, outbox: Outbox, fake_api: FakeBotApi
 ):
@@ -258,6 +280,10 @@ async def test_the_text_is_cleaned_a_nik_masked_and_ubah_teks_and_batal_send_not
     assert "dibatalkan" in texts_of(await maria.say("/batal"))
     assert await rows(services, Announcement) == []
     assert "Tidak ada pengisian" in texts_of(await maria.say("/batal"))
+    await maria.say("/siaran")
+    await maria.press("Operator desa")
+    assert "dibatalkan" in texts_of(await maria.say("  Batal "))  # the word typed, as in an intake
+    assert await rows(services, Conversation) == []
 
 
 async def test_a_region_without_recipients_is_asked_again(chat: Any, services: Services):

@@ -150,11 +150,11 @@ def test_every_page_fits_a_whatsapp_list_with_its_arrows(count: int, number: int
     assert 1 <= page.number <= page.pages
 
 
-def test_progress_counts_pending_and_waiting_as_not_yet_and_only_pending_as_running():
+def test_progress_counts_pending_and_waiting_as_not_yet():
     progress = progress_of({"sent": 3, "pending": 1, "waiting": 2, "failed": 1})
-    assert (progress.sent, progress.not_yet, progress.failed, progress.running) == (3, 3, 1, True)
+    assert (progress.sent, progress.not_yet, progress.failed) == (3, 3, 1)
     waiting_only = progress_of({"sent": 3, "waiting": 2})
-    assert (waiting_only.not_yet, waiting_only.running) == (2, False)
+    assert waiting_only.not_yet == 2
 
 
 @pytest.mark.parametrize("code", [KAB, SIMANINDO, TOMOK])
